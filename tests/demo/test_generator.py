@@ -1,0 +1,329 @@
+"""The demo distributor generator, on a tiny generated landing folder."""
+
+from __future__ import annotations
+
+import gzip
+import io
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from restock import calendar as cal
+from restock.demo import DemoConfig, generate, read_manifest
+from restock.demo.cli import main as cli_main
+from restock.ingest.contract import EXTRACTS
+
+ID_TYPES = {"customer_id": str, "sku": str, "order_id": str}
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("landing")
+    return generate(DemoConfig.for_scale("tiny"), out)
+
+
+@pytest.fixture(scope="module")
+def orders(run) -> pd.DataFrame:
+    frames = [pd.read_csv(p, dtype=ID_TYPES) for p in sorted((run.out_dir / "orders").glob("*.csv"))]
+    df = pd.concat([f for f in frames if len(f)], ignore_index=True)
+    df["order_date"] = pd.to_datetime(df["order_date"]).dt.date
+    return df
+
+
+@pytest.fixture(scope="module")
+def inventory(run) -> pd.DataFrame:
+    frames = []
+    for p in sorted((run.out_dir / "inventory").glob("*.csv.gz")):
+        df = pd.read_csv(p, dtype=ID_TYPES)
+        df["day"] = date.fromisoformat(p.name[:10])
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def customer_snapshots(run) -> dict[date, pd.DataFrame]:
+    return {
+        date.fromisoformat(p.name[:10]): pd.read_csv(p, encoding="gb18030", dtype=ID_TYPES)
+        for p in sorted((run.out_dir / "customers").glob("*.csv"))
+    }
+
+
+def _days(run) -> list[date]:
+    return list(run.dates)
+
+
+# --- layout and formats -------------------------------------------------------------------
+def test_a_file_every_day_for_daily_extracts_and_a_snapshot_on_day_one(run):
+    days = _days(run)
+    for day in days:
+        assert (run.out_dir / "orders" / f"{day}.csv").exists()
+        assert (run.out_dir / "inventory" / f"{day}.csv.gz").exists()
+    first = days[0]
+    assert (run.out_dir / "customers" / f"{first}.csv").exists()
+    assert (run.out_dir / "products" / f"{first}.csv").exists()
+    assert (run.out_dir / "promotions" / f"{first}.parquet").exists()
+    # Snapshots come only when something changed (the 1st of a month at least).
+    n_customer_files = len(list((run.out_dir / "customers").iterdir()))
+    assert 1 < n_customer_files < len(days)
+    manifest = read_manifest(run.out_dir)
+    assert manifest["start"] == str(first) and manifest["end"] == str(days[-1])
+    assert set(manifest["region_warehouse"].values()) == set(run.warehouses)
+    assert not [p for p in run.out_dir.iterdir() if p.name not in EXTRACTS and p.name != "_demo_manifest.json"]
+
+
+def _header(path: Path) -> list[str]:
+    if path.name.endswith(".parquet"):
+        return pq.read_schema(path).names
+    data = path.read_bytes()
+    if path.name.endswith(".gz"):
+        data = gzip.decompress(data)
+    text = data.decode("gb18030")  # a superset of GBK and of ASCII-only UTF-8 headers
+    return [c.strip('"') for c in text.splitlines()[0].split(",")]
+
+
+def test_every_file_has_exactly_the_contract_columns(run):
+    for name, extract in EXTRACTS.items():
+        files = sorted((run.out_dir / name).iterdir())
+        assert files, name
+        for path in files:
+            assert _header(path) == list(extract.columns), path
+
+
+def test_customer_and_product_files_are_gbk_not_utf8(run):
+    for name in ("customers", "products"):
+        for path in (run.out_dir / name).iterdir():
+            data = path.read_bytes()
+            text = data.decode("gb18030")
+            assert any("\u4e00" <= ch <= "\u9fff" for ch in text), path
+            with pytest.raises(UnicodeDecodeError):
+                data.decode("utf-8")
+    products = pd.read_csv(next((run.out_dir / "products").iterdir()), encoding="gb18030")
+    assert set(products["unit"]) == {"条"}
+    assert (products["unit_cost"] < products["list_price"]).all()
+    assert products["list_price"].between(30, 700).all()
+    assert products["lead_time_days"].between(3, 14).all()
+
+
+def test_orders_and_inventory_are_utf8(run):
+    for path in (run.out_dir / "orders").iterdir():
+        path.read_bytes().decode("utf-8")
+    for path in list((run.out_dir / "inventory").iterdir())[:5]:
+        gzip.decompress(path.read_bytes()).decode("utf-8")
+
+
+# --- orders --------------------------------------------------------------------------------
+def test_header_only_orders_files_on_holidays_and_orders_on_working_weekdays(run, orders):
+    holidays = [d for d in _days(run) if cal.is_holiday(d)]
+    assert any(cal.is_spring_festival_holiday(d) for d in holidays)
+    for day in holidays:
+        lines = (run.out_dir / "orders" / f"{day}.csv").read_text(encoding="utf-8").splitlines()
+        assert len(lines) == 1, day  # header only
+    dates_with_orders = set(orders["order_date"])
+    for day in _days(run):
+        if not cal.is_holiday(day) and day.isoweekday() <= 5:
+            assert day in dates_with_orders, day
+
+
+def test_supplied_never_exceeds_requested_and_some_lines_are_short(orders):
+    assert (orders["quantity"] >= 0).all()
+    assert (orders["requested_quantity"] >= 1).all()
+    assert (orders["quantity"] <= orders["requested_quantity"]).all()
+    assert (orders["quantity"] < orders["requested_quantity"]).any()
+
+
+def test_amount_is_quantity_times_unit_price(orders):
+    assert np.allclose(orders["amount"], orders["quantity"] * orders["unit_price"], atol=0.005)
+
+
+def test_cancelled_orders_are_whole_orders_and_rare(orders):
+    per_order = orders.groupby("order_id")["status"].agg(["nunique", "first"])
+    assert (per_order["nunique"] == 1).all()
+    assert set(per_order["first"]) <= {"confirmed", "cancelled"}
+    share = (per_order["first"] == "cancelled").mean()
+    assert 0 < share < 0.05
+
+
+def test_each_customer_orders_once_on_its_weekday(orders, customer_snapshots):
+    latest = customer_snapshots[max(customer_snapshots)]
+    weekday = latest.set_index("customer_id")["order_weekday"]
+    ordered_on = orders.drop_duplicates(["order_id"])[["customer_id", "order_date"]]
+    actual = ordered_on["order_date"].map(lambda d: d.isoweekday())
+    assert (actual.to_numpy() == weekday.loc[ordered_on["customer_id"]].to_numpy()).all()
+    assert not ordered_on.duplicated(["customer_id", "order_date"]).any()
+    lines = orders.groupby("order_id")["line_no"].agg(["min", "max", "count"])
+    assert (lines["min"] == 1).all() and (lines["max"] == lines["count"]).all()
+
+
+def test_no_orders_from_closed_suspended_or_unopened_shops(orders, customer_snapshots):
+    snapshot_days = sorted(customer_snapshots)
+    for day, day_orders in orders.groupby("order_date"):
+        in_force = customer_snapshots[max(d for d in snapshot_days if d <= day)]
+        snap = in_force.set_index("customer_id")
+        ids = day_orders["customer_id"].unique()
+        assert set(ids) <= set(snap.index), day  # not yet in the CRM = not opened
+        rows = snap.loc[ids]
+        assert (rows["status"] == "active").all(), day
+        iso = day.isoformat()  # ISO dates compare correctly as text
+        assert (rows["opened_on"] <= iso).all(), day
+        closed = rows["closed_on"]
+        assert (closed.isna() | (closed.astype(str) > iso)).all(), day
+
+
+def test_customers_snapshots_cover_tiers_channels_and_lifecycle(customer_snapshots):
+    first = customer_snapshots[min(customer_snapshots)]
+    assert first["customer_id"].is_unique
+    tiers = first["tier"].dropna()
+    assert tiers.between(1, 30).all()
+    assert first["tier"].isna().any()  # some CRM tiers are empty
+    assert first["order_weekday"].between(1, 7).all()
+    assert first["channel"].nunique() >= 4
+    statuses = set().union(*(set(s["status"]) for s in customer_snapshots.values()))
+    assert statuses == {"active", "suspended", "closed"}
+    last = customer_snapshots[max(customer_snapshots)]
+    assert len(last) > len(first)  # shops opened during the period
+
+
+def test_spring_festival_weeks_are_above_the_average_week(run, orders):
+    days = _days(run)
+    sf = cal.spring_festival(days[0].year)
+    assert days[0] <= sf - timedelta(days=21) and sf <= days[-1]
+    daily = orders.groupby("order_date")["requested_quantity"].sum()
+    overall_weekly = daily.sum() / (len(days) / 7)
+    peak = daily[(daily.index >= sf - timedelta(days=21)) & (daily.index < sf)].sum() / 3
+    assert peak > 1.3 * overall_weekly
+
+
+def test_promotions_are_a_full_list_announced_before_they_start(run):
+    files = sorted((run.out_dir / "promotions").glob("*.parquet"))
+    previous = 0
+    for path in files:
+        table = pq.read_table(path).to_pandas()
+        delivered = date.fromisoformat(path.name[:10])
+        assert len(table) >= previous  # a full list that grows
+        previous = len(table)
+        assert (table["end_date"] >= table["start_date"]).all()
+        new = table[table["start_date"] > delivered]
+        assert ((new["start_date"] - delivered).map(lambda x: x.days) <= 14).all()
+
+
+# --- warehouse simulation -------------------------------------------------------------------
+def test_stock_never_negative(run, inventory):
+    assert (run.on_hand >= 0).all() and (run.in_transit >= 0).all()
+    assert (inventory[["on_hand_qty", "in_transit_qty", "allocated_qty"]] >= 0).all().all()
+    assert (inventory["allocated_qty"] <= inventory["on_hand_qty"]).all()
+
+
+def test_on_hand_identity_from_files(run, inventory):
+    """on_hand(t) = on_hand(t-1) + received(t) - allocated(t-1), read back from the files."""
+    wh_index = {w: i for i, w in enumerate(run.warehouses)}
+    sku_index = {s: i for i, s in enumerate(run.skus)}
+    shape = (len(run.dates), len(run.warehouses), len(run.skus))
+    on_hand, allocated = np.zeros(shape, np.int64), np.zeros(shape, np.int64)
+    t = inventory["day"].map({d: i for i, d in enumerate(run.dates)}).to_numpy()
+    w = inventory["warehouse_id"].map(wh_index).to_numpy()
+    k = inventory["sku"].map(sku_index).to_numpy()
+    on_hand[t, w, k] = inventory["on_hand_qty"]
+    allocated[t, w, k] = inventory["allocated_qty"]
+    assert np.array_equal(on_hand, run.on_hand)
+    expected = np.zeros_like(on_hand)
+    expected[0] = on_hand[0]
+    expected[1:] = on_hand[:-1] + run.receipts[1:] - allocated[:-1]
+    assert np.array_equal(on_hand[1:], expected[1:])
+    assert run.receipts[1:].sum() > 0
+
+
+def test_allocated_equals_confirmed_order_quantity(run, orders, inventory, customer_snapshots):
+    customers = pd.concat(customer_snapshots.values()).drop_duplicates("customer_id", keep="last")
+    warehouse = customers.set_index("customer_id")["region"].map(run.region_warehouse)
+    confirmed = orders[orders["status"] == "confirmed"].copy()
+    confirmed["warehouse_id"] = confirmed["customer_id"].map(warehouse)
+    shipped = confirmed.groupby(["order_date", "warehouse_id", "sku"])["quantity"].sum()
+    inv = inventory.set_index(["day", "warehouse_id", "sku"])["allocated_qty"]
+    inv.index = inv.index.set_names(["order_date", "warehouse_id", "sku"])
+    joined = pd.concat([shipped.rename("orders"), inv.rename("inventory")], axis=1)
+    assert joined["inventory"].notna().all()  # every ordered SKU has an inventory row
+    joined = joined.fillna({"orders": 0})
+    assert (joined["orders"] == joined["inventory"]).all()
+
+
+def test_oldest_batch_date_is_empty_only_without_stock(inventory):
+    empty = inventory["oldest_batch_date"].isna()
+    assert (empty == (inventory["on_hand_qty"] == 0)).all()
+    oldest = pd.to_datetime(inventory.loc[~empty, "oldest_batch_date"]).dt.date
+    assert (oldest <= inventory.loc[~empty, "day"]).all()
+
+
+# --- determinism and the CLI -----------------------------------------------------------------
+def _tree_bytes(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
+    config = DemoConfig.for_scale("tiny", days=45, seed=7)
+    generate(config, tmp_path / "a")
+    generate(config, tmp_path / "b")
+    generate(DemoConfig.for_scale("tiny", days=45, seed=8), tmp_path / "c")
+    a, b, c = (_tree_bytes(tmp_path / x) for x in "abc")
+    assert a == b
+    assert a != c
+
+
+def test_scale_presets_and_overrides():
+    tiny = DemoConfig.for_scale("tiny", seed=3, days=None)
+    assert (tiny.n_customers, tiny.n_skus, tiny.seed) == (60, 15, 3)
+    demo = DemoConfig.for_scale("demo")
+    assert (demo.n_customers, demo.n_skus, demo.days, demo.start) == (2000, 150, 731, date(2024, 1, 1))
+    assert demo.end == date(2025, 12, 31)
+    with pytest.raises(ValueError):
+        DemoConfig.for_scale("huge")
+    with pytest.raises(ValueError):
+        DemoConfig.for_scale("tiny", start=date(2035, 11, 1))  # beyond the calendar table
+
+
+def test_cli_writes_and_refuses_to_mix_with_foreign_files(tmp_path, capsys):
+    out = tmp_path / "landing"
+    assert cli_main(["--scale", "tiny", "--days", "10", "--out", str(out), "--quiet"]) == 0
+    assert "order lines" in capsys.readouterr().out
+    assert len(list((out / "orders").iterdir())) == 10
+    # Re-running over a folder this generator wrote replaces it.
+    assert cli_main(["--scale", "tiny", "--days", "5", "--out", str(out), "--quiet"]) == 0
+    assert len(list((out / "orders").iterdir())) == 5
+    foreign = tmp_path / "foreign"
+    (foreign / "orders").mkdir(parents=True)
+    (foreign / "orders" / "2024-01-01.csv").write_text("order_id\n")
+    assert cli_main(["--scale", "tiny", "--days", "5", "--out", str(foreign), "--quiet"]) == 1
+    assert (foreign / "orders" / "2024-01-01.csv").read_text() == "order_id\n"
+
+
+# --- calendar ----------------------------------------------------------------------------------
+def test_spring_festival_table():
+    assert cal.spring_festival(2024) == date(2024, 2, 10)
+    assert cal.spring_festival(2025) == date(2025, 1, 29)
+    assert all(date(y, 1, 21) <= cal.spring_festival(y) <= date(y, 2, 20) for y in range(2015, 2036))
+    for year in (2014, 2036):
+        with pytest.raises(ValueError, match="2015-2035"):
+            cal.spring_festival(year)
+
+
+def test_days_and_weeks_to_spring_festival():
+    assert cal.days_to_spring_festival(date(2024, 2, 10)) == 0
+    assert cal.days_to_spring_festival(date(2024, 1, 20)) == 21
+    assert cal.days_to_spring_festival(date(2024, 2, 13)) == -3
+    assert cal.days_to_spring_festival(date(2024, 12, 31)) == 29  # next year's is nearer
+    assert cal.weeks_to_spring_festival(date(2024, 2, 4)) == 0
+    assert cal.weeks_to_spring_festival(date(2024, 2, 3)) == 1
+    assert cal.weeks_to_spring_festival(date(2024, 2, 11)) == -1
+
+
+def test_holidays():
+    assert cal.holiday_name(date(2024, 2, 9)) == "spring_festival"  # eve
+    assert cal.holiday_name(date(2024, 2, 16)) == "spring_festival"  # +6
+    assert cal.holiday_name(date(2024, 2, 17)) is None
+    assert cal.holiday_name(date(2025, 5, 5)) == "labour_day"
+    assert cal.holiday_name(date(2025, 10, 7)) == "national_day"
+    assert not cal.is_holiday(date(2025, 10, 8))
+    assert len(cal.holidays(date(2024, 1, 1), date(2024, 12, 31))) == 8 + 5 + 7
