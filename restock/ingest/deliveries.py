@@ -14,7 +14,8 @@ from pathlib import Path
 from restock.ingest.contract import EXTRACTS, FILE_SUFFIXES
 
 
-def _day_of(filename: str) -> date | None:
+def day_of_file(filename: str) -> date | None:
+    """The day a landing file is for, from its name (<YYYY-MM-DD>.<suffix>), else None."""
     for suffix in FILE_SUFFIXES:
         if filename.endswith(suffix):
             try:
@@ -33,7 +34,7 @@ def scan_landing(landing_dir: Path) -> dict[date, dict[str, os.stat_result]]:
             continue
         with os.scandir(folder) as entries:
             for entry in entries:
-                day = _day_of(entry.name)
+                day = day_of_file(entry.name)
                 if day is not None and entry.is_file():
                     days.setdefault(day, {})[f"{extract}/{entry.name}"] = entry.stat()
     return days

@@ -13,6 +13,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 from restock.ingest.contract import EXTRACTS, PARTITION_COLUMN, RAW_SCHEMA, create_raw_tables
+from restock.ingest.deliveries import day_of_file
 from restock.ingest.landing import LandingError, expected_paths, find_file, read_extract_file
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ def load_day(con, landing_dir: Path, extract_name: str, day: date, mapping: dict
     create_raw_tables(con)
     path = find_file(landing_dir, extract_name, day)
     if path is None:
-        return _no_delivery(con, landing_dir, extract_name, day)
+        return _no_delivery(con, landing_dir, extract_name, day, mapping, encodings)
 
     delivered = read_extract_file(path, extract, mapping, encodings)
     loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
@@ -67,7 +68,8 @@ def load_day(con, landing_dir: Path, extract_name: str, day: date, mapping: dict
                       delivered.table.num_rows, delivered.encoding, day)
 
 
-def _no_delivery(con, landing_dir: Path, extract_name: str, day: date) -> LoadResult:
+def _no_delivery(con, landing_dir: Path, extract_name: str, day: date, mapping: dict[str, str],
+                 encodings: list[str]) -> LoadResult:
     extract = EXTRACTS[extract_name]
     wanted = " or ".join(str(p) for p in expected_paths(landing_dir, extract_name, day))
     if extract.delivery == "daily":
@@ -85,6 +87,14 @@ def _no_delivery(con, landing_dir: Path, extract_name: str, day: date) -> LoadRe
         "WHERE extract = ? AND partition_date < ? AND status = 'loaded'",
         [extract_name, day],
     ).fetchone()[0]
+    if in_force is None:
+        earlier = _latest_earlier_file_day(landing_dir, extract_name, day)
+        if earlier is not None:
+            # A range backfilled into an empty warehouse: the snapshot in force was
+            # delivered before the range; load it under its own day (still <= day).
+            log.info("%s for %s: loading the snapshot in force, delivered %s", extract_name, day, earlier)
+            load_day(con, landing_dir, extract_name, earlier, mapping, encodings)
+            in_force = earlier
     if in_force is None and not extract.optional_extract:
         raise MissingDeliveryError(
             f"{extract_name} for {day}: no snapshot on or before this day in the warehouse; the first "
@@ -94,6 +104,14 @@ def _no_delivery(con, landing_dir: Path, extract_name: str, day: date) -> LoadRe
     loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
     _record_load(con, extract_name, day, "no_delivery", None, None, 0, loaded_at)
     return LoadResult(extract_name, day, "no_delivery", None, None, 0, None, in_force)
+
+
+def _latest_earlier_file_day(landing_dir: Path, extract_name: str, day: date) -> date | None:
+    folder = landing_dir / extract_name
+    if not folder.is_dir():
+        return None
+    days = [d for d in (day_of_file(p.name) for p in folder.iterdir()) if d is not None and d < day]
+    return max(days, default=None)
 
 
 def _raw_count(con, extract_name: str, day: date) -> int:

@@ -79,3 +79,14 @@ def test_snapshot_days_without_a_file_use_the_latest_earlier_snapshot(tmp_path, 
 
 def test_optional_extract_may_never_arrive(tmp_path, con):
     assert load_day(con, tmp_path, "promotions", D1, {}, ENC).status == "no_delivery"
+
+
+def test_range_starting_after_the_last_snapshot_loads_the_snapshot_in_force(tmp_path, con):
+    folder = tmp_path / "customers"
+    folder.mkdir()
+    (folder / f"{D1}.csv").write_text("customer_id,status\nC001,active\n")
+    (folder / "2024-01-09.csv").write_text("customer_id,status\nC001,closed\n")  # after D3: not in force
+    result = load_day(con, tmp_path, "customers", D3, {}, ENC)
+    assert result.status == "no_delivery" and result.snapshot_in_force == D1
+    rows = con.execute("select _partition_date, status from raw.customers").fetchall()
+    assert rows == [(D1, "active")]
