@@ -1,0 +1,39 @@
+"""The config file: validation with clear errors, and dbt's defaults kept equal to it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from restock.config import ConfigError, dbt_vars, load_config
+from restock.settings import PROJECT_ROOT
+
+CONFIG = PROJECT_ROOT / "restock.yaml"
+
+
+def test_dbt_project_defaults_equal_the_config_file():
+    dbt_defaults = yaml.safe_load((PROJECT_ROOT / "dbt_project" / "dbt_project.yml").read_text())["vars"]
+    for name, value in dbt_vars(load_config(CONFIG)).items():
+        assert dbt_defaults[name] == value, f"dbt_project.yml var {name} drifted from restock.yaml"
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda c: c["extracts"].update(invoices={}), "extracts.invoices is not an extract"),
+        (lambda c: c["extracts"]["orders"].update(columns={"qty": "数量"}), "unknown contract columns \\['qty'\\]"),
+        (lambda c: c["tiers"].update(volume_band_edges=[5, 3]), "ascending"),
+        (lambda c: c["extracts"]["inventory"].update(quantity_unit="box"), "quantity_unit"),
+        (lambda c: c.pop("tiers"), "missing section 'tiers'"),
+    ],
+)
+def test_bad_config_names_the_file_and_the_key(tmp_path: Path, edit, message):
+    config = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
+    edit(config)
+    path = tmp_path / "restock.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError, match=message) as err:
+        load_config(path)
+    assert str(path) in str(err.value)
