@@ -1,0 +1,48 @@
+# Restock: the commands a user runs. See README.md.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export DAGSTER_HOME ?= $(CURDIR)/dagster_home
+export DO_NOT_TRACK := 1
+DBT_FILES := $(shell find dbt_project -name '*.sql' -o -name '*.yml' 2>/dev/null | grep -v '/target/')
+MANIFEST := dbt_project/target/manifest.json
+DEMO_SCALE ?= demo
+
+.PHONY: env demo test dev backfill manifest clean-data help
+
+help:
+	@echo "make demo      environment, demo extracts, whole pipeline over the demo period, summary"
+	@echo "make test      environment, then the whole test suite"
+	@echo "make dev       Dagster UI on http://127.0.0.1:3000"
+	@echo "make backfill START=YYYY-MM-DD END=YYYY-MM-DD   materialize every asset for that range"
+
+env: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+manifest: $(MANIFEST)
+
+$(MANIFEST): $(VENV)/.installed $(DBT_FILES)
+	# parse needs a warehouse path in the profile; it does not open the file
+	cd dbt_project && RESTOCK_WAREHOUSE_PATH=$${RESTOCK_WAREHOUSE_PATH:-$(CURDIR)/data/warehouse.duckdb} ../$(BIN)/dbt parse --quiet --profiles-dir .
+	@touch $@
+
+demo: env manifest
+	$(BIN)/python -m restock.demo --scale $(DEMO_SCALE) --if-missing
+	$(BIN)/python -m orchestration.cli backfill --demo-period
+	$(BIN)/python -m restock.report
+
+test: env manifest
+	$(BIN)/python -m pytest
+
+dev: env manifest
+	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+
+backfill: env manifest
+	@test -n "$(START)" -a -n "$(END)" || { echo "usage: make backfill START=YYYY-MM-DD END=YYYY-MM-DD"; exit 2; }
+	$(BIN)/python -m orchestration.cli backfill --start $(START) --end $(END)

@@ -1,0 +1,24 @@
+"""The Restock code location: raw extracts -> dbt models, one daily-partitioned graph."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.assets.dbt import dbt_resource, restock_dbt_models
+from orchestration.assets.raw import raw_assets
+from orchestration.automation import daily_job, daily_schedule, landing_sensor
+from orchestration.environment import SETTINGS
+from orchestration.resources import WarehouseResource
+
+defs = dg.Definitions(
+    assets=[*raw_assets, restock_dbt_models],
+    jobs=[daily_job],
+    schedules=[daily_schedule],
+    sensors=[landing_sensor],
+    resources={
+        "warehouse": WarehouseResource(path=str(SETTINGS.warehouse_path)),
+        "dbt": dbt_resource(),
+    },
+    # One DuckDB file takes one writer: run a job's steps one after another.
+    executor=dg.in_process_executor,
+)
