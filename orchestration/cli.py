@@ -44,8 +44,14 @@ def backfill(start: date, end: date) -> int:
         "--select", "*",
         "--partition-range", f"{start.isoformat()}...{end.isoformat()}",
     ]
-    env = {**os.environ, "DO_NOT_TRACK": "1"}
+    # The CLI command we call is "superseded" by the separate dg package: don't warn.
+    env = {**os.environ, "DO_NOT_TRACK": "1", "PYTHONWARNINGS": "ignore::dagster_shared.utils.warnings.SupersessionWarning"}
     env.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / "dagster_home"))
+    # One "planned" event per asset for the range instead of one per asset per day:
+    # at two years x 18 assets that is 13,000 fewer SQLite writes (~3.5 min here).
+    # The cost: if the run fails, its days show as missing, not failed (the run itself
+    # shows the failure).
+    env.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
     days = (end - start).days + 1
     print(f"backfill {start} .. {end} ({days} days) from {settings.landing_dir} into {settings.data_dir}", flush=True)
     started = time.monotonic()

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import warnings
+
 import dagster as dg
+from dagster_shared.utils.warnings import BetaWarning, PreviewWarning
+
+# Single-run backfills are "beta" in this Dagster version and we rely on them; without this
+# every process that loads the code location repeats the same warnings.
+warnings.filterwarnings("ignore", category=BetaWarning)
+warnings.filterwarnings("ignore", category=PreviewWarning)
+
+# isort: split
 
 from orchestration.assets.dbt import dbt_resource, restock_dbt_models
 from orchestration.assets.raw import raw_assets
