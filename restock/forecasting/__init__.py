@@ -1,0 +1,1 @@
+"""Demand forecasting building blocks (pure functions, no I/O)."""

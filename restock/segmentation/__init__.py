@@ -1,0 +1,1 @@
+"""Segmentation of customers and products (pure functions, no I/O)."""
