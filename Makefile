@@ -49,3 +49,16 @@ dev: env manifest
 backfill: env manifest
 	@test -n "$(START)" -a -n "$(END)" || { echo "usage: make backfill START=YYYY-MM-DD END=YYYY-MM-DD"; exit 2; }
 	$(BIN)/python -m orchestration.cli backfill --start $(START) --end $(END)
+
+# Benchmarks (not part of make test): a separate venv so benchmark-only packages
+# never change the product's environment.
+BENCH_VENV := .venv-bench
+$(BENCH_VENV)/.installed: pyproject.toml
+	@test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/pip install --quiet -e '.[dev,bench]'
+	@touch $@
+
+.PHONY: bench-forecast
+bench-forecast: $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python benchmarks/bench_forecasting.py

@@ -256,8 +256,16 @@ def select_and_forecast(
         return _fixed(values, h, ZERO, level, None)
     metric = DEFAULT_CLASS_METRICS.get(klass, "wape") if metric is None else metric
     origins = DEFAULT_CLASS_ORIGINS.get(klass, DEFAULT_ORIGINS) if origins is None else origins
-    exog = _calendar(week_starts, h, backtest_h or h, names)
+    try:
+        exog = _calendar(week_starts, h, backtest_h or h, names)
+        calendar_failure = None
+    except ValueError as exc:
+        # Dates outside the holiday table: the calendar model can't run, the rest can.
+        names = [name for name in names if name != SARIMAX_CALENDAR]
+        exog, calendar_failure = None, str(exc)
     scores, failures = _backtest_all(values, names, origins, backtest_h or h, metric, exog, season)
+    if calendar_failure is not None:
+        scores[SARIMAX_CALENDAR], failures[SARIMAX_CALENDAR] = math.inf, calendar_failure
     ranked = sorted((s, i, name) for i, (name, s) in enumerate(scores.items()) if math.isfinite(s))
     for _, _, name in ranked:
         try:

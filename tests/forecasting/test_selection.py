@@ -169,6 +169,16 @@ def test_smooth_series_with_sarimax_runs_and_scores_every_candidate():
     assert result.forecast.point.shape == (4,)
 
 
+def test_dates_outside_the_holiday_table_drop_only_the_calendar_model():
+    # 2010 is before the Spring Festival table (2015-2035): found by the Walmart benchmark.
+    rng = np.random.default_rng(5)
+    y = rng.poisson(20, 40).astype(float)
+    result = select_and_forecast(y, mondays(40, start=date(2010, 1, 4)), 4)
+    assert result.scores["sarimax_calendar"] == math.inf
+    assert math.isfinite(result.scores["ses"]) and result.model != "sarimax_calendar"
+    assert result.fallback_reason is None and result.forecast.point.shape == (4,)
+
+
 @pytest.mark.parametrize(
     ("y", "weeks"),
     [([1.0, np.nan] + [1.0] * 20, 22), ([1.0, -2.0] + [1.0] * 20, 22), ([1.0] * 20, 19)],
