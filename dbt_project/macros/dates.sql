@@ -16,3 +16,10 @@
         lead(snapshot_date) over (order by snapshot_date) as valid_until
     from (select distinct snapshot_date from {{ snapshots }}) as snapshot_dates
 {%- endmacro %}
+
+
+{#- Join predicate: `date_expr` falls in the snapshot range `ranges` (from snapshot_ranges). -#}
+{% macro in_snapshot_range(date_expr, ranges) -%}
+    {{ date_expr }} >= {{ ranges }}.valid_from
+    and ({{ ranges }}.valid_until is null or {{ date_expr }} < {{ ranges }}.valid_until)
+{%- endmacro %}

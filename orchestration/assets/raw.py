@@ -10,7 +10,7 @@ from orchestration.partitions import daily_partitions, window_days
 from orchestration.resources import WarehouseResource
 from restock.config import column_mapping, encodings
 from restock.ingest.contract import EXTRACTS
-from restock.ingest.loader import load_day
+from restock.ingest.loader import load_days
 
 PROGRESS_EVERY_DAYS = 30
 
@@ -35,10 +35,10 @@ def build_raw_asset(extract_name: str) -> dg.AssetsDefinition:
         started = time.monotonic()
         results = []
         with warehouse.connect() as con:
-            for i, day in enumerate(days, start=1):
-                results.append(load_day(con, SETTINGS.landing_dir, extract_name, day, mapping, encs))
+            for i, result in enumerate(load_days(con, SETTINGS.landing_dir, extract_name, days, mapping, encs), 1):
+                results.append(result)
                 if i % PROGRESS_EVERY_DAYS == 0 or i == len(days):
-                    context.log.info(f"raw.{extract_name}: {i}/{len(days)} days loaded (through {day})")
+                    context.log.info(f"raw.{extract_name}: {i}/{len(days)} days loaded (through {result.day})")
         loaded = [r for r in results if r.status == "loaded"]
         metadata = {
             "days": len(days),

@@ -8,6 +8,7 @@ rows in place.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -38,8 +39,21 @@ class LoadResult:
 def load_day(con, landing_dir: Path, extract_name: str, day: date, mapping: dict[str, str],
              encodings: list[str]) -> LoadResult:
     """Load ``landing_dir/<extract>/<day>.*`` into ``raw.<extract>`` (replacing that day)."""
-    extract = EXTRACTS[extract_name]
     create_raw_tables(con)
+    return _load_day(con, landing_dir, extract_name, day, mapping, encodings)
+
+
+def load_days(con, landing_dir: Path, extract_name: str, days: Iterable[date], mapping: dict[str, str],
+              encodings: list[str]) -> Iterator[LoadResult]:
+    """``load_day`` for each day in order (a backfill range); tables are checked once."""
+    create_raw_tables(con)
+    for day in days:
+        yield _load_day(con, landing_dir, extract_name, day, mapping, encodings)
+
+
+def _load_day(con, landing_dir: Path, extract_name: str, day: date, mapping: dict[str, str],
+              encodings: list[str]) -> LoadResult:
+    extract = EXTRACTS[extract_name]
     path = find_file(landing_dir, extract_name, day)
     if path is None:
         return _no_delivery(con, landing_dir, extract_name, day, mapping, encodings)

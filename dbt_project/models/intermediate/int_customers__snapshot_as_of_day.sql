@@ -35,10 +35,6 @@ select
 
 from calendar
 inner join snapshot_ranges
-    on calendar.calendar_date >= snapshot_ranges.valid_from
-    and (
-        snapshot_ranges.valid_until is null
-        or calendar.calendar_date < snapshot_ranges.valid_until
-    )
+    on {{ in_snapshot_range('calendar.calendar_date', 'snapshot_ranges') }}
 inner join customers
     on customers.snapshot_date = snapshot_ranges.valid_from

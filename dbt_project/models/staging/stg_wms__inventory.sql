@@ -92,11 +92,7 @@ in_sales_units as (
 
     from inventory
     left join product_snapshot_ranges
-        on inventory.inventory_date >= product_snapshot_ranges.valid_from
-        and (
-            product_snapshot_ranges.valid_until is null
-            or inventory.inventory_date < product_snapshot_ranges.valid_until
-        )
+        on {{ in_snapshot_range('inventory.inventory_date', 'product_snapshot_ranges') }}
     left join products
         on products.snapshot_date = product_snapshot_ranges.valid_from
         and products.sku = inventory.sku
