@@ -1,0 +1,1 @@
+"""Replenishment policy, order suggestions, allocation and alerts (pure functions, no I/O)."""
