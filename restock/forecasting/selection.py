@@ -14,7 +14,10 @@ origins):
    WAPE / 3 origins for smooth and erratic, RMSSE / 8 origins for intermittent and
    lumpy, because absolute-error metrics reward the all-zero forecast there.
 3. **Pick** the lowest score (ties: the earlier candidate in the list, i.e. the
-   simpler one), refit it on the whole history and forecast ``h`` weeks.
+   simpler one), except that the class's default model (the combination for
+   smooth/erratic, :data:`DEFAULT_CLASS_MODELS`) is kept unless the best score is
+   more than ``switch_margin`` (10%) below the default's; refit the pick on the
+   whole history and forecast ``h`` weeks.
 
 Fallback rules (:func:`select_and_forecast` never raises for a valid series):
 
@@ -43,6 +46,7 @@ from numpy.typing import ArrayLike
 
 from restock.forecasting import metrics
 from restock.forecasting.models import (
+    COMBINATION,
     CROSTON,
     DEFAULT_LEVEL,
     DEFAULT_MA_WINDOW,
@@ -53,11 +57,13 @@ from restock.forecasting.models import (
     SBA,
     SEASONAL_NAIVE,
     SES,
+    SES_FIXED,
     TSB,
     ZERO,
     Forecast,
     ModelFitError,
     calendar_regressors,
+    combination_components,
     fit_forecast,
     future_week_starts,
     moving_average_fitted,
@@ -94,7 +100,18 @@ DEFAULT_CLASS_METRICS = {SMOOTH: "wape", ERRATIC: "wape", INTERMITTENT: "rmsse",
 # continuous candidates cost 10-150 ms per fit, so they keep 3.
 DEFAULT_CLASS_ORIGINS = {SMOOTH: 3, ERRATIC: 3, INTERMITTENT: 8, LUMPY: 8}
 
-CONTINUOUS_CANDIDATES = (SEASONAL_NAIVE, MOVING_AVERAGE, SES, ETS_DAMPED, SARIMAX_CALENDAR)
+# Fitted SES (``ses``) is not a default candidate: damped ETS nests it and
+# ``ses_fixed`` covers the long-memory level; it cost ~10 ms a series for picks that
+# the margin rule then discarded. Pass ``candidates`` to use it.
+CONTINUOUS_CANDIDATES = (SEASONAL_NAIVE, MOVING_AVERAGE, SES_FIXED, ETS_DAMPED, SARIMAX_CALENDAR, COMBINATION)
+# The model a class keeps unless another candidate beats it clearly in the backtest
+# (score below (1 − switch margin) × the default's). Why: 12 scored weeks cannot tell
+# close candidates apart on noisy weekly data, so plain argmin picks by chance; on
+# the demo benchmark argmin selection lost to the fixed combination (22.1% vs 18.0%
+# WAPE, docs/forecast_benchmark.md). Intermittent classes have no default: the
+# Croston family is chosen by plain argmin on RMSSE over 8 origins.
+DEFAULT_CLASS_MODELS = {SMOOTH: COMBINATION, ERRATIC: COMBINATION}
+DEFAULT_SWITCH_MARGIN = 0.10
 INTERMITTENT_CANDIDATES = (CROSTON, SBA, TSB, MOVING_AVERAGE, SEASONAL_NAIVE)
 
 Metric = Callable[[np.ndarray, np.ndarray, np.ndarray], float]
@@ -120,8 +137,8 @@ def candidates_for(
 ) -> list[str]:
     """Candidate names for a demand class and history length (simplest first).
 
-    smooth/erratic → seasonal naive, moving average, SES, damped ETS, SARIMAX with
-    calendar; intermittent/lumpy → Croston, SBA, TSB, moving average, seasonal naive;
+    smooth/erratic → seasonal naive, moving average, SES with fixed α, damped ETS,
+    SARIMAX with calendar, their combination; intermittent/lumpy → Croston, SBA, TSB, moving average, seasonal naive;
     no_demand → ``["zero"]``. Fewer than ``min_history_weeks`` weeks → moving average
     only (the new-SKU rule); ETS and SARIMAX are dropped below ``min_ets_weeks`` /
     ``min_sarimax_weeks`` weeks of history.
@@ -152,6 +169,7 @@ def rolling_origin_backtest(
     step: int | None = None,
     min_train: int = DEFAULT_MIN_TRAIN_WEEKS,
     season: int = DEFAULT_SEASON,
+    cache: dict | None = None,
     **params: object,
 ) -> float:
     """Expanding-window backtest score of ``candidate`` on ``y`` (lower is better).
@@ -173,7 +191,11 @@ def rolling_origin_backtest(
     - or a callable ``metric(actual, forecast, insample) -> float``.
 
     ``exog`` (``n + ?`` rows, at least ``n``) is sliced per origin for
-    ``sarimax_calendar``. Returns NaN when no origin has enough history.
+    ``sarimax_calendar``. ``cache`` (a dict shared by the candidates of one series)
+    keeps each origin's point forecast so that ``combination`` is the mean of the
+    components already backtested instead of fitting them again; SARIMAX estimates
+    its ARMA coefficients at the first origin and holds them at the later ones. Returns NaN when no origin
+    has enough history.
     :class:`ModelFitError` propagates to the caller.
     """
     values = validate_demand(y)
@@ -189,12 +211,32 @@ def rolling_origin_backtest(
             continue
         first_train = values[:end] if first_train is None else first_train
         exog_kw = {} if x is None else {"exog_history": x[:end], "exog_future": x[end:end + h]}
-        result = fit_forecast(candidate, values[:end], h, season=season, **exog_kw, **params)
+        point = _cached_combination(cache, end, h, season, x is not None) if candidate == COMBINATION else None
+        if point is None:
+            result = fit_forecast(candidate, values[:end], h, season=season, **exog_kw, **params)
+            point = result.point
+            if "start_params" in result.params and "fixed_params" not in params:
+                # Later origins hold the ARMA coefficients of the first one, as the
+                # weekly refits between selections do (panel.py): 3x cheaper.
+                params = {**params, "fixed_params": result.params["start_params"]}
+        if cache is not None:
+            cache[(candidate, end, h)] = point
         actuals.append(values[end:end + h])
-        forecasts.append(result.point)
+        forecasts.append(point)
     if not actuals:
         return float("nan")
     return _score(np.concatenate(actuals), np.concatenate(forecasts), first_train, metric)
+
+
+def _cached_combination(cache: dict | None, end: int, h: int, season: int, has_calendar: bool) -> np.ndarray | None:
+    """The combination's backtest point at one origin from its components' cached
+    points, or None when a component was not backtested (then it is fitted)."""
+    if cache is None:
+        return None
+    names = combination_components(end, season, has_calendar)
+    if any((name, end, h) not in cache for name in names):
+        return None
+    return np.mean([cache[(name, end, h)] for name in names], axis=0)
 
 
 def _score(actual: np.ndarray, forecast: np.ndarray, insample: np.ndarray, metric: str | Metric) -> float:
@@ -226,6 +268,8 @@ def select_and_forecast(
     level: float = DEFAULT_LEVEL,
     fallback_window: int = DEFAULT_MA_WINDOW,
     candidates: Sequence[str] | None = None,
+    default_model: str | None = None,
+    switch_margin: float = DEFAULT_SWITCH_MARGIN,
 ) -> SelectionResult:
     """Choose a model for one weekly series by backtest and forecast ``h`` weeks.
 
@@ -233,7 +277,10 @@ def select_and_forecast(
     ``demand_class`` None → :func:`classify_demand` of ``y``. ``backtest_h``
     defaults to ``h``. ``metric`` None → :data:`DEFAULT_CLASS_METRICS` of the class
     (WAPE for smooth/erratic, RMSSE for intermittent/lumpy); ``origins`` None →
-    :data:`DEFAULT_CLASS_ORIGINS` (3 for smooth/erratic, 8 for intermittent/lumpy). ``candidates`` overrides :func:`candidates_for`. Raises
+    :data:`DEFAULT_CLASS_ORIGINS` (3 for smooth/erratic, 8 for intermittent/lumpy).
+    ``candidates`` overrides :func:`candidates_for`. ``default_model`` (None →
+    :data:`DEFAULT_CLASS_MODELS` of the class, ``""`` → none) is kept unless the best
+    candidate's score is below ``(1 − switch_margin)`` × its score. Raises
     ``ValueError`` only for invalid input (NaN, negative, mismatched lengths, bad
     ``h``); every model failure ends in a fallback, see the module docstring.
     """
@@ -266,8 +313,12 @@ def select_and_forecast(
     scores, failures = _backtest_all(values, names, origins, backtest_h or h, metric, exog, season)
     if calendar_failure is not None:
         scores[SARIMAX_CALENDAR], failures[SARIMAX_CALENDAR] = math.inf, calendar_failure
-    ranked = sorted((s, i, name) for i, (name, s) in enumerate(scores.items()) if math.isfinite(s))
-    for _, _, name in ranked:
+    ranked = [name for _, _, name in sorted((s, i, name) for i, (name, s) in enumerate(scores.items()) if math.isfinite(s))]
+    default = DEFAULT_CLASS_MODELS.get(klass) if default_model is None else default_model
+    if default in ranked and ranked[0] != default and not scores[ranked[0]] < (1.0 - switch_margin) * scores[default]:
+        ranked.remove(default)  # the challenger is not clearly better: keep the default
+        ranked.insert(0, default)
+    for name in ranked:
         try:
             exog_kw = {} if exog is None else {"exog_history": exog[: values.size], "exog_future": exog[values.size:values.size + h]}
             forecast = fit_forecast(name, values, h, season=season, level=level, **exog_kw)
@@ -291,10 +342,11 @@ def _backtest_all(
     """Score every candidate; ModelFitError → ``inf``, unscoreable (NaN) → ``inf``."""
     scores: dict[str, float] = {}
     failures: dict[str, str] = {}
+    cache: dict = {}
     for name in names:
         try:
-            x = exog if name == SARIMAX_CALENDAR else None
-            score = rolling_origin_backtest(values, name, origins=origins, h=h, metric=metric, exog=x, season=season)
+            x = exog if name in (SARIMAX_CALENDAR, COMBINATION) else None
+            score = rolling_origin_backtest(values, name, origins=origins, h=h, metric=metric, exog=x, season=season, cache=cache)
         except ModelFitError as exc:
             failures[name] = exc.reason
             score = math.inf
@@ -307,7 +359,7 @@ def _backtest_all(
 
 def _calendar(week_starts: Sequence[date], h: int, backtest_h: int, names: list[str]) -> np.ndarray | None:
     """Calendar regressors for the history plus ``max(h, backtest_h)`` future weeks."""
-    if SARIMAX_CALENDAR not in names:
+    if SARIMAX_CALENDAR not in names and COMBINATION not in names:
         return None
     ahead = max(h, backtest_h)
     return calendar_regressors(list(week_starts) + future_week_starts(week_starts[-1], ahead))

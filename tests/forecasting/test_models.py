@@ -70,8 +70,36 @@ def test_seasonal_naive_weekly_52_and_naive_when_short():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 50, 104).astype(float)
     np.testing.assert_array_equal(fit_forecast("seasonal_naive", y, 8).point, y[52:60])
-    short = y[:103]  # fewer than two seasons -> last value
-    np.testing.assert_array_equal(fit_forecast("seasonal_naive", short, 3).point, [y[102]] * 3)
+    one_season = y[:60]  # one full season is enough: weeks 8..10 of the last 52
+    np.testing.assert_array_equal(fit_forecast("seasonal_naive", one_season, 3).point, y[8:11])
+    short = y[:51]  # less than a season -> last value
+    np.testing.assert_array_equal(fit_forecast("seasonal_naive", short, 3).point, [y[50]] * 3)
+
+
+def test_ses_fixed_by_hand():
+    # level starts at mean(first 4) = 10, then l += 0.5 (y - l): 10, 10, 10, 10, 15
+    result = fit_forecast("ses_fixed", [10.0, 10.0, 10.0, 10.0, 20.0], 2, alpha=0.5)
+    np.testing.assert_allclose(result.point, [15.0, 15.0])
+    assert result.params == {"alpha": 0.5}
+
+
+def test_combination_is_the_mean_of_its_components():
+    rng = np.random.default_rng(3)
+    weeks = [date(2023, 1, 2) + timedelta(weeks=k) for k in range(70 + 4)]
+    x = calendar_regressors(weeks)
+    y = rng.poisson(40, 70).astype(float) + 30 * x[:70, 3]
+    kw = {"exog_history": x[:70], "exog_future": x[70:]}
+    combo = fit_forecast("combination", y, 4, **kw)
+    parts = [fit_forecast("ses_fixed", y, 4), fit_forecast("seasonal_naive", y, 4), fit_forecast("sarimax_calendar", y, 4, **kw)]
+    assert combo.params["components"] == ["ses_fixed", "seasonal_naive", "sarimax_calendar"]
+    np.testing.assert_allclose(combo.point, np.mean([p.point for p in parts], axis=0), rtol=1e-6)
+    # a warm start from the stored parameters reaches the same forecast
+    warm = fit_forecast("combination", y, 4, start_params=combo.params["start_params"], **kw)
+    np.testing.assert_allclose(warm.point, combo.point, rtol=1e-3)
+    # shorter than a season and without calendar: SES alone
+    alone = fit_forecast("combination", y[:30], 4)
+    assert alone.params["components"] == ["ses_fixed"]
+    np.testing.assert_allclose(alone.point, fit_forecast("ses_fixed", y[:30], 4).point)
 
 
 def test_moving_average_by_hand():

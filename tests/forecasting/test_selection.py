@@ -28,7 +28,7 @@ def intermittent_series(seed: int = 0, n: int = 104) -> np.ndarray:
 
 
 def test_candidates_follow_the_demand_class():
-    continuous = ["seasonal_naive", "moving_average", "ses", "ets_damped", "sarimax_calendar"]
+    continuous = ["seasonal_naive", "moving_average", "ses_fixed", "ets_damped", "sarimax_calendar", "combination"]
     sparse = ["croston", "sba", "tsb", "moving_average", "seasonal_naive"]
     assert candidates_for("smooth", 104) == continuous
     assert candidates_for("erratic", 104) == continuous
@@ -36,7 +36,7 @@ def test_candidates_follow_the_demand_class():
     assert candidates_for("lumpy", 104) == sparse
     assert candidates_for("no_demand", 104) == ["zero"]
     assert candidates_for("smooth", 5) == ["moving_average"]  # new SKU
-    assert candidates_for("smooth", 20) == continuous[:4]  # too short for SARIMAX
+    assert candidates_for("smooth", 20) == [n for n in continuous if n != "sarimax_calendar"]  # too short for SARIMAX
     assert candidates_for("smooth", 0) == ["zero"]
     with pytest.raises(ValueError):
         candidates_for("seasonal", 104)
@@ -164,9 +164,23 @@ def test_smooth_series_with_sarimax_runs_and_scores_every_candidate():
     rng = np.random.default_rng(5)
     y = rng.poisson(20, 40).astype(float)  # < 2 seasons: no season-52 fits
     result = select_and_forecast(y, mondays(40), 4)
-    assert set(result.scores) == {"seasonal_naive", "moving_average", "ses", "ets_damped", "sarimax_calendar"}
+    assert set(result.scores) == {"seasonal_naive", "moving_average", "ses_fixed", "ets_damped", "sarimax_calendar", "combination"}
     assert all(math.isfinite(s) for s in result.scores.values())
     assert result.forecast.point.shape == (4,)
+
+
+def test_the_class_default_is_kept_unless_clearly_beaten():
+    rng = np.random.default_rng(5)
+    y = rng.poisson(20, 60).astype(float)
+    kept = select_and_forecast(y, mondays(60), 4, switch_margin=1.0)  # nothing can beat it by 100%
+    assert kept.model == "combination"
+    free = select_and_forecast(y, mondays(60), 4, switch_margin=0.0)  # plain argmin
+    best = min(free.scores, key=lambda k: (free.scores[k], list(free.scores).index(k)))
+    assert free.model == best
+    # the combination's backtest equals the mean of its components' (cached) forecasts
+    # only if scores are consistent: it is never worse than its worst component
+    parts = [free.scores[n] for n in ("ses_fixed", "seasonal_naive", "sarimax_calendar")]
+    assert free.scores["combination"] <= max(parts) + 1e-12
 
 
 def test_dates_outside_the_holiday_table_drop_only_the_calendar_model():
@@ -175,7 +189,8 @@ def test_dates_outside_the_holiday_table_drop_only_the_calendar_model():
     y = rng.poisson(20, 40).astype(float)
     result = select_and_forecast(y, mondays(40, start=date(2010, 1, 4)), 4)
     assert result.scores["sarimax_calendar"] == math.inf
-    assert math.isfinite(result.scores["ses"]) and result.model != "sarimax_calendar"
+    assert math.isfinite(result.scores["ses_fixed"]) and math.isfinite(result.scores["combination"])
+    assert result.model != "sarimax_calendar"
     assert result.fallback_reason is None and result.forecast.point.shape == (4,)
 
 
