@@ -23,7 +23,7 @@ daily_job = dg.define_asset_job(
     "restock_daily",
     selection=dg.AssetSelection.all(),
     partitions_def=daily_partitions,
-    description="Every asset for one day (or, in a backfill, one range): raw extracts -> dbt models.",
+    description="Every asset for one day (or, in a backfill, one range): raw extracts -> dbt models -> segments, forecasts, accuracy.",
 )
 
 daily_schedule = dg.build_schedule_from_partitioned_job(

@@ -150,3 +150,10 @@ def calendar_features(d: date) -> dict[str, object]:
         "holiday": holiday_name(d),
         "is_holiday": is_holiday(d),
     }
+
+
+def last_complete_week_start(day: date) -> date:
+    """Monday of the last Monday–Sunday week that has ended on or before ``day``
+    (the week of ``day`` itself when ``day`` is a Sunday)."""
+    monday = day - timedelta(days=day.isoweekday() - 1)
+    return monday if day.isoweekday() == 7 else monday - timedelta(weeks=1)

@@ -10,6 +10,14 @@ import yaml
 from restock.ingest.contract import EXTRACTS
 
 
+# The candidates of restock.forecasting.models (kept here so that loading the config
+# imports neither numpy nor pandas; a test keeps the two in step).
+MODEL_NAMES = (
+    "combination", "croston", "ets_damped", "moving_average", "sarimax_calendar",
+    "sba", "seasonal_naive", "ses", "ses_fixed", "tsb", "zero",
+)
+
+
 class ConfigError(ValueError):
     pass
 
@@ -24,7 +32,7 @@ def load_config(path: Path) -> dict[str, Any]:
 
 
 def _validate(config: dict[str, Any], path: Path) -> None:
-    for section in ("extracts", "tiers", "schedule"):
+    for section in ("extracts", "tiers", "schedule", "segmentation", "product_classes", "forecasting", "accuracy"):
         if section not in config:
             raise ConfigError(f"{path}: missing section '{section}'")
     extracts = config["extracts"]
@@ -49,6 +57,73 @@ def _validate(config: dict[str, Any], path: Path) -> None:
             raise ConfigError(f"{path}: tiers.{key} must be a non-empty ascending list, got {edges!r}")
 
 
+    _validate_analytics(config, path)
+
+
+def _validate_analytics(config: dict[str, Any], path: Path) -> None:
+    """Checks of the segmentation, product class, forecasting and accuracy rules."""
+
+    def fail(key: str, message: str) -> None:
+        raise ConfigError(f"{path}: {key} {message}")
+
+    def positive_int(section: str, key: str, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            fail(f"{section}.{key}", f"must be a positive whole number, got {value!r}")
+
+    seg = config["segmentation"]
+    if not seg.get("segment_by"):
+        fail("segmentation.segment_by", "must list at least one column (e.g. [tier_band, channel])")
+    bands = seg.get("tier_bands") or []
+    if not bands or sorted(bands) != list(bands) or len(set(bands)) != len(bands):
+        fail("segmentation.tier_bands", f"must be a strictly ascending list, got {bands!r}")
+    for key in ("rfm_window_weeks", "rfm_bins"):
+        positive_int("segmentation", key, seg.get(key))
+    life = seg.get("lifecycle") or {}
+    for key in ("cycle_days", "new_max_cycles", "at_risk_missed_cycles", "churned_missed_cycles"):
+        positive_int("segmentation.lifecycle", key, life.get(key))
+    if life["at_risk_missed_cycles"] > life["churned_missed_cycles"]:
+        fail("segmentation.lifecycle", "needs at_risk_missed_cycles <= churned_missed_cycles")
+
+    pc = config["product_classes"]
+    positive_int("product_classes", "window_weeks", pc.get("window_weeks"))
+    for key in ("abc_cuts", "xyz_cuts"):
+        cuts = pc.get(key) or []
+        if len(cuts) != 2 or not 0 < cuts[0] < cuts[1]:
+            fail(f"product_classes.{key}", f"must be two increasing positive numbers, got {cuts!r}")
+    if pc["abc_cuts"][1] > 1:
+        fail("product_classes.abc_cuts", "are cumulative shares: at most 1")
+
+    fc = config["forecasting"]
+    if fc.get("quantity") not in ("requested_qty", "ordered_qty"):
+        fail("forecasting.quantity", f"must be requested_qty or ordered_qty, got {fc.get('quantity')!r}")
+    if fc.get("cutoff_weekday") not in range(1, 8):
+        fail("forecasting.cutoff_weekday", f"must be an ISO weekday 1..7 (7 = Sunday), got {fc.get('cutoff_weekday')!r}")
+    for key in ("horizon_weeks", "season_weeks", "min_history_weeks", "selection_every_weeks", "share_window_weeks", "workers"):
+        positive_int("forecasting", key, fc.get(key))
+    for key in ("interval_level", "ses_alpha"):
+        if not isinstance(fc.get(key), (int, float)) or not 0 < fc[key] < 1:
+            fail(f"forecasting.{key}", f"must be between 0 and 1, got {fc.get(key)!r}")
+    if not isinstance(fc.get("switch_margin"), (int, float)) or not 0 <= fc["switch_margin"] < 1:
+        fail("forecasting.switch_margin", f"must be in [0, 1), got {fc.get('switch_margin')!r}")
+    if fc.get("default_model") not in (*MODEL_NAMES, None, ""):
+        fail("forecasting.default_model", f"must be one of {list(MODEL_NAMES)} or empty, got {fc.get('default_model')!r}")
+    classes = ("smooth", "erratic", "intermittent", "lumpy")
+    for key, allowed in (("backtest_metric", ("wape", "mae", "mase", "rmsse")), ("backtest_origins", None)):
+        table = fc.get(key) or {}
+        if set(table) != set(classes):
+            fail(f"forecasting.{key}", f"must give a value for each of {list(classes)}, got {sorted(table)}")
+        for klass, value in table.items():
+            if allowed is None:
+                positive_int(f"forecasting.{key}", klass, value)
+            elif value not in allowed:
+                fail(f"forecasting.{key}.{klass}", f"must be one of {list(allowed)}, got {value!r}")
+
+    acc = config["accuracy"]
+    positive_int("accuracy", "window_weeks", acc.get("window_weeks"))
+    if not isinstance(acc.get("tracking_signal_limit"), (int, float)) or acc["tracking_signal_limit"] <= 0:
+        fail("accuracy.tracking_signal_limit", f"must be a positive number, got {acc.get('tracking_signal_limit')!r}")
+
+
 def column_mapping(config: dict[str, Any], extract: str) -> dict[str, str]:
     """Contract column -> header in the user's file."""
     spec = config["extracts"].get(extract) or {}
@@ -57,6 +132,22 @@ def column_mapping(config: dict[str, Any], extract: str) -> dict[str, str]:
 
 def encodings(config: dict[str, Any]) -> list[str]:
     return list(config["extracts"].get("encodings") or ["utf-8-sig", "gb18030"])
+
+
+def segmentation_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments of :func:`restock.segmentation.daily.build_customer_segments`."""
+    seg = config["segmentation"]
+    life = seg["lifecycle"]
+    return {
+        "segment_by": tuple(seg["segment_by"]),
+        "tier_bands": tuple(seg["tier_bands"]),
+        "rfm_window_weeks": int(seg["rfm_window_weeks"]),
+        "rfm_bins": int(seg["rfm_bins"]),
+        "cycle_days": int(life["cycle_days"]),
+        "new_max_cycles": int(life["new_max_cycles"]),
+        "at_risk_missed_cycles": int(life["at_risk_missed_cycles"]),
+        "churned_missed_cycles": int(life["churned_missed_cycles"]),
+    }
 
 
 def dbt_vars(config: dict[str, Any]) -> dict[str, Any]:

@@ -27,6 +27,16 @@ def test_dbt_project_defaults_equal_the_config_file():
         (lambda c: c["tiers"].update(volume_band_edges=[5, 3]), "ascending"),
         (lambda c: c["extracts"]["inventory"].update(quantity_unit="box"), "quantity_unit"),
         (lambda c: c.pop("tiers"), "missing section 'tiers'"),
+        (lambda c: c.pop("forecasting"), "missing section 'forecasting'"),
+        (lambda c: c["segmentation"].update(tier_bands=[10, 5]), "segmentation.tier_bands"),
+        (lambda c: c["segmentation"]["lifecycle"].update(at_risk_missed_cycles=9), "at_risk_missed_cycles <= churned"),
+        (lambda c: c["product_classes"].update(abc_cuts=[0.95, 0.8]), "product_classes.abc_cuts"),
+        (lambda c: c["forecasting"].update(cutoff_weekday=0), "forecasting.cutoff_weekday"),
+        (lambda c: c["forecasting"].update(horizon_weeks=0), "forecasting.horizon_weeks"),
+        (lambda c: c["forecasting"].update(default_model="prophet"), "forecasting.default_model"),
+        (lambda c: c["forecasting"]["backtest_metric"].update(smooth="mape"), "backtest_metric.smooth"),
+        (lambda c: c["forecasting"]["backtest_origins"].pop("lumpy"), "backtest_origins"),
+        (lambda c: c["accuracy"].update(tracking_signal_limit=-1), "tracking_signal_limit"),
     ],
 )
 def test_bad_config_names_the_file_and_the_key(tmp_path: Path, edit, message):
@@ -37,3 +47,10 @@ def test_bad_config_names_the_file_and_the_key(tmp_path: Path, edit, message):
     with pytest.raises(ConfigError, match=message) as err:
         load_config(path)
     assert str(path) in str(err.value)
+
+
+def test_model_names_known_to_the_config_are_the_forecasting_candidates():
+    from restock.config import MODEL_NAMES
+    from restock.forecasting.models import CANDIDATES
+
+    assert sorted(MODEL_NAMES) == sorted(CANDIDATES)

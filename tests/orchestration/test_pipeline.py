@@ -17,20 +17,23 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 from restock.warehouse import connect
 
 MARTS = ("customers", "products", "order_lines", "customer_sku_weekly_demand", "inventory_positions")
+ANALYTICS = ("customer_segments", "product_classes", "segment_forecasts", "customer_forecast_shares", "forecast_runs", "accuracy_reviews")
 FIRST, LAST = "2024-01-01", "2024-01-09"  # Monday of week 1 .. Tuesday of week 2
 
 
 def _snapshot(settings) -> dict[str, pd.DataFrame]:
     con = connect(settings.warehouse_path, read_only=True)
     try:
-        return {m: con.execute(f"select * from marts.{m} order by all").df() for m in MARTS}
+        tables = {m: con.execute(f"select * from marts.{m} order by all").df() for m in MARTS}
+        tables.update({t: con.execute(f"select * from analytics.{t} order by all").df() for t in ANALYTICS})
+        return tables
     finally:
         con.close()
 
 
 def _assert_same(left, right):
-    for mart in MARTS:
-        pd.testing.assert_frame_equal(left[mart], right[mart], check_dtype=True, obj=f"marts.{mart}")
+    for name in (*MARTS, *ANALYTICS):
+        pd.testing.assert_frame_equal(left[name], right[name], check_dtype=True, obj=name)
 
 
 def _landing_confirmed_qty(landing_dir, first, last) -> int:
@@ -76,6 +79,16 @@ def test_backfill_daily_runs_and_rerun_give_identical_marts(pipeline, landing_di
     assert int(after_backfill["order_lines"]["ordered_qty"].sum()) == _landing_confirmed_qty(landing_dir, FIRST, LAST)
     assert after_backfill["customers"]["as_of_date"].nunique() == 9
     assert (after_backfill["customer_sku_weekly_demand"]["ordered_qty"] == 0).any(), "zero weeks are explicit"
+    # Segments and classes every day; forecasts from the first cut-off Sunday (01-07)
+    # on, reused by the following days; the first days' origin (2023-12-31) has no data.
+    assert after_backfill["customer_segments"]["as_of_date"].nunique() == 9
+    assert after_backfill["product_classes"]["as_of_date"].nunique() == 9
+    runs = after_backfill["forecast_runs"]
+    assert sorted(pd.to_datetime(runs["as_of_date"]).dt.strftime("%Y-%m-%d")) == ["2024-01-07", "2024-01-08", "2024-01-09"]
+    assert set(pd.to_datetime(runs["forecast_origin"]).dt.strftime("%Y-%m-%d")) == {"2024-01-07"}
+    forecasts = after_backfill["segment_forecasts"]
+    assert len(forecasts) and set(forecasts["horizon"]) == set(range(1, 9))
+    assert pd.Timestamp(forecasts["period_start"].min()) == pd.Timestamp("2024-01-08"), "horizon 1: the week after the origin"
 
     # From an empty warehouse: a shorter backfill, then the last days as daily runs
     # (crossing a week boundary: the weekly mart is rebuilt one day at a time).

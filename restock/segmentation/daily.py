@@ -1,0 +1,226 @@
+"""The daily ``customer_segments`` and ``product_classes`` tables of the warehouse.
+
+One as-of day at a time, from the marts (``marts.customers``, ``marts.order_lines``,
+``marts.customer_sku_weekly_demand``, ``marts.products``), written to
+``analytics.customer_segments`` / ``analytics.product_classes`` keyed by
+``as_of_date``; re-running a day replaces it in one transaction. Point in time:
+every read is bounded by the day. The rules live in the pure functions of
+:mod:`restock.segmentation.customers` and :mod:`restock.segmentation.product_classes`;
+this module only reads, assembles and writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from restock.calendar import last_complete_week_start
+
+from restock.segmentation.customers import lifecycle_states, rfm_scores, segment_ids
+from restock.segmentation.product_classes import (
+    abc_classes,
+    adi_cv2,
+    coefficient_of_variation,
+    demand_class,
+    xyz_classes,
+)
+
+SEGMENT_COLUMNS = [
+    "as_of_date", "customer_id", "tier", "tier_source", "channel", "region", "customer_status",
+    "lifecycle_state", "recency_days", "frequency", "monetary", "rfm_r", "rfm_f", "rfm_m", "segment_id",
+]
+PRODUCT_COLUMNS = [
+    "as_of_date", "sku", "weeks", "total_qty", "total_value", "value_share", "abc_class",
+    "cv", "xyz_class", "adi", "cv2", "demand_class",
+]
+
+DDL = {
+    "customer_segments": """
+        create table if not exists analytics.customer_segments (
+            as_of_date date not null, customer_id varchar not null, tier integer, tier_source varchar,
+            channel varchar, region varchar, customer_status varchar, lifecycle_state varchar not null,
+            recency_days integer, frequency integer, monetary double, rfm_r integer, rfm_f integer,
+            rfm_m integer, segment_id varchar not null)""",
+    "product_classes": """
+        create table if not exists analytics.product_classes (
+            as_of_date date not null, sku varchar not null, weeks integer, total_qty double,
+            total_value double, value_share double, abc_class varchar, cv double, xyz_class varchar,
+            adi double, cv2 double, demand_class varchar not null)""",
+}
+
+
+def ensure_tables(con) -> None:
+    con.execute("create schema if not exists analytics")
+    for ddl in DDL.values():
+        con.execute(ddl)
+
+
+def replace_day(con, table: str, day_column: str, day: date, frame: pd.DataFrame, columns: Sequence[str]) -> int:
+    """Delete ``day`` from ``table`` and insert ``frame`` in one transaction."""
+    con.execute("begin transaction")
+    try:
+        con.execute(f"delete from {table} where {day_column} = ?", [day])
+        if len(frame):
+            con.register("_replace_day_rows", frame[list(columns)])
+            con.execute(f"insert into {table} ({', '.join(columns)}) select {', '.join(columns)} from _replace_day_rows")
+            con.unregister("_replace_day_rows")
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return len(frame)
+
+
+# --------------------------------------------------------------------------- customers
+
+
+def build_customer_segments(
+    customers: pd.DataFrame,
+    daily_amounts: pd.DataFrame,
+    order_bounds: pd.DataFrame,
+    as_of: date,
+    segment_by: Sequence[str] = ("tier_band", "channel"),
+    tier_bands: Sequence[int] = (5, 10, 15, 20, 25),
+    rfm_window_weeks: int = 26,
+    rfm_bins: int = 5,
+    cycle_days: int = 7,
+    new_max_cycles: int = 4,
+    at_risk_missed_cycles: int = 2,
+    churned_missed_cycles: int = 6,
+) -> pd.DataFrame:
+    """The customer_segments rows of one day (pure).
+
+    ``customers``: the snapshot in force (marts.customers of the day: customer_id,
+    tier, tier_source, channel, region, customer_status, opened_on, closed_on).
+    ``daily_amounts``: customer_id, order_date, line_amount summed per customer and
+    day, for the RFM window (days of the window only). ``order_bounds``: customer_id,
+    first_order_date, last_order_date over all orders on or before ``as_of``.
+    """
+    bounds = order_bounds.set_index("customer_id")
+    # RFM needs the last order before the window for recency: add it as a zero-amount
+    # day, which lies outside the window so frequency and monetary are unchanged.
+    window_start = pd.Timestamp(as_of) - pd.Timedelta(days=7 * rfm_window_weeks - 1)
+    older = bounds.loc[pd.to_datetime(bounds["last_order_date"]) < window_start, ["last_order_date"]]
+    history = pd.concat(
+        [
+            daily_amounts[["customer_id", "order_date", "line_amount"]],
+            pd.DataFrame({"customer_id": older.index, "order_date": older["last_order_date"].to_numpy(), "line_amount": 0.0}),
+        ],
+        ignore_index=True,
+    )
+    rfm = rfm_scores(history, as_of, window_weeks=rfm_window_weeks, n_bins=rfm_bins, customer_ids=customers["customer_id"])
+    states = lifecycle_states(
+        customers,
+        bounds["last_order_date"],
+        as_of,
+        new_max_cycles=new_max_cycles,
+        at_risk_missed_cycles=at_risk_missed_cycles,
+        churned_missed_cycles=churned_missed_cycles,
+        cycle_days=cycle_days,
+        first_order_dates=bounds["first_order_date"],
+    )
+    out = customers.merge(rfm, on="customer_id", how="left")
+    out["lifecycle_state"] = out["customer_id"].map(states)
+    out["segment_id"] = segment_ids(out, by=segment_by, tier_bands=tier_bands).to_numpy()
+    out["as_of_date"] = as_of
+    for column in ("tier_source", "channel", "region", "customer_status"):
+        if column not in out.columns:
+            out[column] = None
+    return out[SEGMENT_COLUMNS].sort_values("customer_id", ignore_index=True)
+
+
+def customer_segments_for_day(con, day: date, **settings) -> pd.DataFrame:
+    """Read the marts for ``day`` and build its customer_segments rows."""
+    window_weeks = settings.get("rfm_window_weeks", 26)
+    customers = con.execute(
+        """select customer_id, tier, tier_source, channel, region, customer_status, opened_on, closed_on
+           from marts.customers where as_of_date = ? order by customer_id""",
+        [day],
+    ).df()
+    amounts = con.execute(
+        """select customer_id, order_date, sum(line_amount)::double as line_amount
+           from marts.order_lines where order_date between ? and ? group by all""",
+        [day - timedelta(days=7 * window_weeks - 1), day],
+    ).df()
+    bounds = con.execute(
+        """select customer_id, min(order_date) as first_order_date, max(order_date) as last_order_date
+           from marts.order_lines where order_date <= ? group by all""",
+        [day],
+    ).df()
+    return build_customer_segments(customers, amounts, bounds, day, **settings)
+
+
+# --------------------------------------------------------------------------- products
+
+
+def build_product_classes(
+    weekly: pd.DataFrame,
+    skus: Sequence[str],
+    as_of: date,
+    window_weeks: int = 26,
+    abc_cuts: Sequence[float] = (0.8, 0.95),
+    xyz_cuts: Sequence[float] = (0.5, 1.0),
+    adi_cut: float = 1.32,
+    cv2_cut: float = 0.49,
+) -> pd.DataFrame:
+    """The product_classes rows of one day (pure).
+
+    ``weekly``: sku, week_start, qty, value for the ``window_weeks`` complete weeks
+    ending with the last complete week on ``as_of``; missing weeks are zero. ``skus``:
+    every SKU to classify (the product snapshot plus any SKU with demand). ABC by the
+    window's value, XYZ by the coefficient of variation of weekly quantity (zeros
+    included), demand class by ADI / CV² (leading and trailing zeros not counted).
+    """
+    last = pd.Timestamp(last_complete_week_start(as_of))
+    weeks = pd.date_range(end=last, periods=window_weeks, freq="7D")
+    frame = weekly.copy()
+    frame["week_start"] = pd.to_datetime(frame["week_start"])
+    frame = frame[frame["week_start"].isin(weeks)]
+    all_skus = sorted(set(skus) | set(frame["sku"]))
+    qty = frame.pivot_table(index="sku", columns="week_start", values="qty", aggfunc="sum", fill_value=0.0)
+    qty = qty.reindex(index=all_skus, columns=weeks, fill_value=0.0)
+    value = frame.groupby("sku")["value"].sum().reindex(all_skus, fill_value=0.0)
+    rows = []
+    for sku, series in zip(all_skus, qty.to_numpy(dtype=float), strict=True):
+        adi, cv2 = adi_cv2(series)
+        rows.append(
+            {
+                "sku": sku,
+                "total_qty": float(series.sum()),
+                "cv": coefficient_of_variation(series),
+                "adi": adi,
+                "cv2": cv2,
+                "demand_class": demand_class(adi, cv2, adi_cut=adi_cut, cv2_cut=cv2_cut),
+            }
+        )
+    out = pd.DataFrame(rows, columns=["sku", "total_qty", "cv", "adi", "cv2", "demand_class"])
+    out["weeks"] = window_weeks
+    out["total_value"] = value.to_numpy(dtype=float)
+    total = out["total_value"].sum()
+    out["value_share"] = out["total_value"] / total if total > 0 else 0.0
+    out["abc_class"] = abc_classes(out.set_index("sku")["total_value"], abc_cuts).to_numpy()
+    cv = out.set_index("sku")["cv"]
+    # An item without demand has no CV: it is the least forecastable, Z.
+    out["xyz_class"] = np.where(cv.isna(), "Z", xyz_classes(cv.fillna(0.0), xyz_cuts)).astype(object)
+    out["as_of_date"] = as_of
+    return out[PRODUCT_COLUMNS]
+
+
+def product_classes_for_day(con, day: date, quantity: str = "requested_qty", **settings) -> pd.DataFrame:
+    """Read the marts for ``day`` and build its product_classes rows."""
+    window_weeks = settings.get("window_weeks", 26)
+    last = last_complete_week_start(day)
+    first = last - timedelta(weeks=window_weeks - 1)
+    weekly = con.execute(
+        f"""select d.sku, d.week_start, sum(d.{quantity})::double as qty, coalesce(v.value, 0)::double as value
+            from marts.customer_sku_weekly_demand d
+            left join (select sku, week_start, sum(line_amount) as value from marts.order_lines
+                       where week_start between ? and ? group by all) v using (sku, week_start)
+            where d.week_start between ? and ? group by d.sku, d.week_start, v.value""",
+        [first, last, first, last],
+    ).df()
+    skus = [row[0] for row in con.execute("select distinct sku from marts.products where as_of_date = ?", [day]).fetchall()]
+    return build_product_classes(weekly, skus, day, **settings)
