@@ -44,9 +44,9 @@ def customer_shares(recent: pd.DataFrame, customers: pd.DataFrame, series: pd.Da
     own = own.merge(wanted, on=["segment_id", "sku"])
     own = own.assign(weight=own["qty"].astype(float), basis="own_history")
 
-    per_segment = established.groupby("segment_id").size().rename("n_established")
+    per_segment = established.groupby("segment_id").size().reset_index(name="n_established")
     peer = own.groupby(["segment_id", "sku"], as_index=False)["weight"].sum()
-    peer = peer.merge(per_segment, left_on="segment_id", right_index=True)
+    peer = peer.merge(per_segment, on="segment_id")
     peer["weight"] = peer["weight"] / peer["n_established"]
     new_rows = newcomers[["customer_id", "segment_id"]].merge(peer[["segment_id", "sku", "weight"]], on="segment_id")
     new_rows = new_rows.assign(basis="peer_average")

@@ -216,7 +216,7 @@ def _forecast_one(job: dict, origin: date, settings: PanelSettings) -> tuple[lis
         )
         forecast = result.forecast
         method = "selection"
-        fallback = result.fallback_reason or fallback
+        fallback = "; ".join(reason for reason in (fallback, result.fallback_reason) if reason) or None
         params = {k: _plain(v) for k, v in forecast.params.items() if k in ("start_params", "alpha", "window")}
         scores = {k: (None if not math.isfinite(v) else round(v, 6)) for k, v in result.scores.items()}
         pick = (job["key"], result.model, json.dumps(params, sort_keys=True), json.dumps(scores, sort_keys=True), klass, result.fallback_reason)

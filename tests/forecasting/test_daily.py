@@ -1,0 +1,185 @@
+"""Forecast tables on a real DuckDB file: point in time, backfill = daily runs,
+customer numbers summing to the segment, refits between selections, the review."""
+
+from __future__ import annotations
+
+import copy
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from restock.config import load_config
+from restock.forecasting import daily
+from restock.forecasting.panel import PanelSettings, forecast_origin, forecast_panel
+from restock.settings import PROJECT_ROOT
+
+START = date(2024, 1, 1)  # a Monday
+WEEKS = 70
+CUSTOMERS = {"c1": "S1", "c2": "S1", "c3": "S1", "c4": "S2", "c5": "S2", "c6": "S2"}
+SKUS = ("K1", "K2", "K3")
+FIRST_DAY, LAST_DAY = date(2025, 2, 17), date(2025, 3, 11)  # 3+ weeks, 4 origins
+
+
+@pytest.fixture(scope="module")
+def config():
+    cfg = copy.deepcopy(load_config(PROJECT_ROOT / "restock.yaml"))
+    cfg["forecasting"].update(workers=1, selection_every_weeks=2, horizon_weeks=4)
+    return cfg
+
+
+def _demand() -> pd.DataFrame:
+    rng = np.random.default_rng(11)
+    rows = []
+    for week in range(WEEKS):
+        week_start = START + timedelta(weeks=week)
+        for customer in CUSTOMERS:
+            for k, sku in enumerate(SKUS):
+                if sku == "K3" and rng.random() < 0.6:  # an intermittent one
+                    qty = 0.0
+                else:
+                    qty = float(rng.poisson(5 + 3 * k + int(customer[1])))
+                rows.append((customer, sku, week_start, qty, qty))
+    return pd.DataFrame(rows, columns=["customer_id", "sku", "week_start", "ordered_qty", "requested_qty"])
+
+
+def _warehouse(path: Path, demand: pd.DataFrame) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(path))
+    con.execute("create schema marts")
+    con.register("_demand", demand)
+    con.execute("create table marts.customer_sku_weekly_demand as select * from _demand")
+    con.execute("create table marts.customers (as_of_date date, customer_id varchar)")  # empty: no fallback segments
+    con.execute("create schema analytics")
+    con.execute("""create table analytics.customer_segments (as_of_date date, customer_id varchar,
+                   segment_id varchar, lifecycle_state varchar)""")
+    day = START
+    while day <= LAST_DAY + timedelta(days=7):
+        for customer, segment in CUSTOMERS.items():
+            state = "churned" if customer == "c6" and day >= date(2025, 1, 1) else "active"
+            con.execute("insert into analytics.customer_segments values (?, ?, ?, ?)", [day, customer, segment, state])
+        day += timedelta(days=1)
+    daily.ensure_tables(con)
+    return con
+
+
+def _tables(con) -> dict[str, pd.DataFrame]:
+    names = ("segment_forecasts", "customer_forecast_shares", "model_choices", "forecast_runs")
+    return {n: con.execute(f"select * from analytics.{n} order by all").df() for n in names}
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+@pytest.fixture(scope="module")
+def backfilled(tmp_path_factory, config):
+    con = _warehouse(tmp_path_factory.mktemp("wh") / "a.duckdb", _demand())
+    results = daily.run_forecasts(con, _days(FIRST_DAY, LAST_DAY), config)
+    yield con, results
+    con.close()
+
+
+def test_backfill_equals_day_by_day_runs(backfilled, tmp_path, config):
+    con, results = backfilled
+    assert [r.status for r in results] == ["computed"] * 4
+    day_by_day = _warehouse(tmp_path / "b.duckdb", _demand())
+    for day in _days(FIRST_DAY, LAST_DAY):
+        daily.run_forecasts(day_by_day, [day], config)
+    left, right = _tables(con), _tables(day_by_day)
+    for name in left:
+        pd.testing.assert_frame_equal(left[name], right[name], obj=name)
+
+
+def test_a_forecast_uses_nothing_after_its_origin(backfilled, tmp_path, config):
+    con, _ = backfilled
+    origin = date(2025, 3, 2)
+    # Same history, but every week after the origin wildly different.
+    changed = _demand()
+    later = pd.to_datetime(changed["week_start"]) > pd.Timestamp(origin)
+    changed.loc[later, ["ordered_qty", "requested_qty"]] *= 50
+    other = _warehouse(tmp_path / "c.duckdb", changed)
+    daily.run_forecasts(other, _days(FIRST_DAY, LAST_DAY), config)
+    query = "select * from analytics.segment_forecasts where forecast_origin = ? order by all"
+    pd.testing.assert_frame_equal(con.execute(query, [origin]).df(), other.execute(query, [origin]).df())
+    assert pd.Timestamp(con.execute(query, [origin]).df()["period_start"].min()) == pd.Timestamp(origin + timedelta(days=1))
+
+
+def test_days_between_origins_reuse_and_customer_rows_sum_to_the_segment(backfilled):
+    con, _ = backfilled
+    runs = con.execute("select as_of_date, forecast_origin from analytics.forecast_runs order by 1").df()
+    assert len(runs) == len(_days(FIRST_DAY, LAST_DAY))
+    for day, origin in zip(runs["as_of_date"], runs["forecast_origin"], strict=True):
+        assert pd.Timestamp(origin).date() == forecast_origin(pd.Timestamp(day).date(), 7)
+    gap = con.execute(
+        """select max(abs(s.forecast_qty - c.total)) from
+           (select as_of_date, segment_id, sku, horizon, forecast_qty from analytics.demand_forecasts where level = 'segment') s
+           join (select as_of_date, segment_id, sku, horizon, sum(forecast_qty) total from analytics.demand_forecasts
+                 where level = 'customer' group by all) c using (as_of_date, segment_id, sku, horizon)"""
+    ).fetchone()[0]
+    assert gap < 1e-9
+    missing = con.execute(
+        """select count(*) from analytics.demand_forecasts f where level = 'segment' and not exists
+           (select 1 from analytics.demand_forecasts c where c.level = 'customer' and c.as_of_date = f.as_of_date
+            and c.segment_id = f.segment_id and c.sku = f.sku and c.horizon = f.horizon)"""
+    ).fetchone()[0]
+    assert missing == 0
+    churned = con.execute("select count(*) from analytics.demand_forecasts where customer_id = 'c6'").fetchone()[0]
+    assert churned == 0
+
+
+def test_selection_on_the_grid_and_refits_between(backfilled):
+    con, _ = backfilled
+    methods = con.execute(
+        "select forecast_origin, list(distinct method order by method) from analytics.segment_forecasts group by 1 order by 1"
+    ).fetchall()
+    assert {tuple(m) for _, m in methods} == {("selection",), ("refit",)}
+    chosen = con.execute("select distinct selection_origin from analytics.model_choices order by 1").fetchall()
+    assert chosen, "choices are stored at selection origins"
+
+
+def test_a_failing_refit_falls_back_without_failing_the_run():
+    y = np.array([3.0, 4.0, 5.0, 4.0, 3.0, 5.0, 4.0, 4.0, 6.0, 5.0, 4.0, 5.0, 6.0, 4.0])
+    task = {"key": ("S1", "K1"), "first_week": START, "y": y}
+    choices = {("S1", "K1"): {"model": "ets_damped", "params": {}, "fallback": False}}
+    settings = PanelSettings(workers=1, horizon_weeks=3)
+    forecasts, _ = forecast_panel([{**task, "y": y[:5]}], START + timedelta(weeks=5, days=-1), settings, choices)
+    assert forecasts["fallback_reason"].str.contains("refit of ets_damped failed").all()
+    assert (forecasts["forecast_qty"] >= 0).all() and len(forecasts) == 3
+
+
+def test_accuracy_review_by_hand(tmp_path):
+    con = duckdb.connect(str(tmp_path / "acc.duckdb"))
+    con.execute("create schema marts")
+    con.execute("""create table marts.customer_sku_weekly_demand as select * from (values
+        ('c1', 'K', date '2025-01-06', 10.0, 10.0), ('c1', 'K', date '2025-01-13', 20.0, 20.0),
+        ('c2', 'K', date '2025-01-06', 10.0, 10.0), ('c2', 'K', date '2025-01-13', 0.0, 0.0))
+        t(customer_id, sku, week_start, ordered_qty, requested_qty)""")
+    con.execute("create schema analytics")
+    con.execute("create table analytics.customer_segments (as_of_date date, customer_id varchar, segment_id varchar, lifecycle_state varchar)")
+    # c2 was in segment S on the first origin only: its week-2 demand is not S's actual.
+    con.execute("""insert into analytics.customer_segments values
+        ('2025-01-05', 'c1', 'S', 'active'), ('2025-01-05', 'c2', 'S', 'active'),
+        ('2025-01-12', 'c1', 'S', 'active'), ('2025-01-12', 'c2', 'T', 'active')""")
+    daily.ensure_tables(con)
+    con.execute("""insert into analytics.segment_forecasts values
+        ('2025-01-05', 'S', 'K', '2025-01-06', 1, 24.0, 0, 30, 'combination', 'selection', null, 5.0),
+        ('2025-01-12', 'S', 'K', '2025-01-13', 1, 16.0, 0, 30, 'combination', 'refit', null, 4.0),
+        ('2025-01-05', 'S', 'K', '2025-01-13', 2, 25.0, 0, 30, 'combination', 'selection', null, 5.0)""")
+    review = daily.accuracy_review(con, date(2025, 1, 19), window_weeks=2, limit=1.5)
+    total_h1 = review[(review["level"] == "total") & (review["horizon"] == 1)].iloc[0]
+    # h1: week 1 forecast 24 vs actual 20 (c1 + c2), week 2 forecast 16 vs actual 20 (c1 only)
+    assert total_h1["actual_qty"] == 40 and total_h1["forecast_qty"] == 40 and total_h1["n_periods"] == 2
+    assert total_h1["wape"] == pytest.approx(8 / 40)
+    assert total_h1["bias"] == pytest.approx(0.0)
+    assert total_h1["mase"] == pytest.approx((4 / 5 + 4 / 4) / 2)
+    assert total_h1["tracking_signal"] == pytest.approx(0.0)
+    # h2: forecast 25 for week 2 made on 01-05, when c2 was still in S: actual 20 + 0
+    total_h2 = review[(review["level"] == "total") & (review["horizon"] == 2)].iloc[0]
+    assert total_h2["wape"] == pytest.approx(5 / 20) and total_h2["bias"] == pytest.approx(5 / 20)
+    assert total_h2["tracking_signal"] == pytest.approx(1.0)  # one error: 5 / |5|
+    series = review[review["level"] == "series"]
+    assert list(series["key"]) == ["S|K"] and (series["horizon"] == 1).all()
+    assert not review["out_of_control"].any()
