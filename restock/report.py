@@ -1,4 +1,5 @@
-"""Print where the tables are and a few rows of each mart (the end of `make demo`)."""
+"""Print where the tables are and a few rows of each mart and analytics table (the
+end of `make demo`)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,25 @@ PREVIEWS = {
     "from marts.customers where as_of_date = (select max(as_of_date) from marts.customers) and is_active "
     "group by tier_source order by tier_source",
 }
+ANALYTICS = {
+    "customer_segments": "as_of_date",
+    "product_classes": "as_of_date",
+    "segment_forecasts": "forecast_origin",
+    "customer_forecast_shares": "forecast_origin",
+    "accuracy_reviews": "review_date",
+}
+ANALYTICS_PREVIEWS = {
+    "customer_segments": "select segment_id, lifecycle_state, count(*) as customers from analytics.customer_segments "
+    "where as_of_date = (select max(as_of_date) from analytics.customer_segments) "
+    "group by all order by customers desc limit 6",
+    "demand_forecasts": "select level, segment_id, sku, period_start, horizon, round(forecast_qty, 1) as forecast_qty, "
+    "round(lower_qty, 1) as lower_qty, round(upper_qty, 1) as upper_qty, model from analytics.demand_forecasts "
+    "where as_of_date = (select max(as_of_date) from analytics.forecast_runs) and level = 'segment' and horizon = 1 "
+    "order by forecast_qty desc limit 5",
+    "forecast_accuracy": "select level, key, horizon, n_periods, round(wape, 3) as wape, round(mase, 3) as mase, "
+    "round(bias, 3) as bias, round(tracking_signal, 2) as tracking_signal from analytics.forecast_accuracy "
+    "where as_of_date = (select max(as_of_date) from analytics.forecast_runs) and level = 'total' order by horizon",
+}
 
 
 def main() -> int:
@@ -34,9 +54,20 @@ def main() -> int:
         date_col = {"order_lines": "order_date", "customer_sku_weekly_demand": "week_start"}.get(mart, "as_of_date")
         rows, first, last = con.execute(f"select count(*), min({date_col}), max({date_col}) from marts.{mart}").fetchone()
         print(f"marts.{mart:<32} {rows:>12,}  {first} .. {last}")
+    has_analytics = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'analytics' and table_name = 'forecast_runs'"
+    ).fetchone()[0]
+    if has_analytics:
+        for table, date_col in ANALYTICS.items():
+            rows, first, last = con.execute(f"select count(*), min({date_col}), max({date_col}) from analytics.{table}").fetchone()
+            print(f"analytics.{table:<28} {rows:>12,}  {first} .. {last}")
     for mart, sql in PREVIEWS.items():
         print(f"\n-- marts.{mart}")
         print(con.execute(sql).df().to_string(index=False))
+    if has_analytics:
+        for table, sql in ANALYTICS_PREVIEWS.items():
+            print(f"\n-- analytics.{table}")
+            print(con.execute(sql).df().to_string(index=False))
     con.close()
     return 0
 

@@ -8,6 +8,8 @@ Tables (schema ``analytics``):
   by MASE);
 - ``customer_forecast_shares``: customer × SKU shares of each segment × SKU per
   origin (:mod:`restock.forecasting.disaggregation`);
+- ``forecast_members``: customer → segment on each origin (the population each
+  segment forecast is for; the accuracy review compares with its demand);
 - ``model_choices``: the model picked per series at each selection origin, with its
   parameters and backtest scores;
 - ``forecast_runs``: as_of_date → forecast_origin, one row per materialized day;
@@ -57,6 +59,8 @@ DDL = [
     """create table if not exists analytics.customer_forecast_shares (
         forecast_origin date not null, segment_id varchar not null, sku varchar not null,
         customer_id varchar not null, share double not null, basis varchar not null)""",
+    """create table if not exists analytics.forecast_members (
+        forecast_origin date not null, customer_id varchar not null, segment_id varchar not null)""",
     """create table if not exists analytics.model_choices (
         selection_origin date not null, segment_id varchar not null, sku varchar not null,
         model varchar not null, params_json varchar, scores_json varchar, demand_class varchar,
@@ -167,7 +171,8 @@ def run_forecasts(
 def compute_origin(con, origin: date, config: dict, settings: PanelSettings, pool: Executor | None) -> OriginResult:
     """Forecast every segment × SKU series at ``origin`` and store rows and shares."""
     started = time.monotonic()
-    tasks = _series_at(con, origin, config)
+    members = _members(con, origin, config)
+    tasks = None if members is None else _series(con, origin, members, config)
     if tasks is None:
         log.warning("no customers in the marts on %s (before the first partition?): no forecast for this origin", origin)
         return OriginResult(origin, "no_segments")
@@ -196,7 +201,9 @@ def compute_origin(con, origin: date, config: dict, settings: PanelSettings, poo
     except Exception:
         con.execute("rollback")
         raise
-    shares, unallocated = _shares_at(con, origin, rows, config)
+    replace_day(con, "analytics.forecast_members", "forecast_origin", origin,
+                members.assign(forecast_origin=origin), ["forecast_origin", "customer_id", "segment_id"])
+    shares, unallocated = _shares_at(con, origin, rows, members, config)
     replace_day(con, "analytics.customer_forecast_shares", "forecast_origin", origin, shares,
                 ["forecast_origin", "segment_id", "sku", "customer_id", "share", "basis"])
     return OriginResult(
@@ -225,10 +232,7 @@ def _members(con, day: date, config: dict) -> pd.DataFrame | None:
     return customer_segments_for_day(con, day, **segmentation_settings(config))[["customer_id", "segment_id", "lifecycle_state"]]
 
 
-def _series_at(con, origin: date, config: dict) -> list[dict] | None:
-    members = _members(con, origin, config)
-    if members is None:
-        return None
+def _series(con, origin: date, members: pd.DataFrame, config: dict) -> list[dict]:
     quantity = config["forecasting"]["quantity"]
     con.register("_members", members)
     try:
@@ -246,9 +250,10 @@ def _series_at(con, origin: date, config: dict) -> list[dict] | None:
 def _select_at(con, selection_origin: date, config: dict, settings: PanelSettings, pool: Executor | None) -> pd.DataFrame | None:
     """Choices of a selection origin that was never run (e.g. a backfill starting
     after it): made now from the data of that origin, and stored."""
-    tasks = _series_at(con, selection_origin, config)
-    if tasks is None:
+    members = _members(con, selection_origin, config)
+    if members is None:
         return None
+    tasks = _series(con, selection_origin, members, config)
     _, selected = forecast_panel(tasks, selection_origin, settings, None, pool)
     _store_choices(con, selection_origin, selected)
     return _choices_frame(selected)
@@ -290,7 +295,7 @@ def _forecast_rows(forecasts: pd.DataFrame, origin: date, scale: dict) -> pd.Dat
     return rows[FORECAST_COLUMNS]
 
 
-def _shares_at(con, origin: date, rows: pd.DataFrame, config: dict) -> tuple[pd.DataFrame, int]:
+def _shares_at(con, origin: date, rows: pd.DataFrame, customers: pd.DataFrame, config: dict) -> tuple[pd.DataFrame, int]:
     weeks = int(config["forecasting"]["share_window_weeks"])
     quantity = config["forecasting"]["quantity"]
     last = last_complete_week_start(origin)
@@ -299,7 +304,6 @@ def _shares_at(con, origin: date, rows: pd.DataFrame, config: dict) -> tuple[pd.
             where week_start between ? and ? group by all""",
         [last - timedelta(weeks=weeks - 1), last],
     ).df()
-    customers = _members(con, origin, config)
     series = rows.loc[(rows["horizon"] == 1), ["segment_id", "sku"]]
     shares = customer_shares(recent, customers, series)
     shares.insert(0, "forecast_origin", origin)
@@ -347,9 +351,8 @@ def accuracy_review(con, review_date: date, window_weeks: int, limit: float) -> 
             where period_start between ? and ? and forecast_origin <= ?
         ),
         members as (
-            select s.as_of_date as forecast_origin, s.customer_id, s.segment_id
-            from analytics.customer_segments s
-            where s.as_of_date in (select distinct forecast_origin from fc)
+            select forecast_origin, customer_id, segment_id from analytics.forecast_members
+            where forecast_origin in (select distinct forecast_origin from fc)
         ),
         actual as (
             select m.forecast_origin, m.segment_id, w.sku, w.week_start, sum(w.requested_qty)::double as qty

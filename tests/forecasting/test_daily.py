@@ -66,7 +66,7 @@ def _warehouse(path: Path, demand: pd.DataFrame) -> duckdb.DuckDBPyConnection:
 
 
 def _tables(con) -> dict[str, pd.DataFrame]:
-    names = ("segment_forecasts", "customer_forecast_shares", "model_choices", "forecast_runs")
+    names = ("segment_forecasts", "customer_forecast_shares", "model_choices", "forecast_runs", "forecast_members")
     return {n: con.execute(f"select * from analytics.{n} order by all").df() for n in names}
 
 
@@ -157,13 +157,10 @@ def test_accuracy_review_by_hand(tmp_path):
         ('c1', 'K', date '2025-01-06', 10.0, 10.0), ('c1', 'K', date '2025-01-13', 20.0, 20.0),
         ('c2', 'K', date '2025-01-06', 10.0, 10.0), ('c2', 'K', date '2025-01-13', 0.0, 0.0))
         t(customer_id, sku, week_start, ordered_qty, requested_qty)""")
-    con.execute("create schema analytics")
-    con.execute("create table analytics.customer_segments (as_of_date date, customer_id varchar, segment_id varchar, lifecycle_state varchar)")
-    # c2 was in segment S on the first origin only: its week-2 demand is not S's actual.
-    con.execute("""insert into analytics.customer_segments values
-        ('2025-01-05', 'c1', 'S', 'active'), ('2025-01-05', 'c2', 'S', 'active'),
-        ('2025-01-12', 'c1', 'S', 'active'), ('2025-01-12', 'c2', 'T', 'active')""")
     daily.ensure_tables(con)
+    # c2 was in segment S on the first origin only: its week-2 demand is not S's actual.
+    con.execute("""insert into analytics.forecast_members values
+        ('2025-01-05', 'c1', 'S'), ('2025-01-05', 'c2', 'S'), ('2025-01-12', 'c1', 'S'), ('2025-01-12', 'c2', 'T')""")
     con.execute("""insert into analytics.segment_forecasts values
         ('2025-01-05', 'S', 'K', '2025-01-06', 1, 24.0, 0, 30, 'combination', 'selection', null, 5.0),
         ('2025-01-12', 'S', 'K', '2025-01-13', 1, 16.0, 0, 30, 'combination', 'refit', null, 4.0),

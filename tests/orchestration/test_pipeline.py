@@ -17,7 +17,7 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 from restock.warehouse import connect
 
 MARTS = ("customers", "products", "order_lines", "customer_sku_weekly_demand", "inventory_positions")
-ANALYTICS = ("customer_segments", "product_classes", "segment_forecasts", "customer_forecast_shares", "forecast_runs", "accuracy_reviews")
+ANALYTICS = ("customer_segments", "product_classes", "segment_forecasts", "customer_forecast_shares", "forecast_runs", "forecast_members", "accuracy_reviews")
 FIRST, LAST = "2024-01-01", "2024-01-09"  # Monday of week 1 .. Tuesday of week 2
 
 
