@@ -99,7 +99,8 @@ class OriginResult:
     status: str  # computed / reused / no_segments
     series: int = 0
     selected: int = 0
-    fallbacks: int = 0
+    fallbacks: int = 0  # series on a rule (new/short, failed fit) instead of a fitted model
+    failed_fits: int = 0  # of which a model failed to fit
     forecast_rows: int = 0
     share_rows: int = 0
     unallocated_series: int = 0
@@ -185,7 +186,9 @@ def compute_origin(con, origin: date, config: dict, settings: PanelSettings, poo
         ).df()
         if stored.empty:
             stored = _select_at(con, selection_origin, config, settings, pool)
-        choices = None if stored is None else choices_from_frame(stored)
+        # No data on the selection origin (before the first partition): no choices,
+        # every series on its class default until the next selection origin.
+        choices = {} if stored is None else choices_from_frame(stored)
     forecasts, selected = forecast_panel(tasks, origin, settings, choices, pool)
     scale = {task["key"]: _naive_mae(task["y"]) for task in tasks}
     rows = _forecast_rows(forecasts, origin, scale)
@@ -206,9 +209,11 @@ def compute_origin(con, origin: date, config: dict, settings: PanelSettings, poo
     shares, unallocated = _shares_at(con, origin, rows, members, config)
     replace_day(con, "analytics.customer_forecast_shares", "forecast_origin", origin, shares,
                 ["forecast_origin", "segment_id", "sku", "customer_id", "share", "basis"])
+    first = rows[rows["horizon"] == 1]
     return OriginResult(
         origin, "computed", series=len(tasks), selected=len(selected),
-        fallbacks=int(rows.loc[rows["horizon"] == 1, "fallback_reason"].notna().sum()),
+        fallbacks=int(first["fallback_reason"].notna().sum()),
+        failed_fits=int(first["fallback_reason"].fillna("").str.contains("failed").sum()),
         forecast_rows=len(rows), share_rows=len(shares), unallocated_series=unallocated,
         seconds=round(time.monotonic() - started, 2),
     )
@@ -414,6 +419,7 @@ def describe(results: list[OriginResult]) -> str:
     return (
         f"{len(results)} origins: {len(computed)} computed, "
         f"{sum(r.status == 'reused' for r in results)} reused, {sum(r.status == 'no_segments' for r in results)} without segments; "
-        f"{sum(r.series for r in computed)} series fitted, {sum(r.fallbacks for r in computed)} fell back, "
+        f"{sum(r.series for r in computed)} series fitted, {sum(r.fallbacks for r in computed)} on a fallback rule "
+        f"({sum(r.failed_fits for r in computed)} after a failed fit), "
         f"{sum(r.seconds for r in computed):.1f} s"
     )

@@ -17,9 +17,13 @@ Cadence (the rule the asset follows; :class:`PanelSettings` holds the parameters
 - **Refit** at the other origins: the model chosen at the latest selection origin is
   fitted again on the longer history; for SARIMAX (alone or in the combination) the
   AR coefficient stored at selection is held and the constant and calendar effects
-  are re-estimated by the Kalman filter (~1 ms instead of ~10 ms per fit). A series without a stored choice
-  (new since the last selection) gets a selection of its own at this origin. Why: a
+  are re-estimated by the Kalman filter (~1 ms instead of ~10 ms per fit). Why: a
   full backtest costs ~75 ms per smooth series, a refit ~1-3 ms.
+- **No usable choice** at a refit origin (a series new since the selection origin,
+  one that was on the new-SKU rule there, or a selection origin before the first
+  data): the class default (:data:`CLASS_DEFAULTS`: the combination for
+  smooth/erratic, SBA for intermittent/lumpy, zero for no demand), fitted without a
+  backtest, until the next selection origin (``method = "class_default"``).
 - A fit that fails falls back (:func:`restock.forecasting.selection.select_and_forecast`
   rules; a failing refit → a selection at this origin) and the row's
   ``fallback_reason`` says so; one series never fails the run.
@@ -45,6 +49,9 @@ import pandas as pd
 
 from restock.calendar import last_complete_week_start
 
+# Model of a series without a stored choice at a refit origin, by demand class
+# (smooth/erratic: PanelSettings.default_model).
+CLASS_DEFAULTS = {"intermittent": "sba", "lumpy": "sba", "no_demand": "zero"}
 # Grid anchor of the selection origins: a Monday, so week numbers are whole weeks.
 SELECTION_GRID_ANCHOR = date(2000, 1, 3)
 
@@ -130,7 +137,7 @@ def forecast_panel(
     model, params_json, scores_json, demand_class) to store as choices.
     """
     jobs = [
-        {**task, "choice": None if choices is None else choices.get(task["key"])}
+        {**task, "choice": None if choices is None else choices.get(task["key"]), "refit_origin": choices is not None}
         for task in tasks
     ]
     workers = max(1, settings.workers)
@@ -201,6 +208,18 @@ def _forecast_one(job: dict, origin: date, settings: PanelSettings) -> tuple[lis
             forecast = fit_forecast(choice["model"], y, h, season=settings.season_weeks, level=settings.interval_level, **exog, **params)
         except (ModelFitError, ValueError) as exc:
             fallback = f"refit of {choice['model']} failed ({exc}); selected again"
+    if forecast is None and job["refit_origin"] and choice is None:
+        # No usable choice from the selection origin (a series new since then, or one
+        # that was on the new-SKU rule): the class default until the next selection,
+        # fitted without a backtest (cheap, and the same whichever run computes it).
+        klass = classify_demand(y)
+        default = CLASS_DEFAULTS.get(klass) or settings.default_model or "combination"
+        result = select_and_forecast(
+            y, weeks, h, demand_class=klass, min_history_weeks=settings.min_history_weeks,
+            season=settings.season_weeks, level=settings.interval_level, candidates=[default],
+        )
+        forecast, method = result.forecast, "class_default"
+        fallback = "; ".join(reason for reason in (fallback, result.fallback_reason) if reason) or None
     if forecast is None:
         klass = classify_demand(y)
         result = select_and_forecast(

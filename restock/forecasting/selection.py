@@ -310,6 +310,13 @@ def select_and_forecast(
         # Dates outside the holiday table: the calendar model can't run, the rest can.
         names = [name for name in names if name != SARIMAX_CALENDAR]
         exog, calendar_failure = None, str(exc)
+    if len(names) == 1 and calendar_failure is None:
+        # One candidate: nothing to choose, so no backtest; fit it (or fall back).
+        exog_kw = {} if exog is None else {"exog_history": exog[: values.size], "exog_future": exog[values.size:values.size + h]}
+        try:
+            return SelectionResult(fit_forecast(names[0], values, h, season=season, level=level, **exog_kw), names[0], {}, None)
+        except ModelFitError as exc:
+            return _fixed(values, h, MOVING_AVERAGE, level, f"{names[0]} failed: {exc.reason}", window=fallback_window)
     scores, failures = _backtest_all(values, names, origins, backtest_h or h, metric, exog, season)
     if calendar_failure is not None:
         scores[SARIMAX_CALENDAR], failures[SARIMAX_CALENDAR] = math.inf, calendar_failure

@@ -180,3 +180,16 @@ def test_accuracy_review_by_hand(tmp_path):
     series = review[review["level"] == "series"]
     assert list(series["key"]) == ["S|K"] and (series["horizon"] == 1).all()
     assert not review["out_of_control"].any()
+
+
+def test_series_without_a_choice_use_the_class_default_without_a_backtest():
+    rng = np.random.default_rng(2)
+    smooth = rng.poisson(20, 40).astype(float)
+    sparse = np.where(rng.random(40) < 0.3, rng.poisson(4, 40) + 1, 0).astype(float)
+    tasks = [{"key": ("S", "A"), "first_week": START, "y": smooth}, {"key": ("S", "B"), "first_week": START, "y": sparse}]
+    origin = START + timedelta(weeks=40, days=-1)
+    forecasts, selected = forecast_panel(tasks, origin, PanelSettings(workers=1, horizon_weeks=2), choices={})
+    assert selected.empty, "nothing is selected (or stored) at a refit origin"
+    assert set(forecasts["method"]) == {"class_default"}
+    models = dict(zip([k[1] for k in forecasts["key"]], forecasts["model"], strict=True))
+    assert models == {"A": "combination", "B": "sba"}

@@ -1,0 +1,31 @@
+"""Publishing: per-day atomic Parquet files, a read-only serving.duckdb, PostgreSQL.
+
+Plain Python (no Dagster import); the Dagster publish assets are thin wiring around
+these functions. See ``restock.publish.serving`` for the atomicity scheme.
+"""
+
+from restock.publish.serving import (
+    PublishResult,
+    cleanup_staging,
+    ensure_serving,
+    latest_path,
+    parquet_glob,
+    prepare_frame,
+    publish_day,
+    published_days,
+    published_tables,
+    serving_path,
+)
+
+__all__ = [
+    "PublishResult",
+    "cleanup_staging",
+    "ensure_serving",
+    "latest_path",
+    "parquet_glob",
+    "prepare_frame",
+    "publish_day",
+    "published_days",
+    "published_tables",
+    "serving_path",
+]
