@@ -18,7 +18,7 @@ help:
 	@echo "make demo      environment, demo extracts, whole pipeline over the demo period, summary"
 	@echo "make test      environment, then the whole test suite"
 	@echo "make dev       Dagster UI on http://127.0.0.1:3000"
-	@echo "make backfill START=YYYY-MM-DD END=YYYY-MM-DD   materialize every asset for that range"
+	@echo "make backfill START=YYYY-MM-DD END=YYYY-MM-DD [SELECT='group:forecasting']   materialize assets for that range"
 
 env: $(VENV)/.installed
 
@@ -48,7 +48,7 @@ dev: env manifest
 
 backfill: env manifest
 	@test -n "$(START)" -a -n "$(END)" || { echo "usage: make backfill START=YYYY-MM-DD END=YYYY-MM-DD"; exit 2; }
-	$(BIN)/python -m orchestration.cli backfill --start $(START) --end $(END)
+	$(BIN)/python -m orchestration.cli backfill --start $(START) --end $(END) --select '$(or $(SELECT),*)'
 
 # Benchmarks (not part of make test): a separate venv so benchmark-only packages
 # never change the product's environment.

@@ -4,6 +4,7 @@ Runs through the Dagster CLI against DAGSTER_HOME, so the run and its logs show 
 the UI like any other. Usage:
     python -m orchestration.cli backfill --start 2024-01-01 --end 2024-01-31
     python -m orchestration.cli backfill --demo-period   # the range in the demo manifest
+    python -m orchestration.cli backfill --start … --end … --select 'group:segmentation or group:forecasting'
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def _demo_period(landing_dir: Path) -> tuple[date, date]:
     return date.fromisoformat(meta["start"]), date.fromisoformat(meta["end"])
 
 
-def backfill(start: date, end: date) -> int:
+def backfill(start: date, end: date, select: str = "*") -> int:
     settings = load_settings()
     if end < start:
         sys.exit(f"END {end} is before START {start}")
@@ -41,7 +42,7 @@ def backfill(start: date, end: date) -> int:
     command = [
         str(bin_dir / "dagster"), "asset", "materialize",
         "-m", "orchestration.definitions",
-        "--select", "*",
+        "--select", select,
         "--partition-range", f"{start.isoformat()}...{end.isoformat()}",
     ]
     # The CLI command we call is "superseded" by the separate dg package: don't warn.
@@ -69,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     bf.add_argument("--start", type=date.fromisoformat)
     bf.add_argument("--end", type=date.fromisoformat)
     bf.add_argument("--demo-period", action="store_true", help="use the range in the demo manifest")
+    bf.add_argument("--select", default="*", help="Dagster asset selection (default: every asset), e.g. 'group:forecasting'")
     args = parser.parse_args(argv)
     if args.demo_period:
         start, end = _demo_period(load_settings().landing_dir)
@@ -76,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         start, end = args.start, args.end
     else:
         parser.error("give --start and --end, or --demo-period")
-    return backfill(start, end)
+    return backfill(start, end, args.select)
 
 
 if __name__ == "__main__":

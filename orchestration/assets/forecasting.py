@@ -120,7 +120,8 @@ def demand_forecasts(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     def progress(result) -> None:
         context.log.info(
             f"origin {result.origin}: {result.status}, {result.series} series, {result.selected} selected, "
-            f"{result.fallbacks} fell back, {result.forecast_rows} rows, {result.seconds} s"
+            f"{result.fallbacks} on a fallback rule ({result.failed_fits} failed fits), {result.forecast_rows} rows, "
+            f"{result.seconds} s"
         )
 
     try:
@@ -147,6 +148,7 @@ def demand_forecasts(context: dg.AssetExecutionContext, warehouse: WarehouseReso
         "series_fitted": sum(r.series for r in computed),
         "series_selected": sum(r.selected for r in computed),
         "series_fell_back": sum(r.fallbacks for r in computed),
+        "series_failed_fit": sum(r.failed_fits for r in computed),
         "segment_rows": sum(r.forecast_rows for r in computed),
         "customer_share_rows": sum(r.share_rows for r in computed),
         "series_without_customers": sum(r.unallocated_series for r in computed),

@@ -67,7 +67,7 @@ class PanelSettings:
     min_history_weeks: int = 12
     selection_every_weeks: int = 26
     default_model: str = "combination"
-    switch_margin: float = 0.10
+    switch_margin: float = 0.25
     ses_alpha: float = 0.1
     class_metrics: dict[str, str] = field(default_factory=lambda: {"smooth": "wape", "erratic": "wape", "intermittent": "rmsse", "lumpy": "rmsse"})
     class_origins: dict[str, int] = field(default_factory=lambda: {"smooth": 3, "erratic": 3, "intermittent": 8, "lumpy": 8})

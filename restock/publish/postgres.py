@@ -1,0 +1,167 @@
+"""Optional PostgreSQL target: the published tables loaded into a server.
+
+Switched on by ``RESTOCK_POSTGRES_URL`` (a libpq URL, e.g.
+``postgresql://user:pass@host:5432/db``); ``RESTOCK_POSTGRES_SCHEMA`` names the
+schema (default ``restock``). One transaction per table and day: lock the table
+name, create the table when missing (columns from the frame's Arrow types; columns
+that a later frame adds are added), delete the day, COPY the rows, commit. Readers
+see the previous complete day until the commit and the new one after it.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import time
+from datetime import date
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SCHEMA = "restock"
+_COPY_CHUNK = 1 << 20
+
+
+def postgres_url() -> str | None:
+    return os.environ.get("RESTOCK_POSTGRES_URL") or None
+
+
+def postgres_schema() -> str:
+    return os.environ.get("RESTOCK_POSTGRES_SCHEMA") or DEFAULT_SCHEMA
+
+
+def pg_type(table: str, column: str, typ: pa.DataType) -> str:
+    """The PostgreSQL column type for an Arrow type."""
+    t = pa.types
+    if t.is_dictionary(typ):
+        return pg_type(table, column, typ.value_type)
+    if t.is_boolean(typ):
+        return "boolean"
+    if t.is_int8(typ) or t.is_int16(typ) or t.is_uint8(typ):
+        return "smallint"
+    if t.is_int32(typ) or t.is_uint16(typ):
+        return "integer"
+    if t.is_int64(typ) or t.is_uint32(typ):
+        return "bigint"
+    if t.is_uint64(typ):
+        return "numeric(20,0)"
+    if t.is_float16(typ) or t.is_float32(typ):
+        return "real"
+    if t.is_float64(typ):
+        return "double precision"
+    if t.is_decimal(typ):
+        return f"numeric({typ.precision},{typ.scale})"
+    if t.is_string(typ) or t.is_large_string(typ) or t.is_null(typ):
+        return "text"
+    if t.is_date(typ):
+        return "date"
+    if t.is_timestamp(typ):
+        return "timestamp with time zone" if typ.tz else "timestamp without time zone"
+    if t.is_time(typ):
+        return "time"
+    if t.is_duration(typ):
+        return "interval"
+    raise ValueError(
+        f"table {table!r}: column {column!r} of type {typ} has no PostgreSQL mapping"
+        " (flatten nested or binary columns before publishing)"
+    )
+
+
+def _csv_ready(data: pa.Table) -> pa.Table:
+    """Cast columns whose CSV text PostgreSQL would not read back exactly."""
+    cols = []
+    for field, col in zip(data.schema, data.columns):
+        typ = field.type
+        if pa.types.is_dictionary(typ):
+            col = col.cast(typ.value_type)
+            typ = typ.value_type
+        if pa.types.is_timestamp(typ) and typ.unit == "ns":
+            col = col.cast(pa.timestamp("us", typ.tz), safe=False)
+        elif pa.types.is_duration(typ):
+            micros = col.cast(pa.duration("us"), safe=False).cast(pa.int64()).cast(pa.string())
+            col = pc.binary_join_element_wise(micros, pa.scalar(" microseconds"), "")
+        elif pa.types.is_null(typ):
+            col = col.cast(pa.string())
+        cols.append(col)
+    return pa.table(cols, names=data.column_names)
+
+
+def load_day(
+    url: str,
+    table: str,
+    as_of_date: date,
+    data: pa.Table,
+    schema: str | None = None,
+) -> int:
+    """Replace ``as_of_date`` of ``schema.table`` with ``data`` in one transaction."""
+    import psycopg
+    from psycopg import sql
+
+    schema = schema or postgres_schema()
+    started = time.perf_counter()
+    columns = data.column_names
+    types = {f.name: pg_type(table, f.name, f.type) for f in data.schema}
+    qualified = sql.Identifier(schema, table)
+    with psycopg.connect(url) as conn:  # commits on success, rolls back on error
+        with conn.cursor() as cur:
+            # Serialize publishers of the same table (CREATE TABLE IF NOT EXISTS races).
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"{schema}.{table}"])
+            cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+            cur.execute(
+                sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
+                    qualified,
+                    sql.SQL(", ").join(
+                        sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(types[c]))
+                        for c in columns
+                    ),
+                )
+            )
+            cur.execute(
+                sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (as_of_date)").format(
+                    sql.Identifier(f"{table}_as_of_date_idx"), qualified
+                )
+            )
+            cur.execute(
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_schema = %s AND table_name = %s",
+                [schema, table],
+            )
+            existing = {r[0] for r in cur.fetchall()}
+            for c in columns:
+                if c not in existing:
+                    log.info("postgres: adding column %s.%s.%s %s", schema, table, c, types[c])
+                    cur.execute(
+                        sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(
+                            qualified, sql.Identifier(c), sql.SQL(types[c])
+                        )
+                    )
+            cur.execute(
+                sql.SQL("DELETE FROM {} WHERE as_of_date = %s").format(qualified), [as_of_date]
+            )
+            deleted = cur.rowcount
+            buf = io.BytesIO()
+            pacsv.write_csv(
+                _csv_ready(data), buf, pacsv.WriteOptions(include_header=False)
+            )
+            payload = buf.getbuffer()
+            copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+                qualified, sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+            )
+            with cur.copy(copy_sql) as copy:
+                for start in range(0, len(payload), _COPY_CHUNK):
+                    copy.write(payload[start : start + _COPY_CHUNK])
+            del payload
+    log.info(
+        "postgres: %s.%s as_of_date=%s: %d rows loaded (%d replaced) in %.2fs",
+        schema,
+        table,
+        as_of_date,
+        len(data),
+        deleted,
+        time.perf_counter() - started,
+    )
+    return len(data)
