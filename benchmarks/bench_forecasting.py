@@ -2,6 +2,13 @@
 statsforecast baselines, same rolling-origin evaluation for every method.
 
     .venv-bench/bin/python benchmarks/bench_forecasting.py [--workers 2] [--top 150] [--random 50]
+        [--warehouse PATH] [--end YYYY-MM-DD]
+
+``--warehouse`` (or env ``RESTOCK_BENCH_WAREHOUSE``; default data/warehouse.duckdb,
+opened read-only) points at a copy of the warehouse when another process holds a
+write lock. ``--end`` cuts the demo history after the week that contains that date
+(before the series filter and the top/random pick), so that the last K·h test weeks
+end there — e.g. ``--end 2025-03-02`` puts Spring Festival 2025 inside the test windows.
 
 Evaluation (identical for every method and series): the last ``K`` forecast origins,
 expanding window, non-overlapping test windows of ``h`` periods that end at the last
@@ -75,9 +82,14 @@ def moving_average(y: np.ndarray, h: int, window: int = 4) -> np.ndarray:
     return np.full(h, y[-min(window, y.size):].mean())
 
 
+# Experiments only: override selection's switch margin (env, so worker processes see it).
+SWITCH_MARGIN = float(os.environ.get("RESTOCK_BENCH_SWITCH_MARGIN", "nan"))
+
+
 def restock(y: np.ndarray, dates: list[date], h: int, season: int, calendar: bool) -> tuple[np.ndarray, str]:
+    margin = {} if math.isnan(SWITCH_MARGIN) else {"switch_margin": SWITCH_MARGIN}
     if calendar:
-        result = select_and_forecast(y, dates, h, season=season)
+        result = select_and_forecast(y, dates, h, season=season, **margin)
     else:
         # Adaptation for data without the Chinese calendar (Walmart: US, 2010-2012,
         # outside restock.calendar's Spring Festival table 2015-2035, which raises
@@ -86,7 +98,7 @@ def restock(y: np.ndarray, dates: list[date], h: int, season: int, calendar: boo
         # classify_demand on the training part, default candidates, backtest, refit).
         klass = classify_demand(y)
         names = [n for n in candidates_for(klass, y.size) if n != SARIMAX_CALENDAR]
-        result = select_and_forecast(y, dates, h, demand_class=klass, season=season, candidates=names)
+        result = select_and_forecast(y, dates, h, demand_class=klass, season=season, candidates=names, **margin)
     return np.asarray(result.forecast.point, dtype=float), result.model
 
 
@@ -165,10 +177,11 @@ def warm_up() -> None:
 # --------------------------------------------------------------------------- data
 
 
-def demo_series(top: int, n_random: int) -> tuple[list[dict], dict]:
+def demo_series(top: int, n_random: int, warehouse: Path = WAREHOUSE,
+                end: date | None = None) -> tuple[list[dict], dict]:
     import duckdb
 
-    con = duckdb.connect(str(WAREHOUSE), read_only=True)
+    con = duckdb.connect(str(warehouse), read_only=True)
     customers = con.sql(
         "select customer_id, tier, channel from marts.customers "
         "where as_of_date = (select max(as_of_date) from marts.customers)"
@@ -184,6 +197,11 @@ def demo_series(top: int, n_random: int) -> tuple[list[dict], dict]:
     demand["week_start"] = pd.to_datetime(demand["week_start"])
     last_week = demand["week_start"].max()
     demand = demand[demand["week_start"] < last_week]  # the last week is partial
+    cut = ""
+    if end is not None:  # held-out window ending at the week that contains `end`
+        end_week = pd.Timestamp(end) - pd.Timedelta(days=pd.Timestamp(end).weekday())
+        demand = demand[demand["week_start"] <= end_week]
+        cut = f", cut with --end {end} at week {end_week.date()}"
     weeks = pd.date_range(demand["week_start"].min(), demand["week_start"].max(), freq="7D")
     wide = demand.pivot_table(index=["segment_id", "sku"], columns="week_start", values="qty", aggfunc="sum")
     wide = wide.reindex(columns=weeks).fillna(0.0)
@@ -206,7 +224,8 @@ def demo_series(top: int, n_random: int) -> tuple[list[dict], dict]:
         idx = rng.choice(len(rest), size=min(n_random, len(rest)), replace=False)
         picked += [rest[i] for i in sorted(idx)]
     info = {
-        "weeks": f"{weeks[0].date()} → {weeks[-1].date()} ({len(weeks)} weeks, last partial week {last_week.date()} dropped)",
+        "weeks": f"{weeks[0].date()} → {weeks[-1].date()} ({len(weeks)} weeks, last partial week {last_week.date()} dropped{cut})",
+        "test_weeks": f"{weeks[-16].date()} → {weeks[-1].date()}",
         "segments": int(wide.index.get_level_values(0).nunique()),
         "eligible": eligible,
         "picked": len(picked),
@@ -274,7 +293,43 @@ def run(name: str, series: list[dict], h: int, origins: int, season: int, calend
         }
     chosen = Counter(m for r in results for m in r["chosen"])
     return {"name": name, "rows": rows, "chosen": chosen, "n": len(results), "wall": wall,
-            "points": int(sum(r["methods"]["seasonal_naive"]["actual"].size for r in results))}
+            "points": int(sum(r["methods"]["seasonal_naive"]["actual"].size for r in results)),
+            "results": results}
+
+
+def origin_breakdown(res: dict, series: list[dict], h: int, origins: int) -> None:
+    """WAPE per forecast origin (test window) and method; the demo series all end in the same week."""
+    ends = {s["id"]: s["dates"] for s in series}
+    print("\n| origin | test weeks | " + " | ".join(f"{m} WAPE" for m in METHODS) + " |")
+    print("|---|---|" + "---:|" * len(METHODS))
+    for i in range(origins):
+        dates = ends[res["results"][0]["id"]]
+        first, last = dates[len(dates) - h * (origins - i)], dates[len(dates) - h * (origins - i) + h - 1]
+        cells = []
+        for m in METHODS:
+            err = sum(r["methods"][m]["abs_err"][i * h:(i + 1) * h].sum() for r in res["results"])
+            act = sum(r["methods"][m]["actual"][i * h:(i + 1) * h].sum() for r in res["results"])
+            cells.append(fmt(err / act if act > 0 else float("nan"), True))
+        print(f"| {i + 1} | {first} → {last} | " + " | ".join(cells) + " |")
+
+
+def class_breakdown(res: dict, classes: dict[str, str]) -> None:
+    """WAPE / MASE per demand class (of the full series) and method."""
+    print("\n| demand class | series | " + " | ".join(f"{m} WAPE / MASE" for m in METHODS) + " |")
+    print("|---|---:|" + "---:|" * len(METHODS))
+    groups: dict[str, list[dict]] = {}
+    for r in res["results"]:
+        klass = classes[r["id"]]
+        groups.setdefault("intermittent+lumpy" if klass in ("intermittent", "lumpy") else klass, []).append(r)
+    for klass, rs in sorted(groups.items()):
+        cells = []
+        for m in METHODS:
+            err = np.concatenate([r["methods"][m]["abs_err"] for r in rs])
+            act = np.concatenate([r["methods"][m]["actual"] for r in rs])
+            mase = [np.nanmean(r["methods"][m]["scaled"]) for r in rs if np.isfinite(r["methods"][m]["scaled"]).any()]
+            wape = err.sum() / act.sum() if act.sum() > 0 else float("nan")
+            cells.append(f"{fmt(wape, True)} / {fmt(float(np.mean(mase)) if mase else float('nan'))}")
+        print(f"| {klass} | {len(rs)} | " + " | ".join(cells) + " |")
 
 
 def fmt(x: float, pct: bool = False) -> str:
@@ -301,6 +356,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--top", type=int, default=150, help="demo: top series by volume")
     parser.add_argument("--random", type=int, default=50, help="demo: extra random series (seed 0)")
+    parser.add_argument("--warehouse", type=Path,
+                        default=Path(os.environ.get("RESTOCK_BENCH_WAREHOUSE", str(WAREHOUSE))),
+                        help="demo warehouse (read-only; env RESTOCK_BENCH_WAREHOUSE; default data/warehouse.duckdb)")
+    parser.add_argument("--end", type=date.fromisoformat, default=None, metavar="YYYY-MM-DD",
+                        help="demo: cut the history after the week containing this date before evaluating")
     args = parser.parse_args()
 
     import statsforecast
@@ -312,26 +372,32 @@ def main() -> None:
     print(f"statsforecast numba warm-up (excluded from fit times): {time.perf_counter() - t0:.1f} s", flush=True)
 
     results = {}
-    demo, info = demo_series(args.top, args.random)
-    classes = Counter(classify_demand(s["y"]) for s in demo)
+    demo, info = demo_series(args.top, args.random, args.warehouse, args.end)
+    demo_class = {s["id"]: classify_demand(s["y"]) for s in demo}
+    classes = Counter(demo_class.values())
     demo_header = (f"Demo warehouse, segment (tier band × channel) × SKU, weekly requested_qty; {info['weeks']}; "
                    f"{info['segments']} segments; {info['eligible']} series with ≥ {MIN_WEEKS} weeks and demand, "
                    f"{info['picked']} benchmarked (top {args.top} by volume + {args.random} random, seed 0). "
                    f"Demand classes (full series): " + ", ".join(f"{k} {v}" for k, v in classes.most_common())
                    + f" → intermittent/lumpy: {classes['intermittent'] + classes['lumpy']}. "
-                   "K=4 origins, h=4 weeks, season 52.")
+                   f"K=4 origins, h=4 weeks, season 52; test weeks {info['test_weeks']} (weeks starting); "
+                   f"warehouse {args.warehouse}.")
     print(f"\ndemo: {demo_header}", flush=True)
     results["demo"] = run("Demo segment × SKU (weekly)", demo, h=4, origins=4, season=52, calendar=True,
                           workers=args.workers)
     print_table(results["demo"], demo_header)
+    print("\nBy demand class of the full series (WAPE over the class's stacked points / mean MASE):")
+    class_breakdown(results["demo"], demo_class)
+    print("\nBy forecast origin (WAPE over the 4 test weeks of that origin, all series):")
+    origin_breakdown(results["demo"], demo, h=4, origins=4)
 
     walmart = walmart_series()
     wm_classes = Counter(classify_demand(s["y"]) for s in walmart)
     wm_header = (f"Walmart store 1, {len(walmart)} departments, weekly Weekly_Sales clipped at 0, 143 weeks; "
                  f"classes: " + ", ".join(f"{k} {v}" for k, v in wm_classes.most_common())
                  + ". K=4 origins, h=4 weeks, season 52. restock: sarimax_calendar removed from the candidates "
-                 "(its regressors are Chinese holidays, and restock.calendar has no Spring Festival before 2015: "
-                 "select_and_forecast raises ValueError on 2010-2012 dates).")
+                 "(its regressors are Chinese holidays, and restock.calendar has no Spring Festival before 2015); "
+                 "combination then averages ses_fixed and seasonal_naive only (no calendar regressors).")
     results["walmart"] = run("Walmart store 1 (weekly)", walmart, h=4, origins=4, season=52, calendar=False,
                              workers=args.workers)
     print_table(results["walmart"], wm_header)
