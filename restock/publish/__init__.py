@@ -6,9 +6,11 @@ these functions. See ``restock.publish.serving`` for the atomicity scheme.
 
 from restock.publish.serving import (
     PublishResult,
-    cleanup_staging,
+    cleanup_versions,
+    current_files,
     ensure_serving,
-    latest_path,
+    latest_glob,
+    latest_link,
     parquet_glob,
     prepare_frame,
     publish_day,
@@ -19,9 +21,11 @@ from restock.publish.serving import (
 
 __all__ = [
     "PublishResult",
-    "cleanup_staging",
+    "cleanup_versions",
+    "current_files",
     "ensure_serving",
-    "latest_path",
+    "latest_glob",
+    "latest_link",
     "parquet_glob",
     "prepare_frame",
     "publish_day",

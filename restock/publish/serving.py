@@ -2,41 +2,36 @@
 
 Layout under ``RESTOCK_DATA_DIR`` (``data_dir``)::
 
-    published/<table>/as_of_date=<YYYY-MM-DD>/data.parquet   one file per day
-    published/_latest/<table>.parquet     hard link to (or copy of) the newest day
-    published/_staging/<uuid>/            work area of a publish in progress
-    serving.duckdb                        views over the files, opened read-only
+    serving.duckdb                          views over the current files (read-only)
+    published/<table>/as_of_date=<day>      symlink -> the day's current version folder
+    published/_latest/<table>               symlink -> the newest day's version folder
+    published/_versions/<table>/as_of_date=<day>/<run_id>/part-<run_id>.parquet
 
-Atomicity (POSIX filesystems: Linux, macOS; not Windows shares, where a rename
-over a file that a reader holds open fails):
+Why this shape (POSIX filesystems: Linux, macOS; see docs for Windows):
 
-* A day is exactly one file. It is written and fsynced under ``_staging/`` (same
-  filesystem), then put in place by one ``rename``: the whole staging folder is
-  renamed to ``as_of_date=<day>/`` when the day is new (a rename to a missing name
-  is atomic), or ``os.replace`` swaps the file when the day exists (rename over an
-  existing file is atomic). A reader that lists the folder sees the old complete
-  file or the new complete file, never a partial one and never two versions of a
-  day, so a glob ``published/<table>/*/*.parquet`` is always consistent per day.
-* The replaced version is unlinked by the rename itself. A reader that already has
-  it open keeps reading the old inode to the end (POSIX keeps unlinked files alive
-  while open); a reader that opens the path afterwards gets the new file. No grace
-  period or delayed delete is needed, and there are no superseded versions to
-  clean; :func:`cleanup_staging` only removes staging folders that a crashed
-  publish left behind, and only when they are older than a threshold.
-* ``serving.duckdb`` holds views whose definitions do not change when a day is
-  published (``read_parquet`` over a glob, rebound at every query), so it is
-  rewritten only when the set of tables or their descriptions change. It is then
-  built under a temporary name and swapped in with ``os.replace``: DuckDB allows
-  one writer or many readers per file, and the publisher never opens the served
-  file for writing. Readers that opened the old file keep using it.
-* ``<table>_latest`` reads ``_latest/<table>.parquet``, a single file that is
-  swapped with ``os.replace`` after the day it points to is in place, so it is one
-  complete day at every instant (it may trail a re-publish of the newest day by
-  the few microseconds between the two renames).
+* A data file is written once under a name no other version uses, fsynced, and
+  never modified. DuckDB reads a file's footer when a query is bound and opens the
+  file again to scan it, and it lists a glob once: a file replaced in place under
+  the same name between those moments gives garbage or wrong results (measured:
+  "TProtocolException: Invalid data" and wrong aggregates). Immutable names avoid it.
+* A day is published by swapping one symlink (``os.replace`` of a new link over the
+  old one is atomic): anyone listing ``published/<table>/*/*.parquet`` sees, for each
+  day, the old complete version or the new complete version, never both, never a
+  half-written file. ``_latest/<table>`` is swapped the same way.
+* ``serving.duckdb`` views name the current files explicitly (resolved paths, not
+  through the symlinks), so a query bound on one serving file sees one consistent
+  set of files. The file is rebuilt under a temporary name and swapped in with
+  ``os.replace`` after each publish: the publisher never opens the served file for
+  writing (DuckDB allows one writer or many readers), readers are never blocked, and
+  a reader that opened the previous file keeps its snapshot until it reconnects.
+* Superseded versions are kept for a grace period (``cleanup_versions``, default 24
+  h after they were superseded), so readers that bound the previous serving file or
+  listed the previous version keep working. A glob reader that lists a day and
+  opens its file after the day was re-published in between gets a clear "no such
+  file" error (retry the query), never another version's bytes: paths through the
+  day symlink cannot keep pointing at the old version. Serving readers never do.
 
-Run one publisher per data directory at a time (the pipeline's single writer);
-concurrent publishers of different days are still safe, of the same day the last
-rename wins.
+Run one publisher per data directory at a time (the pipeline's single writer).
 """
 
 from __future__ import annotations
@@ -60,12 +55,13 @@ import pyarrow.parquet as pq
 log = logging.getLogger(__name__)
 
 PUBLISHED_DIR = "published"
-STAGING_DIR = "_staging"
+VERSIONS_DIR = "_versions"
 LATEST_DIR = "_latest"
 SERVING_FILE = "serving.duckdb"
-DATA_FILE = "data.parquet"
 DAY_PREFIX = "as_of_date="
-CATALOG_TABLE = "published_tables"  # in serving.duckdb: table_name, description, ...
+SUPERSEDED_MARKER = "_superseded"  # in a version folder: when it stopped being current
+CATALOG_TABLE = "published_tables"  # in serving.duckdb: one row per table
+DEFAULT_GRACE = timedelta(hours=24)
 
 _TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 ROW_GROUP_SIZE = 122_880  # DuckDB's own row-group size: parallel scans per file
@@ -76,7 +72,7 @@ class PublishResult:
     table: str
     as_of_date: date
     rows: int
-    path: Path
+    path: Path  # the immutable data file of this version
     seconds: float
     replaced: bool  # True when the day existed and was replaced
     latest: bool  # True when this day is now the table's _latest
@@ -97,17 +93,25 @@ def table_dir(data_dir: Path, table: str) -> Path:
     return published_root(data_dir) / _check_table_name(table)
 
 
-def day_dir(data_dir: Path, table: str, as_of_date: date) -> Path:
+def day_link(data_dir: Path, table: str, as_of_date: date) -> Path:
     return table_dir(data_dir, table) / f"{DAY_PREFIX}{as_of_date.isoformat()}"
 
 
-def latest_path(data_dir: Path, table: str) -> Path:
-    return published_root(data_dir) / LATEST_DIR / f"{_check_table_name(table)}.parquet"
+def latest_link(data_dir: Path, table: str) -> Path:
+    return published_root(data_dir) / LATEST_DIR / _check_table_name(table)
+
+
+def versions_dir(data_dir: Path, table: str) -> Path:
+    return published_root(data_dir) / VERSIONS_DIR / _check_table_name(table)
 
 
 def parquet_glob(data_dir: Path, table: str) -> str:
     """The glob a Parquet reader uses for every published day of ``table``."""
-    return str(table_dir(data_dir, table).resolve() / f"{DAY_PREFIX}*" / "*.parquet")
+    return str(table_dir(data_dir, table).absolute() / f"{DAY_PREFIX}*" / "*.parquet")
+
+
+def latest_glob(data_dir: Path, table: str) -> str:
+    return str(latest_link(data_dir, table).absolute() / "*.parquet")
 
 
 def _check_table_name(table: str) -> str:
@@ -278,21 +282,57 @@ def _write_parquet(data: pa.Table, path: Path, metadata: dict[str, str]) -> None
         os.fsync(fh.fileno())
 
 
-def published_days(data_dir: Path, table: str) -> list[date]:
-    """The days of ``table`` that are published, oldest first."""
+def _swap_link(link: Path, target: Path) -> Path | None:
+    """Point ``link`` at ``target`` in one rename; return the previous target."""
+    link.parent.mkdir(parents=True, exist_ok=True)
+    previous = _current_target(link)
+    tmp = link.with_name(f".{link.name}.{uuid.uuid4().hex}.tmp")
+    os.symlink(os.path.relpath(target, link.parent), tmp, target_is_directory=True)
+    try:
+        os.replace(tmp, link)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(link.parent)
+    return previous
+
+
+def _current_target(link: Path) -> Path | None:
+    try:
+        raw = os.readlink(link)
+    except (FileNotFoundError, OSError):
+        return None
+    return Path(os.path.normpath(link.parent / raw))
+
+
+def _version_file(version: Path) -> Path | None:
+    files = sorted(version.glob("*.parquet"))
+    return files[0] if files else None
+
+
+def current_files(data_dir: Path, table: str) -> dict[date, Path]:
+    """as_of_date -> the current (immutable) data file of that day."""
     root = table_dir(data_dir, table)
     if not root.is_dir():
-        return []
-    days = []
+        return {}
+    out: dict[date, Path] = {}
     for entry in os.scandir(root):
-        if entry.name.startswith(DAY_PREFIX) and entry.is_dir():
-            try:
-                day = date.fromisoformat(entry.name[len(DAY_PREFIX):])
-            except ValueError:
-                continue
-            if os.path.exists(os.path.join(entry.path, DATA_FILE)):
-                days.append(day)
-    return sorted(days)
+        if not entry.name.startswith(DAY_PREFIX) or not entry.is_symlink():
+            continue
+        try:
+            day = date.fromisoformat(entry.name[len(DAY_PREFIX):])
+        except ValueError:
+            continue
+        target = _current_target(Path(entry.path))
+        data_file = _version_file(target) if target is not None and target.is_dir() else None
+        if data_file is not None:
+            out[day] = data_file
+    return dict(sorted(out.items()))
+
+
+def published_days(data_dir: Path, table: str) -> list[date]:
+    """The days of ``table`` that are published, oldest first."""
+    return list(current_files(data_dir, table))
 
 
 def published_tables(data_dir: Path) -> list[str]:
@@ -302,23 +342,16 @@ def published_tables(data_dir: Path) -> list[str]:
     return sorted(
         e.name
         for e in os.scandir(root)
-        if e.is_dir() and _TABLE_NAME.match(e.name) and not e.name.endswith("_latest")
+        if e.is_dir(follow_symlinks=False)
+        and _TABLE_NAME.match(e.name)
+        and not e.name.endswith("_latest")
     )
 
 
-def _swap_latest(data_dir: Path, table: str, source: Path, staging: Path) -> None:
-    """Point _latest/<table>.parquet at ``source`` in one rename."""
-    target = latest_path(data_dir, table)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = staging / "latest.parquet"
-    try:
-        os.link(source, tmp)
-    except OSError:  # filesystems without hard links: a copy, still swapped atomically
-        shutil.copyfile(source, tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-    os.replace(tmp, target)
-    _fsync_dir(target.parent)
+def _mark_superseded(version: Path | None, keep: Path) -> None:
+    if version is None or version == keep or not version.is_dir():
+        return
+    (version / SUPERSEDED_MARKER).write_text(datetime.now().astimezone().isoformat())
 
 
 def publish_day(
@@ -337,23 +370,22 @@ def publish_day(
     ``frame`` is a pandas DataFrame or a pyarrow Table; an ``as_of_date`` column is
     added when missing (``as_of_date`` must then be given). Readers see the previous
     complete day or the new complete day (see the module docstring). With
-    ``refresh_serving`` the serving file gets a view for the table the first time it
-    is published. With ``postgres_url`` (default: ``RESTOCK_POSTGRES_URL``) the day is
-    also loaded into PostgreSQL in one transaction.
+    ``refresh_serving`` serving.duckdb is rebuilt to name the new file. With
+    ``postgres_url`` (default: ``RESTOCK_POSTGRES_URL``) the day is then also loaded
+    into PostgreSQL in one transaction; if that fails the error is raised (the
+    Parquet day is already published: re-run the publish).
     """
     started = time.perf_counter()
     data_dir = Path(data_dir)
     data, day = prepare_frame(table, frame, as_of_date, key_columns)
-    run_id = uuid.uuid4().hex
-    root = published_root(data_dir)
-    staging = root / STAGING_DIR / f"{table}.{day.isoformat()}.{run_id}"
-    staging.mkdir(parents=True)
-    target_dir = day_dir(data_dir, table, day)
-    target_dir.parent.mkdir(parents=True, exist_ok=True)
+    run_id = f"{datetime.now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}"
+    version = versions_dir(data_dir, table) / f"{DAY_PREFIX}{day.isoformat()}" / run_id
+    version.mkdir(parents=True)
+    data_file = version / f"part-{run_id}.parquet"
     try:
         _write_parquet(
             data,
-            staging / DATA_FILE,
+            data_file,
             {
                 "restock.table": table,
                 "restock.as_of_date": day.isoformat(),
@@ -362,34 +394,23 @@ def publish_day(
                 "restock.rows": str(len(data)),
             },
         )
-        replaced = True
-        if not target_dir.exists():
-            try:
-                # A new day: the whole folder appears at once.
-                os.rename(staging, target_dir)
-                replaced = False
-            except OSError:
-                # Someone created the day in between: fall back to a file swap.
-                target_dir.mkdir(exist_ok=True)
-        if replaced:
-            os.replace(staging / DATA_FILE, target_dir / DATA_FILE)
-        _fsync_dir(target_dir)
-        _fsync_dir(target_dir.parent)
+        _fsync_dir(version)
+        _fsync_dir(version.parent)
+    except BaseException:
+        shutil.rmtree(version, ignore_errors=True)
+        raise
 
-        days = published_days(data_dir, table)
-        is_latest = bool(days) and day >= days[-1]
-        if is_latest:
-            work = staging if staging.exists() else staging.with_name(staging.name + ".l")
-            work.mkdir(parents=True, exist_ok=True)
-            try:
-                _swap_latest(data_dir, table, target_dir / DATA_FILE, work)
-            finally:
-                shutil.rmtree(work, ignore_errors=True)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    previous = _swap_link(day_link(data_dir, table, day), version)
+    replaced = previous is not None
+    days = published_days(data_dir, table)
+    is_latest = bool(days) and day >= days[-1]
+    if is_latest:
+        # the previous latest is either ``previous`` (same day) or still a current day
+        _swap_link(latest_link(data_dir, table), version)
+    _mark_superseded(previous, version)
 
     if refresh_serving:
-        _ensure_table_served(data_dir, table, description)
+        ensure_serving(data_dir, {table: description} if description is not None else [table])
 
     url = postgres_url if postgres_url is not None else os.environ.get("RESTOCK_POSTGRES_URL")
     if url:
@@ -398,15 +419,6 @@ def publish_day(
         load_day(url, table, day, data)
 
     seconds = time.perf_counter() - started
-    result = PublishResult(
-        table=table,
-        as_of_date=day,
-        rows=len(data),
-        path=target_dir / DATA_FILE,
-        seconds=seconds,
-        replaced=replaced,
-        latest=is_latest,
-    )
     log.info(
         "published %s as_of_date=%s: %d rows in %.2fs (%s%s)",
         table,
@@ -416,38 +428,64 @@ def publish_day(
         "replaced" if replaced else "new day",
         ", latest" if is_latest else "",
     )
-    return result
+    return PublishResult(
+        table=table,
+        as_of_date=day,
+        rows=len(data),
+        path=data_file,
+        seconds=seconds,
+        replaced=replaced,
+        latest=is_latest,
+    )
 
 
-def cleanup_staging(data_dir: Path, older_than: timedelta = timedelta(hours=6)) -> list[Path]:
-    """Remove staging folders left by crashed publishes, if older than ``older_than``.
+def cleanup_versions(data_dir: Path, grace: timedelta = DEFAULT_GRACE) -> list[Path]:
+    """Delete version folders superseded more than ``grace`` ago.
 
-    Published days never leave superseded files behind (the rename that publishes a
-    version unlinks the previous one; open readers keep it until they close it), so
-    this is the only cleanup. The age threshold keeps a publish in progress in
-    another process safe.
+    Also deletes folders of publishes that crashed before their swap (not current,
+    never marked superseded) once they are older than ``grace``. A current version
+    (the target of a day or _latest link) is never deleted. Readers that bound a
+    serving file or listed a glob less than ``grace`` ago keep working; a DuckDB
+    connection held open longer than ``grace`` must reconnect.
     """
-    root = published_root(data_dir) / STAGING_DIR
-    removed: list[Path] = []
+    root = published_root(data_dir) / VERSIONS_DIR
     if not root.is_dir():
-        return removed
-    cutoff = time.time() - older_than.total_seconds()
-    for entry in os.scandir(root):
-        try:
-            if entry.stat(follow_symlinks=False).st_mtime < cutoff:
-                shutil.rmtree(entry.path, ignore_errors=True)
-                removed.append(Path(entry.path))
-        except FileNotFoundError:
-            continue
-    for path in removed:
-        log.info("removed stale staging folder %s", path)
-    for name in os.listdir(Path(data_dir)) if Path(data_dir).is_dir() else []:
+        return []
+    current: set[Path] = set()
+    for table in os.listdir(root):
+        for link_dir in (published_root(data_dir) / table, published_root(data_dir) / LATEST_DIR):
+            if not link_dir.is_dir():
+                continue
+            for entry in os.scandir(link_dir):
+                if entry.is_symlink():
+                    target = _current_target(Path(entry.path))
+                    if target is not None:
+                        current.add(target)
+    cutoff = time.time() - grace.total_seconds()
+    removed: list[Path] = []
+    for table in os.listdir(root):
+        for day in os.scandir(root / table):
+            for version in os.scandir(day.path):
+                path = Path(version.path)
+                if path in current:
+                    continue
+                marker = path / SUPERSEDED_MARKER
+                try:
+                    stamp = (marker if marker.exists() else path).stat().st_mtime
+                except FileNotFoundError:
+                    continue
+                if stamp < cutoff:
+                    shutil.rmtree(path, ignore_errors=True)
+                    removed.append(path)
+                    log.info("removed superseded version %s", path)
+            if not os.listdir(day.path):
+                os.rmdir(day.path)
+    for name in os.listdir(data_dir):
         if name.startswith(SERVING_FILE + ".tmp-"):
             path = Path(data_dir) / name
             if path.stat().st_mtime < cutoff:
                 path.unlink(missing_ok=True)
                 removed.append(path)
-                log.info("removed stale serving temp file %s", path)
     return removed
 
 
@@ -481,17 +519,18 @@ def _sql_text(value: str) -> str:
 
 def ensure_serving(
     data_dir: Path,
-    tables: Mapping[str, str] | Iterable[str] | None = None,
+    tables: Mapping[str, str | None] | Iterable[str] | None = None,
 ) -> Path:
     """(Re)build serving.duckdb: views ``<table>`` (all days) and ``<table>_latest``.
 
     ``tables`` maps table name to description (or lists names). Tables already served
-    and tables found under published/ are kept; a table with no published day yet
-    gets no view (DuckDB cannot type a view over no file) and is logged. The file is
-    built under a temporary name and swapped in with os.replace, so readers never
-    see a half-built catalog and are never blocked; readers that opened the previous
-    file keep it until they reconnect. The views read the Parquet files at query
-    time, so publishing a day does not require rebuilding this file.
+    and tables found under published/ are kept, with their descriptions. A table with
+    no published day yet gets no view (DuckDB cannot type a view over no file); it is
+    listed in ``published_tables`` with has_view = false. The views name the current
+    data files, so this runs after every publish (``publish_day`` does it). The file
+    is built under a temporary name and swapped in with os.replace: readers never see
+    a half-built catalog and are never blocked; a reader that opened the previous
+    file keeps that snapshot (its files are kept for the grace period).
     """
     import duckdb
 
@@ -513,27 +552,40 @@ def ensure_serving(
     con = duckdb.connect(str(tmp))
     try:
         con.execute(
-            f"CREATE TABLE {CATALOG_TABLE} (table_name VARCHAR PRIMARY KEY, description VARCHAR,"
-            " parquet_glob VARCHAR, latest_parquet VARCHAR, has_view BOOLEAN)"
+            f"CREATE TABLE {CATALOG_TABLE} (table_name VARCHAR PRIMARY KEY,"
+            " description VARCHAR, parquet_glob VARCHAR, latest_glob VARCHAR,"
+            " days INTEGER, first_day DATE, latest_day DATE, has_view BOOLEAN)"
         )
         for name in sorted(wanted):
             desc = wanted[name]
-            glob = parquet_glob(data_dir, name)
-            latest = str(latest_path(data_dir, name).resolve())
-            has_view = bool(published_days(data_dir, name)) and os.path.exists(latest)
+            files = current_files(data_dir, name)
+            latest = _current_target(latest_link(data_dir, name))
+            latest_file = _version_file(latest) if latest is not None and latest.is_dir() else None
+            has_view = bool(files) and latest_file is not None
             con.execute(
-                f"INSERT INTO {CATALOG_TABLE} VALUES (?, ?, ?, ?, ?)",
-                [name, desc, glob, latest, has_view],
+                f"INSERT INTO {CATALOG_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    name,
+                    desc,
+                    parquet_glob(data_dir, name),
+                    latest_glob(data_dir, name),
+                    len(files),
+                    min(files) if files else None,
+                    max(files) if files else None,
+                    has_view,
+                ],
             )
             if not has_view:
                 log.warning("table %s has no published day yet: no view in %s", name, target)
                 continue
+            paths = ", ".join(_sql_text(str(p.absolute())) for p in files.values())
             con.execute(
-                f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet({_sql_text(glob)},'
-                " hive_partitioning = true, union_by_name = true)"
+                f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet([{paths}],'
+                " union_by_name = true)"
             )
             con.execute(
-                f'CREATE VIEW "{name}_latest" AS SELECT * FROM read_parquet({_sql_text(latest)})'
+                f'CREATE VIEW "{name}_latest" AS SELECT * FROM'
+                f" read_parquet({_sql_text(str(latest_file.absolute()))})"
             )
             if desc:
                 con.execute(f'COMMENT ON VIEW "{name}" IS {_sql_text(desc)}')
@@ -552,26 +604,5 @@ def ensure_serving(
         os.fsync(fh.fileno())
     os.replace(tmp, target)
     _fsync_dir(data_dir)
-    log.info("serving file %s: views for %s", target, ", ".join(served) or "no table")
+    log.debug("serving file %s: views for %s", target, ", ".join(served) or "no table")
     return target
-
-
-def _ensure_table_served(data_dir: Path, table: str, description: str | None) -> None:
-    catalog = _read_catalog(data_dir)
-    if table in catalog and (description is None or catalog[table] == description):
-        if _has_view(data_dir, table):
-            return
-    ensure_serving(data_dir, {table: description} if description is not None else [table])
-
-
-def _has_view(data_dir: Path, table: str) -> bool:
-    import duckdb
-
-    con = duckdb.connect(str(serving_path(data_dir)), read_only=True)
-    try:
-        row = con.execute(
-            f"SELECT has_view FROM {CATALOG_TABLE} WHERE table_name = ?", [table]
-        ).fetchone()
-    finally:
-        con.close()
-    return bool(row and row[0])
