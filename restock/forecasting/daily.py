@@ -8,8 +8,9 @@ Tables (schema ``analytics``):
   by MASE);
 - ``customer_forecast_shares``: customer × SKU shares of each segment × SKU per
   origin (:mod:`restock.forecasting.disaggregation`);
-- ``forecast_members``: customer → segment on each origin (the population each
-  segment forecast is for; the accuracy review compares with its demand);
+- ``forecast_members``: customer → segment on each origin for the customers still
+  trading (not churned or closed): the population each segment forecast is made
+  from and for; the accuracy review compares with its demand;
 - ``model_choices``: the model picked per series at each selection origin, with its
   parameters and backtest scores;
 - ``forecast_runs``: as_of_date → forecast_origin, one row per materialized day;
@@ -36,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from restock.calendar import last_complete_week_start
-from restock.forecasting.disaggregation import customer_shares
+from restock.forecasting.disaggregation import ELIGIBLE_ESTABLISHED, ELIGIBLE_NEW, customer_shares
 from restock.forecasting.panel import (
     PanelSettings,
     build_series,
@@ -173,7 +174,7 @@ def compute_origin(con, origin: date, config: dict, settings: PanelSettings, poo
     """Forecast every segment × SKU series at ``origin`` and store rows and shares."""
     started = time.monotonic()
     members = _members(con, origin, config)
-    tasks = None if members is None else _series(con, origin, members, config)
+    tasks = None if members is None else _series(con, origin, _trading(members), config)
     if tasks is None:
         log.warning("no customers in the marts on %s (before the first partition?): no forecast for this origin", origin)
         return OriginResult(origin, "no_segments")
@@ -205,7 +206,7 @@ def compute_origin(con, origin: date, config: dict, settings: PanelSettings, poo
         con.execute("rollback")
         raise
     replace_day(con, "analytics.forecast_members", "forecast_origin", origin,
-                members.assign(forecast_origin=origin), ["forecast_origin", "customer_id", "segment_id"])
+                _trading(members).assign(forecast_origin=origin), ["forecast_origin", "customer_id", "segment_id"])
     shares, unallocated = _shares_at(con, origin, rows, members, config)
     replace_day(con, "analytics.customer_forecast_shares", "forecast_origin", origin, shares,
                 ["forecast_origin", "segment_id", "sku", "customer_id", "share", "basis"])
@@ -237,6 +238,14 @@ def _members(con, day: date, config: dict) -> pd.DataFrame | None:
     return customer_segments_for_day(con, day, **segmentation_settings(config))[["customer_id", "segment_id", "lifecycle_state"]]
 
 
+def _trading(members: pd.DataFrame) -> pd.DataFrame:
+    """The customers a segment forecast is for: those still trading on the origin.
+    Churned and closed customers' past demand is left out of the segment's history:
+    it will not recur (they get no share either), and keeping it biased the
+    forecasts upwards (+8% over Sep–Dec 2025 on the demo, tracking signal ≈ 11)."""
+    return members[members["lifecycle_state"].isin(ELIGIBLE_ESTABLISHED + ELIGIBLE_NEW)]
+
+
 def _series(con, origin: date, members: pd.DataFrame, config: dict) -> list[dict]:
     quantity = config["forecasting"]["quantity"]
     con.register("_members", members)
@@ -258,7 +267,7 @@ def _select_at(con, selection_origin: date, config: dict, settings: PanelSetting
     members = _members(con, selection_origin, config)
     if members is None:
         return None
-    tasks = _series(con, selection_origin, members, config)
+    tasks = _series(con, selection_origin, _trading(members), config)
     _, selected = forecast_panel(tasks, selection_origin, settings, None, pool)
     _store_choices(con, selection_origin, selected)
     return _choices_frame(selected)

@@ -336,7 +336,10 @@ def select_and_forecast(
         except ModelFitError as exc:
             failures[name] = exc.reason
             scores[name] = math.inf
-    reason = "all candidates failed or could not be scored: " + "; ".join(f"{k}: {v}" for k, v in failures.items())
+    if failures and all(v == "no backtest origin with enough history" for v in failures.values()):
+        reason = f"too short for a backtest ({values.size} weeks): mean of the last {fallback_window} weeks"
+    else:
+        reason = "all candidates failed or could not be scored: " + "; ".join(f"{k}: {v}" for k, v in failures.items())
     return _fixed(values, h, MOVING_AVERAGE, level, reason, scores=scores, window=fallback_window)
 
 

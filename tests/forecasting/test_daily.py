@@ -128,6 +128,9 @@ def test_days_between_origins_reuse_and_customer_rows_sum_to_the_segment(backfil
     assert missing == 0
     churned = con.execute("select count(*) from analytics.demand_forecasts where customer_id = 'c6'").fetchone()[0]
     assert churned == 0
+    # ... and its past demand is not in its segment's history (nor in the population reviewed)
+    assert con.execute("select count(*) from analytics.forecast_members where customer_id = 'c6'").fetchone()[0] == 0
+    assert con.execute("select count(*) from analytics.forecast_members where customer_id = 'c5'").fetchone()[0] > 0
 
 
 def test_selection_on_the_grid_and_refits_between(backfilled):
