@@ -58,6 +58,7 @@ def _validate(config: dict[str, Any], path: Path) -> None:
 
 
     _validate_analytics(config, path)
+    _validate_replenishment(config, path)
 
 
 def _validate_analytics(config: dict[str, Any], path: Path) -> None:
@@ -122,6 +123,82 @@ def _validate_analytics(config: dict[str, Any], path: Path) -> None:
     positive_int("accuracy", "window_weeks", acc.get("window_weeks"))
     if not isinstance(acc.get("tracking_signal_limit"), (int, float)) or acc["tracking_signal_limit"] <= 0:
         fail("accuracy.tracking_signal_limit", f"must be a positive number, got {acc.get('tracking_signal_limit')!r}")
+
+
+REPLENISHMENT_POLICIES = ("periodic_review", "min_max", "continuous_review")
+ALLOCATION_RULES = ("tier_weights", "proportional", "selected_fixed")
+
+
+def _validate_replenishment(config: dict[str, Any], path: Path) -> None:
+    """Checks of the ``replenishment`` section (optional: absent keys take the defaults
+    of restock.replenishment; see restock/replenishment/daily.py)."""
+    rep = config.get("replenishment")
+    if rep is None:
+        return
+
+    def fail(key: str, message: str) -> None:
+        raise ConfigError(f"{path}: replenishment.{key} {message}")
+
+    def number(key: str, value: Any, low: float = 0.0, strict: bool = False) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < low or (strict and value <= low):
+            fail(key, f"must be a number {'>' if strict else '>='} {low:g}, got {value!r}")
+
+    def share(key: str, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+            fail(key, f"must be strictly between 0 and 1, got {value!r}")
+
+    def quantity(key: str, value: Any) -> None:
+        """A per-customer quantity: null, a number >= 0, or {tier: number >= 0}."""
+        if value is None:
+            return
+        values = value.items() if isinstance(value, dict) else [(None, value)]
+        for tier, qty in values:
+            if tier is not None and (isinstance(tier, bool) or not isinstance(tier, int)):
+                fail(key, f"tiers must be whole numbers, got {tier!r}")
+            number(key if tier is None else f"{key}.{tier}", qty)
+
+    if not isinstance(rep, dict):
+        raise ConfigError(f"{path}: replenishment must be a mapping, got {rep!r}")
+    mapping = rep.get("region_warehouse") or {}
+    if not isinstance(mapping, dict) or any(not isinstance(w, str) or not w for w in mapping.values()):
+        fail("region_warehouse", f"must map regions to warehouse ids, got {mapping!r}")
+    default = rep.get("default_warehouse")
+    if default is not None and (not isinstance(default, str) or not default):
+        fail("default_warehouse", f"must be a warehouse id or null, got {default!r}")
+    if rep.get("policy", "periodic_review") not in REPLENISHMENT_POLICIES:
+        fail("policy", f"must be one of {list(REPLENISHMENT_POLICIES)}, got {rep.get('policy')!r}")
+    for key in ("review_period_days", "ordering_cost", "holding_cost_rate"):
+        if key in rep:
+            number(key, rep[key])
+    levels = rep.get("service_levels", {})
+    if not isinstance(levels, dict):
+        fail("service_levels", f"must map ABC classes to levels, got {levels!r}")
+    for klass, level in levels.items():
+        share(f"service_levels.{klass}", level)
+    if "unclassified_service_level" in rep:
+        share("unclassified_service_level", rep["unclassified_service_level"])
+    if "min_error_weeks" in rep:
+        number("min_error_weeks", rep["min_error_weeks"])
+        if not isinstance(rep["min_error_weeks"], int):
+            fail("min_error_weeks", f"must be a whole number, got {rep['min_error_weeks']!r}")
+    if rep.get("suggestion_rounding", "nearest") not in ("nearest", "up", "down"):
+        fail("suggestion_rounding", f"must be nearest, up or down, got {rep.get('suggestion_rounding')!r}")
+    alloc = rep.get("allocation") or {}
+    rules = [alloc.get("rule", "tier_weights"), *(alloc.get("rules_by_sku") or {}).values()]
+    for rule in rules:
+        if rule not in ALLOCATION_RULES:
+            fail("allocation.rule", f"must be one of {list(ALLOCATION_RULES)}, got {rule!r}")
+    weights = alloc.get("tier_weights")
+    if weights is not None:
+        if not isinstance(weights, dict) or not weights:
+            fail("allocation.tier_weights", f"must map tiers to weights or be null, got {weights!r}")
+        quantity("allocation.tier_weights", weights)
+    for key in ("cap_qty", "min_qty", "fixed_qty"):
+        quantity(f"allocation.{key}", alloc.get(key))
+    for key, value in (rep.get("alerts") or {}).items():
+        if key not in ("overstock_days", "expiry_warning_days", "dead_stock_weeks"):
+            fail(f"alerts.{key}", "is not a known alert threshold (overstock_days, expiry_warning_days, dead_stock_weeks)")
+        number(f"alerts.{key}", value)
 
 
 def column_mapping(config: dict[str, Any], extract: str) -> dict[str, str]:

@@ -37,6 +37,9 @@ def test_dbt_project_defaults_equal_the_config_file():
         (lambda c: c["forecasting"]["backtest_metric"].update(smooth="mape"), "backtest_metric.smooth"),
         (lambda c: c["forecasting"]["backtest_origins"].pop("lumpy"), "backtest_origins"),
         (lambda c: c["accuracy"].update(tracking_signal_limit=-1), "tracking_signal_limit"),
+        (lambda c: c["replenishment"].update(policy="kanban"), "replenishment.policy"),
+        (lambda c: c["replenishment"]["service_levels"].update(A=1.2), "replenishment.service_levels.A"),
+        (lambda c: c["replenishment"]["allocation"].update(rule="first_come"), "replenishment.allocation.rule"),
     ],
 )
 def test_bad_config_names_the_file_and_the_key(tmp_path: Path, edit, message):

@@ -1,0 +1,232 @@
+"""The daily replenishment assembly on a small hand-made warehouse: every number of
+the plan, the suggestions, the allocation and the alerts is worked out by hand below.
+
+Day D = Sunday 2025-03-09 (a forecast origin). Customers (analytics.customer_segments):
+
+  c1  R1 → WH1  tier 10  active                 K1 share 0.4, K2 share 0.5
+  c2  R1 → WH1  tier 20  suspended / at_risk    K1 share 0.2 (in demand, no suggestion)
+  c3  R2 → WH2  tier 5   active                 K1 share 0.2
+  c4  R9 (unmapped)      active                 K1 share 0.2 (left out, counted)
+  c6  R1 → WH1  tier 30  active                 K2 share 0.5
+
+Segment S1 forecasts on D: K1 70 / 140 / 210 / 280 (h1..h4), K2 40 each week.
+Lead time 7 days, R = 7 → protection 14 days → horizons 1..2.
+
+- WH1 K1: weekly (0.6·70 + 0.6·140)/2 = 63 → d = 9/day. Past h1 forecasts 42/week
+  (0.6 × 70) vs actual 40, 44, 42, 46 → errors 2, −2, 0, −4 → RMSE √(24/4) = √6 a week
+  → σd = √(6/7). Class A (0.98). Position 100 + 20 − 10 = 110.
+  SS = z·√(14·6/7) = z·√12; S = 9·14 + SS = 126 + 7.114 = 133.11 → 23.11 → 3 cases of
+  10 = 30 (MOQ 2 cases is below).
+- WH2 K1: weekly (14 + 28)/2 = 21 → 3/day; errors 0 → σd 0 → SS 0, S = 42; no stock
+  → order 42 → 5 cases = 50. Stockout risk high (position 0 < 21/2).
+- WH1 K2: weekly 40 → 40/7 a day; position 14 − 4 = 10; S = 80 → 70 → 7 cases = 70;
+  stockout risk: 10 − 40 = −30, high (10 < 20). Suggestions c1 20, c6 20 (40 > 10
+  available): tier weights 10:30 → 2.5 / 7.5 → 2 + 7 and the last unit to the tie's
+  lower id c1 → c1 3, c6 7.
+- WH2 K3: 50 on hand, no forecast → days of supply inf → overstock medium; oldest batch
+  D−100 + 120 days shelf life → expires in 20 days ≤ 30 → low (> 15); never ordered
+  at WH2, whose first order line is D−70 → 10 weeks ≥ 8 → dead stock low. No ABC row
+  → unclassified service level.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from scipy.stats import norm
+
+from restock.config import load_config
+from restock.forecasting import daily as forecasting_daily
+from restock.replenishment import daily
+from restock.segmentation import daily as segmentation_daily
+from restock.settings import PROJECT_ROOT
+
+D = date(2025, 3, 9)  # a Sunday: the forecast origin of the day
+WEEKS = [date(2025, 2, 10), date(2025, 2, 17), date(2025, 2, 24), date(2025, 3, 3)]  # review window
+Z98 = norm.ppf(0.98)
+
+
+@pytest.fixture(scope="module")
+def config():
+    cfg = copy.deepcopy(load_config(PROJECT_ROOT / "restock.yaml"))
+    cfg["forecasting"]["horizon_weeks"] = 4
+    cfg["accuracy"]["window_weeks"] = 4
+    cfg["replenishment"].update(
+        region_warehouse={"R1": "WH1", "R2": "WH2"}, default_warehouse=None, min_error_weeks=2
+    )
+    return cfg
+
+
+def _insert(con, table: str, rows: list[tuple], columns: list[str]) -> None:
+    frame = pd.DataFrame(rows, columns=columns)
+    con.register("_rows", frame)
+    con.execute(f"insert into {table} ({', '.join(columns)}) select {', '.join(columns)} from _rows")
+    con.unregister("_rows")
+
+
+def _warehouse(path: Path) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(path))
+    con.execute("create schema marts")
+    segmentation_daily.ensure_tables(con)
+    forecasting_daily.ensure_tables(con)
+    customers = [("c1", "R1", 10, "active", "active"), ("c2", "R1", 20, "suspended", "at_risk"),
+                 ("c3", "R2", 5, "active", "active"), ("c4", "R9", 5, "active", "active"),
+                 ("c6", "R1", 30, "active", "active")]
+    _insert(con, "analytics.customer_segments",
+            [(D, c, r, t, s, life, "S1") for c, r, t, s, life in customers],
+            ["as_of_date", "customer_id", "region", "tier", "customer_status", "lifecycle_state", "segment_id"])
+    _insert(con, "analytics.product_classes", [(D, "K1", "A", "smooth"), (D, "K2", "B", "smooth")],
+            ["as_of_date", "sku", "abc_class", "demand_class"])
+    # Forecasts: the day's origin (h1..h4) and the four past origins' horizon 1.
+    _insert(con, "analytics.forecast_runs", [(D, D)], ["as_of_date", "forecast_origin"])
+    cols = ["forecast_origin", "segment_id", "sku", "period_start", "horizon", "forecast_qty", "lower_qty",
+            "upper_qty", "model", "method"]
+    rows = []
+    for h in range(1, 5):
+        start = D + timedelta(days=1 + 7 * (h - 1))
+        rows.append((D, "S1", "K1", start, h, 70.0 * h, 70.0 * h - 10, 70.0 * h + 10, "m", "refit"))
+        rows.append((D, "S1", "K2", start, h, 40.0, 30.0, 50.0, "m", "refit"))
+    for week in WEEKS:
+        rows.append((week - timedelta(days=1), "S1", "K1", week, 1, 70.0, 60.0, 80.0, "m", "refit"))
+    _insert(con, "analytics.segment_forecasts", rows, cols)
+    shares = []
+    for origin in [D, *(w - timedelta(days=1) for w in WEEKS)]:
+        shares += [(origin, "S1", "K1", c, s, "own_history") for c, s in (("c1", .4), ("c2", .2), ("c3", .2), ("c4", .2))]
+        shares += [(origin, "S1", "K2", c, .5, "own_history") for c in ("c1", "c6")]
+    _insert(con, "analytics.customer_forecast_shares", shares,
+            ["forecast_origin", "segment_id", "sku", "customer_id", "share", "basis"])
+    # Weekly demand (requested): WH1 = c1 + c2 = 40, 44, 42, 46; WH2 = c3 = 14.
+    weekly = []
+    for week, (q1, q2) in zip(WEEKS, ((25, 15), (30, 14), (28, 14), (30, 16)), strict=True):
+        weekly += [("c1", "K1", week, q1), ("c2", "K1", week, q2), ("c3", "K1", week, 14)]
+    con.register("_weekly", pd.DataFrame(weekly, columns=["customer_id", "sku", "week_start", "requested_qty"]))
+    con.execute("""create table marts.customer_sku_weekly_demand as
+                   select customer_id, sku, week_start::date as week_start, requested_qty::double as requested_qty,
+                          requested_qty::double as ordered_qty from _weekly""")
+    lines = [("c1", "K1", D - timedelta(days=3), 5.0), ("c3", "K1", D - timedelta(days=70), 14.0),
+             ("c3", "K1", D - timedelta(days=6), 14.0), ("c3", "K1", D + timedelta(days=1), 9.0)]  # after D: unseen
+    con.register("_lines", pd.DataFrame(lines, columns=["customer_id", "sku", "order_date", "requested_qty"]))
+    con.execute("""create table marts.order_lines as select customer_id, sku, order_date::date as order_date,
+                   requested_qty, requested_qty as ordered_qty from _lines""")
+    con.execute("""create table marts.products (as_of_date date, sku varchar, lead_time_days integer,
+                   lead_time_std_days decimal(9,2), units_per_case integer, moq_cases integer,
+                   unit_cost_amount decimal(18,2), shelf_life_days integer, launched_on date, is_active boolean)""")
+    _insert(con, "marts.products", [(D, "K1", 7, 0, 10, 2, 50, 365, None, True),
+                                    (D, "K2", 7, 0, 10, 1, 80, 365, None, True),
+                                    (D, "K3", 14, 0, 10, 1, 20, 120, None, True)],
+            ["as_of_date", "sku", "lead_time_days", "lead_time_std_days", "units_per_case", "moq_cases",
+             "unit_cost_amount", "shelf_life_days", "launched_on", "is_active"])
+    con.execute("""create table marts.inventory_positions (as_of_date date, warehouse_id varchar, sku varchar,
+                   on_hand_qty decimal(18,3), in_transit_qty decimal(18,3), allocated_qty decimal(18,3),
+                   oldest_batch_date date)""")
+    _insert(con, "marts.inventory_positions",
+            [(D, "WH1", "K1", 100, 20, 10, D - timedelta(days=10)), (D, "WH1", "K2", 14, 0, 4, D - timedelta(days=5)),
+             (D, "WH2", "K3", 50, 0, 0, D - timedelta(days=100))],
+            ["as_of_date", "warehouse_id", "sku", "on_hand_qty", "in_transit_qty", "allocated_qty", "oldest_batch_date"])
+    return con
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, config):
+    con = _warehouse(tmp_path_factory.mktemp("rep") / "w.duckdb")
+    frames = daily.build_replenishment(con, D, config)
+    yield con, frames
+    con.close()
+
+
+def _row(frame: pd.DataFrame, warehouse: str, sku: str) -> pd.Series:
+    rows = frame[(frame["warehouse_id"] == warehouse) & (frame["sku"] == sku)]
+    assert len(rows) == 1, rows
+    return rows.iloc[0]
+
+
+def test_plan_numbers_by_hand(built):
+    _, frames = built
+    plan = frames["replenishment_plan"]
+    assert sorted(zip(plan["warehouse_id"], plan["sku"])) == [("WH1", "K1"), ("WH1", "K2"), ("WH2", "K1"), ("WH2", "K3")]
+    assert (plan["as_of_date"] == D).all()
+    k1 = _row(plan, "WH1", "K1")
+    assert k1["forecast_weeks"] == 2 and k1["inventory_position"] == 110
+    assert k1["daily_demand_mean"] == pytest.approx(9.0)
+    assert k1["daily_demand_std"] == pytest.approx(math.sqrt(6 / 7))
+    assert k1["error_basis"] == "rmse_h1_4w" and k1["service_level"] == 0.98
+    assert k1["safety_stock"] == pytest.approx(Z98 * math.sqrt(12))
+    assert k1["order_up_to"] == pytest.approx(126 + Z98 * math.sqrt(12))
+    assert k1["recommended_order_qty"] == 30
+    assert k1["customers"] == 3  # c1, c2, c6 (c4 unmapped)
+    wh2 = _row(plan, "WH2", "K1")  # forecast only: no inventory row
+    assert (wh2["on_hand_qty"], wh2["daily_demand_mean"], wh2["daily_demand_std"]) == (0, pytest.approx(3.0), 0)
+    assert wh2["order_up_to"] == pytest.approx(42.0) and wh2["recommended_order_qty"] == 50
+    k2 = _row(plan, "WH1", "K2")
+    assert k2["daily_demand_mean"] == pytest.approx(40 / 7) and k2["recommended_order_qty"] == 70
+    k3 = _row(plan, "WH2", "K3")
+    assert k3["service_level"] == 0.90 and pd.isna(k3["abc_class"]) and math.isinf(k3["days_of_supply"])
+    assert k3["recommended_order_qty"] == 0
+    assert list(frames["unmapped_customers"]["customer_id"]) == ["c4"]
+
+
+def test_suggestions_and_allocation(built):
+    _, frames = built
+    s = frames["customer_order_suggestions"].set_index(["warehouse_id", "sku", "customer_id"])
+    assert sorted(s.index) == [("WH1", "K1", "c1"), ("WH1", "K2", "c1"), ("WH1", "K2", "c6"), ("WH2", "K1", "c3")]
+    assert (s["cycle_start"] == D + timedelta(days=1)).all()
+    assert s.loc[("WH1", "K1", "c1"), ["suggested_qty", "allocated_qty", "allocation_rule"]].tolist() == [28, 28, "unconstrained"]
+    assert s.loc[("WH2", "K1", "c3"), ["suggested_qty", "allocated_qty"]].tolist() == [14, 0]  # WH2 holds no K1
+    assert s.loc[("WH1", "K2", "c1"), ["suggested_qty", "allocated_qty", "allocation_rule"]].tolist() == [20, 3, "tier_weights"]
+    assert s.loc[("WH1", "K2", "c6"), ["suggested_qty", "allocated_qty", "tier"]].tolist() == [20, 7, 30]
+
+
+def test_alerts(built):
+    _, frames = built
+    got = {(r.warehouse_id, r.sku, r.alert_type): (r.severity, r.value)
+           for r in frames["inventory_alerts"].itertuples()}
+    assert got == {
+        ("WH1", "K2", "stockout_risk"): ("high", pytest.approx(-30.0)),
+        ("WH2", "K1", "stockout_risk"): ("high", pytest.approx(-21.0)),
+        ("WH2", "K3", "overstock"): ("medium", math.inf),
+        ("WH2", "K3", "expiring"): ("low", 20.0),
+        ("WH2", "K3", "dead_stock"): ("low", 10.0),
+    }
+
+
+def test_write_replaces_the_day(built, config):
+    con, frames = built
+    first = daily.write_replenishment(con, D, frames)
+    again = daily.write_replenishment(con, D, daily.build_replenishment(con, D, config))
+    assert first == again == {"replenishment_plan": 4, "customer_order_suggestions": 4, "inventory_alerts": 5}
+    for table, n in first.items():
+        assert con.execute(f"select count(*) from analytics.{table} where as_of_date = ?", [D]).fetchone()[0] == n
+
+
+def test_default_warehouse_and_interval_fallback(built, config):
+    con, _ = built
+    cfg = copy.deepcopy(config)
+    cfg["replenishment"].update(default_warehouse="WH2", min_error_weeks=5)  # 4 weeks of errors: too few
+    frames = daily.build_replenishment(con, D, cfg)
+    assert frames["unmapped_customers"].empty
+    wh2 = _row(frames["replenishment_plan"], "WH2", "K1")  # c3 + c4: 0.4 of the segment
+    assert wh2["daily_demand_mean"] == pytest.approx((28 + 56) / 2 / 7)
+    # h1 interval 60..80 → ±10 at 80 % → σ = 10 / z(0.9) per 0.2 share... summed: 0.4 × 20 / (2 z)
+    assert wh2["error_basis"] == "interval_h1"
+    assert wh2["daily_demand_std"] == pytest.approx(0.4 * 20 / (2 * norm.ppf(0.9)) / math.sqrt(7))
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("delete from analytics.forecast_runs", "analytics.forecast_runs has no row with as_of_date = 2025-03-09"),
+        ("drop table analytics.product_classes", "analytics.product_classes does not exist"),
+        ("delete from marts.inventory_positions", "marts.inventory_positions has no row"),
+    ],
+)
+def test_missing_input_is_named(tmp_path, config, sql, message):
+    con = _warehouse(tmp_path / "w.duckdb")
+    con.execute(sql)
+    with pytest.raises(ValueError, match=message):
+        daily.build_replenishment(con, D, config)
