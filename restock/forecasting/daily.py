@@ -338,13 +338,16 @@ def run_accuracy(con, days: Iterable[date], config: dict) -> list[tuple[date, in
     for origin in sorted({forecast_origin(d, settings.cutoff_weekday) for d in days}):
         exists = con.execute("select count(*) from analytics.accuracy_reviews where review_date = ?", [origin]).fetchone()[0]
         if origin in set(days) or not exists:
-            frame = accuracy_review(con, origin, int(config["accuracy"]["window_weeks"]), float(config["accuracy"]["tracking_signal_limit"]))
+            frame = accuracy_review(
+                con, origin, int(config["accuracy"]["window_weeks"]), float(config["accuracy"]["tracking_signal_limit"]),
+                quantity=config["forecasting"]["quantity"],
+            )
             replace_day(con, "analytics.accuracy_reviews", "review_date", origin, frame, list(frame.columns))
             done.append((origin, len(frame)))
     return done
 
 
-def accuracy_review(con, review_date: date, window_weeks: int, limit: float) -> pd.DataFrame:
+def accuracy_review(con, review_date: date, window_weeks: int, limit: float, quantity: str = "requested_qty") -> pd.DataFrame:
     """Past forecasts against what happened, for the ``window_weeks`` weeks complete on
     ``review_date``: one row per level (total / segment / sku) × key × horizon, plus
     level ``series`` (segment|sku) at horizon 1.
@@ -358,8 +361,10 @@ def accuracy_review(con, review_date: date, window_weeks: int, limit: float) -> 
     """
     last = last_complete_week_start(review_date)
     first = last - timedelta(weeks=window_weeks - 1)
+    if quantity not in ("requested_qty", "ordered_qty"):
+        raise ValueError(f"quantity must be requested_qty or ordered_qty, got {quantity!r}")
     points = con.execute(
-        """
+        f"""
         with fc as (
             select * from analytics.segment_forecasts
             where period_start between ? and ? and forecast_origin <= ?
@@ -369,7 +374,7 @@ def accuracy_review(con, review_date: date, window_weeks: int, limit: float) -> 
             where forecast_origin in (select distinct forecast_origin from fc)
         ),
         actual as (
-            select m.forecast_origin, m.segment_id, w.sku, w.week_start, sum(w.requested_qty)::double as qty
+            select m.forecast_origin, m.segment_id, w.sku, w.week_start, sum(w.{quantity})::double as qty
             from marts.customer_sku_weekly_demand w join members m using (customer_id)
             where w.week_start between ? and ?
             group by all
