@@ -17,7 +17,8 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 from restock.warehouse import connect
 
 MARTS = ("customers", "products", "order_lines", "customer_sku_weekly_demand", "inventory_positions")
-ANALYTICS = ("customer_segments", "product_classes", "segment_forecasts", "customer_forecast_shares", "forecast_runs", "forecast_members", "accuracy_reviews")
+ANALYTICS = ("customer_segments", "product_classes", "segment_forecasts", "customer_forecast_shares", "forecast_runs", "forecast_members", "accuracy_reviews",
+             "replenishment_plan", "customer_order_suggestions", "inventory_alerts")
 FIRST, LAST = "2024-01-01", "2024-01-09"  # Monday of week 1 .. Tuesday of week 2
 
 
@@ -89,6 +90,13 @@ def test_backfill_daily_runs_and_rerun_give_identical_marts(pipeline, landing_di
     forecasts = after_backfill["segment_forecasts"]
     assert len(forecasts) and set(forecasts["horizon"]) == set(range(1, 9))
     assert pd.Timestamp(forecasts["period_start"].min()) == pd.Timestamp("2024-01-08"), "horizon 1: the week after the origin"
+    # Replenishment from the first day with a forecast: every inventory row planned,
+    # suggestions for the customers' next cycle.
+    plan = after_backfill["replenishment_plan"]
+    assert sorted(pd.to_datetime(plan["as_of_date"]).dt.strftime("%Y-%m-%d").unique()) == ["2024-01-07", "2024-01-08", "2024-01-09"]
+    inventory_rows = after_backfill["inventory_positions"]
+    assert len(plan[plan["as_of_date"] == plan["as_of_date"].max()]) >= len(inventory_rows[inventory_rows["as_of_date"] == inventory_rows["as_of_date"].max()])
+    assert (plan["recommended_order_qty"] >= 0).all() and len(after_backfill["customer_order_suggestions"]) > 0
 
     # From an empty warehouse: a shorter backfill, then the last days as daily runs
     # (crossing a week boundary: the weekly mart is rebuilt one day at a time).
