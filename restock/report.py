@@ -35,6 +35,13 @@ ANALYTICS_PREVIEWS = {
     "round(lower_qty, 1) as lower_qty, round(upper_qty, 1) as upper_qty, model from analytics.demand_forecasts "
     "where as_of_date = (select max(as_of_date) from analytics.forecast_runs) and level = 'segment' and horizon = 1 "
     "order by forecast_qty desc limit 5",
+    "replenishment_plan": "select warehouse_id, sku, round(inventory_position, 0) as position, round(daily_demand_mean, 1) "
+    "as daily_demand, round(safety_stock, 0) as safety_stock, round(order_up_to, 0) as order_up_to, recommended_order_qty, "
+    "round(days_of_supply, 1) as days_of_supply from analytics.replenishment_plan "
+    "where as_of_date = (select max(as_of_date) from analytics.replenishment_plan) order by recommended_order_qty desc limit 5",
+    "inventory_alerts": "select warehouse_id, sku, alert_type, severity, detail from analytics.inventory_alerts "
+    "where as_of_date = (select max(as_of_date) from analytics.inventory_alerts) "
+    "order by case severity when 'high' then 0 when 'medium' then 1 else 2 end, warehouse_id, sku limit 8",
     "forecast_accuracy": "select level, key, horizon, n_periods, round(wape, 3) as wape, round(mase, 3) as mase, "
     "round(bias, 3) as bias, round(tracking_signal, 2) as tracking_signal from analytics.forecast_accuracy "
     "where as_of_date = (select max(as_of_date) from analytics.forecast_runs) and level = 'total' order by horizon",
@@ -66,6 +73,10 @@ def main() -> int:
         print(con.execute(sql).df().to_string(index=False))
     if has_analytics:
         for table, sql in ANALYTICS_PREVIEWS.items():
+            if table in ("replenishment_plan", "inventory_alerts") and not con.execute(
+                "select count(*) from information_schema.tables where table_schema = 'analytics' and table_name = ?", [table]
+            ).fetchall()[0][0]:
+                continue
             print(f"\n-- analytics.{table}")
             print(con.execute(sql).df().to_string(index=False))
     con.close()
