@@ -33,6 +33,7 @@ def main() -> None:
     from restock.forecasting import daily
     from restock.forecasting.panel import make_pool
     from restock.segmentation import daily as segments
+    from restock.warehouse import replace_day
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--warehouse", type=Path, default=ROOT / "data" / "warehouse.duckdb")
@@ -49,7 +50,7 @@ def main() -> None:
         for day in (args.origin, args.origin + timedelta(weeks=1)):
             started = time.perf_counter()
             rows = segments.customer_segments_for_day(con, day, **segmentation_settings(config))
-            segments.replace_day(con, "analytics.customer_segments", "as_of_date", day, rows, segments.SEGMENT_COLUMNS)
+            replace_day(con, "analytics.customer_segments", "as_of_date", day, rows, segments.SEGMENT_COLUMNS)
             seg_seconds = time.perf_counter() - started
             started = time.perf_counter()
             (result,) = daily.run_forecasts(con, [day], config, pool)

@@ -48,6 +48,12 @@ ANALYTICS_PREVIEWS = {
 }
 
 
+def _has_table(con, name: str) -> bool:
+    """Whether analytics.<name> exists (a warehouse built before that asset ran lacks it)."""
+    query = "select count(*) from information_schema.tables where table_schema = 'analytics' and table_name = ?"
+    return bool(con.execute(query, [name]).fetchall()[0][0])
+
+
 def main() -> int:
     settings = load_settings()
     if not settings.warehouse_path.exists():
@@ -61,9 +67,7 @@ def main() -> int:
         date_col = {"order_lines": "order_date", "customer_sku_weekly_demand": "week_start"}.get(mart, "as_of_date")
         rows, first, last = con.execute(f"select count(*), min({date_col}), max({date_col}) from marts.{mart}").fetchone()
         print(f"marts.{mart:<32} {rows:>12,}  {first} .. {last}")
-    has_analytics = con.execute(
-        "select count(*) from information_schema.tables where table_schema = 'analytics' and table_name = 'forecast_runs'"
-    ).fetchone()[0]
+    has_analytics = _has_table(con, "forecast_runs")
     if has_analytics:
         for table, date_col in ANALYTICS.items():
             rows, first, last = con.execute(f"select count(*), min({date_col}), max({date_col}) from analytics.{table}").fetchone()
@@ -73,9 +77,7 @@ def main() -> int:
         print(con.execute(sql).df().to_string(index=False))
     if has_analytics:
         for table, sql in ANALYTICS_PREVIEWS.items():
-            if table in ("replenishment_plan", "inventory_alerts") and not con.execute(
-                "select count(*) from information_schema.tables where table_schema = 'analytics' and table_name = ?", [table]
-            ).fetchall()[0][0]:
+            if table in ("replenishment_plan", "inventory_alerts") and not _has_table(con, table):
                 continue
             print(f"\n-- analytics.{table}")
             print(con.execute(sql).df().to_string(index=False))

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -30,3 +36,26 @@ def connect(path: Path, read_only: bool = False, wait_seconds: float = 120.0):
             log.warning("warehouse %s is locked by another process; retrying in %.1fs", path, delay)
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+
+def replace_day(con, table: str, day_column: str, day: date, frame: pd.DataFrame, columns: Sequence[str]) -> int:
+    """Delete ``day`` from ``table`` and insert ``frame``'s ``columns`` in one
+    transaction: a re-run of a day replaces it, a failure keeps the previous rows."""
+    con.execute("begin transaction")
+    try:
+        rows = replace_rows(con, table, day_column, day, frame, columns)
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+    return rows
+
+
+def replace_rows(con, table: str, day_column: str, day: date, frame: pd.DataFrame, columns: Sequence[str]) -> int:
+    """:func:`replace_day` inside a transaction the caller holds (several tables at once)."""
+    con.execute(f"delete from {table} where {day_column} = ?", [day])
+    if len(frame):
+        con.register("_replace_day_rows", frame[list(columns)])
+        con.execute(f"insert into {table} ({', '.join(columns)}) select {', '.join(columns)} from _replace_day_rows")
+        con.unregister("_replace_day_rows")
+    return len(frame)

@@ -19,7 +19,8 @@ DEMAND_FORECASTS = dg.AssetKey(["forecasting", "demand_forecasts"])
 
 def _daily_table(context: dg.AssetExecutionContext, warehouse: WarehouseResource, table: str, build, columns) -> dict:
     """Build and replace one table's rows for every day of the run's range."""
-    from restock.segmentation.daily import ensure_tables, replace_day
+    from restock.segmentation.daily import ensure_tables
+    from restock.warehouse import replace_day
 
     days = window_days(context)
     started, rows = time.monotonic(), 0

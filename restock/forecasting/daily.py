@@ -47,7 +47,7 @@ from restock.forecasting.panel import (
     is_selection_origin,
     selection_origin_for,
 )
-from restock.segmentation.daily import replace_day
+from restock.warehouse import replace_day, replace_rows
 
 log = logging.getLogger(__name__)
 
@@ -174,10 +174,11 @@ def compute_origin(con, origin: date, config: dict, settings: PanelSettings, poo
     """Forecast every segment × SKU series at ``origin`` and store rows and shares."""
     started = time.monotonic()
     members = _members(con, origin, config)
-    tasks = None if members is None else _series(con, origin, _trading(members), config)
-    if tasks is None:
+    if members is None:
         log.warning("no customers in the marts on %s (before the first partition?): no forecast for this origin", origin)
         return OriginResult(origin, "no_segments")
+    trading = _trading(members)
+    tasks = _series(con, origin, trading, config)
     selection_origin = selection_origin_for(origin, settings)
     choices = None
     if origin != selection_origin:
@@ -193,23 +194,22 @@ def compute_origin(con, origin: date, config: dict, settings: PanelSettings, poo
     forecasts, selected = forecast_panel(tasks, origin, settings, choices, pool)
     scale = {task["key"]: _naive_mae(task["y"]) for task in tasks}
     rows = _forecast_rows(forecasts, origin, scale)
+    shares, unallocated = _shares_at(con, origin, rows, members, config)
+    # One transaction for the origin's forecasts, population, shares and choices: a
+    # failure leaves the previous set of the origin whole.
     con.execute("begin transaction")
     try:
-        con.execute("delete from analytics.segment_forecasts where forecast_origin = ?", [origin])
-        con.register("_forecasts", rows)
-        con.execute(f"insert into analytics.segment_forecasts ({', '.join(FORECAST_COLUMNS)}) select {', '.join(FORECAST_COLUMNS)} from _forecasts")
-        con.unregister("_forecasts")
+        replace_rows(con, "analytics.segment_forecasts", "forecast_origin", origin, rows, FORECAST_COLUMNS)
+        replace_rows(con, "analytics.forecast_members", "forecast_origin", origin,
+                     trading.assign(forecast_origin=origin), ["forecast_origin", "customer_id", "segment_id"])
+        replace_rows(con, "analytics.customer_forecast_shares", "forecast_origin", origin, shares,
+                     ["forecast_origin", "segment_id", "sku", "customer_id", "share", "basis"])
         if is_selection_origin(origin, settings.selection_every_weeks):
             _store_choices(con, origin, selected)
         con.execute("commit")
     except Exception:
         con.execute("rollback")
         raise
-    replace_day(con, "analytics.forecast_members", "forecast_origin", origin,
-                _trading(members).assign(forecast_origin=origin), ["forecast_origin", "customer_id", "segment_id"])
-    shares, unallocated = _shares_at(con, origin, rows, members, config)
-    replace_day(con, "analytics.customer_forecast_shares", "forecast_origin", origin, shares,
-                ["forecast_origin", "segment_id", "sku", "customer_id", "share", "basis"])
     first = rows[rows["horizon"] == 1]
     return OriginResult(
         origin, "computed", series=len(tasks), selected=len(selected),
@@ -269,7 +269,8 @@ def _select_at(con, selection_origin: date, config: dict, settings: PanelSetting
         return None
     tasks = _series(con, selection_origin, _trading(members), config)
     _, selected = forecast_panel(tasks, selection_origin, settings, None, pool)
-    _store_choices(con, selection_origin, selected)
+    replace_day(con, "analytics.model_choices", "selection_origin", selection_origin,
+                _choices_frame(selected).assign(selection_origin=selection_origin), CHOICE_COLUMNS)
     return _choices_frame(selected)
 
 
@@ -280,15 +281,13 @@ def _choices_frame(selected: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(columns=["key"])
 
 
+CHOICE_COLUMNS = ["selection_origin", "segment_id", "sku", "model", "params_json", "scores_json", "demand_class", "fallback_reason"]
+
+
 def _store_choices(con, origin: date, selected: pd.DataFrame) -> None:
-    frame = _choices_frame(selected)
-    frame["selection_origin"] = origin
-    columns = ["selection_origin", "segment_id", "sku", "model", "params_json", "scores_json", "demand_class", "fallback_reason"]
-    con.execute("delete from analytics.model_choices where selection_origin = ?", [origin])
-    if len(frame):
-        con.register("_choices", frame[columns])
-        con.execute(f"insert into analytics.model_choices ({', '.join(columns)}) select {', '.join(columns)} from _choices")
-        con.unregister("_choices")
+    """Replace the origin's choices (inside the caller's transaction)."""
+    replace_rows(con, "analytics.model_choices", "selection_origin", origin,
+                 _choices_frame(selected).assign(selection_origin=origin), CHOICE_COLUMNS)
 
 
 def _naive_mae(y: np.ndarray) -> float | None:
@@ -334,10 +333,11 @@ def run_accuracy(con, days: Iterable[date], config: dict) -> list[tuple[date, in
     ``days`` or has no review yet). Returns (review_date, rows) per computed review."""
     settings = panel_settings(config)
     days = sorted(days)
+    in_run = set(days)
     done = []
     for origin in sorted({forecast_origin(d, settings.cutoff_weekday) for d in days}):
         exists = con.execute("select count(*) from analytics.accuracy_reviews where review_date = ?", [origin]).fetchone()[0]
-        if origin in set(days) or not exists:
+        if origin in in_run or not exists:
             frame = accuracy_review(
                 con, origin, int(config["accuracy"]["window_weeks"]), float(config["accuracy"]["tracking_signal_limit"]),
                 quantity=config["forecasting"]["quantity"],

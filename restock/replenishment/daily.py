@@ -115,7 +115,7 @@ from restock.calendar import last_complete_week_start
 from restock.replenishment import alerts as alerts_mod
 from restock.replenishment import allocation as alloc
 from restock.replenishment import policy
-from restock.segmentation.daily import replace_day
+from restock.warehouse import replace_day
 
 log = logging.getLogger(__name__)
 

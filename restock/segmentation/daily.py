@@ -58,22 +58,6 @@ def ensure_tables(con) -> None:
         con.execute(ddl)
 
 
-def replace_day(con, table: str, day_column: str, day: date, frame: pd.DataFrame, columns: Sequence[str]) -> int:
-    """Delete ``day`` from ``table`` and insert ``frame`` in one transaction."""
-    con.execute("begin transaction")
-    try:
-        con.execute(f"delete from {table} where {day_column} = ?", [day])
-        if len(frame):
-            con.register("_replace_day_rows", frame[list(columns)])
-            con.execute(f"insert into {table} ({', '.join(columns)}) select {', '.join(columns)} from _replace_day_rows")
-            con.unregister("_replace_day_rows")
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
-    return len(frame)
-
-
 # --------------------------------------------------------------------------- customers
 
 
