@@ -7,7 +7,8 @@ from typing import Any
 
 import yaml
 
-from restock.ingest.contract import EXTRACTS
+from restock.ingest.contract import EXTRACTS, FILE_SUFFIXES
+from restock.ingest.deliveries import DEFAULT_MARKER_SUFFIX, DEFAULT_SETTLE_SECONDS, day_of_file
 
 
 # The candidates of restock.forecasting.models (kept here so that loading the config
@@ -59,6 +60,9 @@ def _validate(config: dict[str, Any], path: Path) -> None:
 
     _validate_analytics(config, path)
     _validate_replenishment(config, path)
+    _validate_landing(config, path)
+    _validate_quality(config, path)
+    _validate_publishing(config, path)
 
 
 def _validate_analytics(config: dict[str, Any], path: Path) -> None:
@@ -195,10 +199,73 @@ def _validate_replenishment(config: dict[str, Any], path: Path) -> None:
         quantity("allocation.tier_weights", weights)
     for key in ("cap_qty", "min_qty", "fixed_qty"):
         quantity(f"allocation.{key}", alloc.get(key))
+    alert_keys = ("overstock_days", "expiry_warning_days", "dead_stock_weeks", "min_daily_demand")
     for key, value in (rep.get("alerts") or {}).items():
-        if key not in ("overstock_days", "expiry_warning_days", "dead_stock_weeks"):
-            fail(f"alerts.{key}", "is not a known alert threshold (overstock_days, expiry_warning_days, dead_stock_weeks)")
+        if key not in alert_keys:
+            fail(f"alerts.{key}", f"is not a known alert threshold ({', '.join(alert_keys)})")
         number(f"alerts.{key}", value)
+
+
+LANDING_KEYS = ("settle_seconds", "marker_suffix")
+
+
+def _validate_landing(config: dict[str, Any], path: Path) -> None:
+    """Checks of the optional ``landing`` section (the complete-delivery rule of
+    restock/ingest/deliveries.py; absent keys take its defaults)."""
+    section = config.get("landing")
+    if section is None:
+        return
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: landing must be a mapping, got {section!r}")
+    for key in section:
+        if key not in LANDING_KEYS:
+            raise ConfigError(f"{path}: landing.{key} is not a known key ({', '.join(LANDING_KEYS)})")
+    settle = section.get("settle_seconds", DEFAULT_SETTLE_SECONDS)
+    if isinstance(settle, bool) or not isinstance(settle, int) or settle < 1:
+        raise ConfigError(f"{path}: landing.settle_seconds must be a positive whole number of seconds, got {settle!r}")
+    suffix = section.get("marker_suffix", DEFAULT_MARKER_SUFFIX)
+    if not isinstance(suffix, str) or not suffix.strip() or "/" in suffix or "\\" in suffix:
+        raise ConfigError(f"{path}: landing.marker_suffix must be a non-empty file name ending (e.g. .done), got {suffix!r}")
+    if any(day_of_file(f"2000-01-01{data}{suffix}") is not None for data in FILE_SUFFIXES):
+        raise ConfigError(
+            f"{path}: landing.marker_suffix {suffix!r} would make marker names look like data files "
+            f"(ending in {', '.join(FILE_SUFFIXES)})"
+        )
+
+
+def landing_rules(config: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments of :func:`restock.ingest.deliveries.scan_landing` / ``still_being_written``:
+    {"settle_seconds": int, "marker_suffix": str}, defaults where restock.yaml is silent."""
+    section = config.get("landing") or {}
+    return {
+        "settle_seconds": int(section.get("settle_seconds", DEFAULT_SETTLE_SECONDS)),
+        "marker_suffix": str(section.get("marker_suffix", DEFAULT_MARKER_SUFFIX)),
+    }
+
+
+QUALITY_KEYS = ("max_quantity", "outlier_k", "baseline_weeks")
+
+
+def _validate_quality(config: dict[str, Any], path: Path) -> None:
+    """Checks of the optional ``quality`` section (the raw gates' business rules;
+    absent keys take the defaults of restock.ingest.gated.GateRules)."""
+    section = config.get("quality")
+    if section is None:
+        return
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: quality must be a mapping, got {section!r}")
+    for key, value in section.items():
+        if key not in QUALITY_KEYS:
+            raise ConfigError(f"{path}: quality.{key} is not a known key ({', '.join(QUALITY_KEYS)})")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ConfigError(f"{path}: quality.{key} must be a positive number, got {value!r}")
+    if "baseline_weeks" in section and not isinstance(section["baseline_weeks"], int):
+        raise ConfigError(f"{path}: quality.baseline_weeks must be a whole number of weeks, got {section['baseline_weeks']!r}")
+
+
+def quality_rules(config: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments of :class:`restock.ingest.gated.GateRules` (only the keys set)."""
+    return dict(config.get("quality") or {})
 
 
 def column_mapping(config: dict[str, Any], extract: str) -> dict[str, str]:
@@ -236,4 +303,36 @@ def dbt_vars(config: dict[str, Any]) -> dict[str, Any]:
         "tier_price_band_edges": list(tiers["price_band_edges"]),
         "new_customer_max_tier": int(tiers["new_customer_max_tier"]),
         "inventory_quantity_unit": (config["extracts"].get("inventory") or {}).get("quantity_unit", "sales_unit"),
+    }
+
+
+def _validate_publishing(config: dict[str, Any], path: Path) -> None:
+    """Checks of the ``publishing`` section (retention and the published-table gates)."""
+    section = config.get("publishing")
+    if section is None:
+        return
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: publishing must be a mapping, got {section!r}")
+    known = ("retain_days", "max_row_drop_share", "max_quantity")
+    for key in section:
+        if key not in known:
+            raise ConfigError(f"{path}: publishing.{key} is not a known key ({', '.join(known)})")
+    days = section.get("retain_days", 28)
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise ConfigError(f"{path}: publishing.retain_days must be a whole number of days >= 1, got {days!r}")
+    drop = section.get("max_row_drop_share", 0.5)
+    if isinstance(drop, bool) or not isinstance(drop, (int, float)) or not 0 <= drop <= 1:
+        raise ConfigError(f"{path}: publishing.max_row_drop_share must be a share between 0 and 1, got {drop!r}")
+    top = section.get("max_quantity", 1e9)
+    if isinstance(top, bool) or not isinstance(top, (int, float)) or not top > 0:
+        raise ConfigError(f"{path}: publishing.max_quantity must be a positive number, got {top!r}")
+
+
+def publishing_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """The ``publishing`` section with its defaults."""
+    section = config.get("publishing") or {}
+    return {
+        "retain_days": int(section.get("retain_days", 28)),
+        "max_row_drop_share": float(section.get("max_row_drop_share", 0.5)),
+        "max_quantity": float(section.get("max_quantity", 1e9)),
     }
