@@ -29,7 +29,7 @@ TABLES = {
     ),
 }
 DEPS = [DEMAND_FORECASTS, CUSTOMER_SEGMENTS, PRODUCT_CLASSES, MARTS["products"], MARTS["order_lines"],
-        dg.AssetKey(["marts", "inventory_positions"])]
+        MARTS["customers"], dg.AssetKey(["marts", "inventory_positions"])]
 
 
 @dg.multi_asset(

@@ -11,6 +11,10 @@ Every alert row carries the number compared (``value``), the limit it was compar
 with (``threshold``) and a ``detail`` sentence with the numbers. Rules, with the
 boundary stated (a value exactly on a limit alerts only where "≤"/"≥" says so):
 
+- **Negligible demand** (``d`` < ``min_daily_demand``, default 0.1 sales unit a day):
+  no ``stockout_risk`` and no ``below_safety_stock`` alert (a SKU selling a carton a
+  quarter is not at risk of a stockout worth an alarm; its safety stock is a few
+  hundredths of a carton). The other alerts do not look at it.
 - ``stockout_risk``: projected stock at the end of the lead time, ``position − d·L``,
   is < 0 (value: projected stock; threshold: 0). Severity **high** if the position
   covers less than half the lead time (``position < d·L/2``), else **medium**.
@@ -51,6 +55,7 @@ SEVERITIES = (HIGH, MEDIUM, LOW)
 DEFAULT_OVERSTOCK_DAYS = 60.0  # days of supply above which stock is excess
 DEFAULT_EXPIRY_WARNING_DAYS = 30  # warn this many days before the oldest batch expires
 DEFAULT_DEAD_STOCK_WEEKS = 8  # no demand for this many weeks → dead stock
+DEFAULT_MIN_DAILY_DEMAND = 0.1  # sales units a day below which no stockout / safety-stock alert
 
 ALERT_COLUMNS = ("warehouse_id", "sku", "alert_type", "severity", "value", "threshold", "on_hand_qty", "detail")
 REQUIRED_PLAN_COLUMNS = (
@@ -71,6 +76,7 @@ def inventory_alerts(
     overstock_days: float = DEFAULT_OVERSTOCK_DAYS,
     expiry_warning_days: float = DEFAULT_EXPIRY_WARNING_DAYS,
     dead_stock_weeks: float = DEFAULT_DEAD_STOCK_WEEKS,
+    min_daily_demand: float = DEFAULT_MIN_DAILY_DEMAND,
 ) -> pd.DataFrame:
     """The ``inventory_alerts`` rows for ``plan`` (one row per warehouse × SKU × alert).
 
@@ -80,6 +86,8 @@ def inventory_alerts(
     (both needed for ``expiring``), and ``weeks_since_last_demand`` (whole or
     fractional weeks since the last order line with quantity > 0, for ``dead_stock``).
     ``as_of_date`` is the partition day (needed when expiry columns are present).
+    ``min_daily_demand``: below this ``daily_demand_mean`` no ``stockout_risk`` /
+    ``below_safety_stock`` alert (0 alerts on any demand).
 
     Output columns: :data:`ALERT_COLUMNS`, sorted by warehouse_id, sku and the order of
     :data:`ALERT_TYPES`; an empty frame with those columns when nothing alerts.
@@ -91,6 +99,7 @@ def inventory_alerts(
         ("overstock_days", overstock_days),
         ("expiry_warning_days", expiry_warning_days),
         ("dead_stock_weeks", dead_stock_weeks),
+        ("min_daily_demand", min_daily_demand),
     ):
         if math.isnan(value) or value < 0:
             raise ValueError(f"{name} must be non-negative, got {value}")
@@ -116,11 +125,12 @@ def inventory_alerts(
         parts.append(rows)
 
     # Stockout risk: what is not covered by the position when the lead time has passed.
+    demanded = d >= min_daily_demand  # negligible demand: no stockout / safety-stock alert
     lead_demand = d * lead
     projected = position - lead_demand
     add(
         STOCKOUT_RISK,
-        projected < 0,
+        demanded & (projected < 0),
         np.where(position < lead_demand / 2, HIGH, MEDIUM),
         projected,
         0.0,
@@ -131,7 +141,7 @@ def inventory_alerts(
     )
     add(
         BELOW_SAFETY_STOCK,
-        on_hand < safety,
+        demanded & (on_hand < safety),
         np.where(on_hand < safety / 2, MEDIUM, LOW),
         on_hand,
         safety,

@@ -17,6 +17,7 @@ or a table with no row for ``D``, raises ``ValueError`` naming it:
 - ``analytics.forecast_runs`` (the day's forecast origin) and the view
   ``analytics.demand_forecasts`` (level ``customer``) behind it;
 - ``analytics.customer_segments`` (region, tier, customer_status, lifecycle_state);
+- ``marts.customers`` (order_weekday; null allowed);
 - ``analytics.product_classes`` (abc_class);
 - ``marts.products`` (lead_time_days, lead_time_std_days, units_per_case, moq_cases,
   unit_cost_amount, shelf_life_days, launched_on, is_active);
@@ -36,17 +37,26 @@ Decisions (the exact rules):
    and a log warning). The map on ``D`` is applied to all past data too (a customer
    moved between regions counts fully at its warehouse of ``D``).
 
-2. **Demand mean per warehouse × SKU.** The customer-level forecasts of ``D``
-   (``demand_forecasts``, level ``customer``, ``as_of_date = D``: segment forecast ×
-   customer share of the day's origin), weekly ``forecast_qty`` summed over the
-   warehouse's customers per horizon. A row uses horizons ``1..n`` with
-   ``n = min(max(ceil(T / 7), 1), horizon_weeks)``, ``T`` the protection interval
-   (``R + L`` for periodic review, ``L`` for min–max and continuous review, ``L`` the
-   SKU's lead time); a horizon without a forecast row counts as 0. Weekly mean =
-   mean of those ``n`` forecasts; daily mean = weekly mean / 7 through
-   :func:`restock.replenishment.policy.daily_demand_from_period`. Horizon 1 is the
-   first week not complete on the forecast origin (on a mid-week ``D`` it is the
-   current, partly past week: the forecasts are refreshed once per order cycle).
+2. **Demand mean per warehouse × SKU: the demand of the days after ``D``.** The
+   customer-level forecasts of ``D`` (``demand_forecasts``, level ``customer``,
+   ``as_of_date = D``: segment forecast × customer share of the day's origin,
+   horizons ``1..horizon_weeks``). Horizon 1 is the first week not complete on the
+   forecast origin: on a mid-week ``D`` it is the *current* week, part of which is
+   past; the orders of its past days (and of ``D`` itself) are already in the stock
+   figures (shipped, or in ``allocated_qty``), so they are not demand after ``D``.
+   The window is ``W = max(T, 1)`` days after ``D`` (``D + 1 .. D + W``; ``T`` the
+   protection interval: ``R + L`` for periodic review, ``L`` for min–max and
+   continuous review, ``L`` the SKU's lead time), cut at the end of the last
+   forecast week. Window demand = Σ over the warehouse's customers and forecast weeks
+   of ``forecast_qty × share``, the share of that week's forecast falling in the
+   window (:func:`restock.replenishment.cycles.window_shares`): 1 if the customer's
+   order day that week (``marts.customers.order_weekday`` on ``D``) is in the
+   window, else 0; without an order weekday, days of the week in the window ÷ 7.
+   ``daily_demand_mean`` = window demand ÷ window days (so ``d·T`` is the window
+   demand); ``weekly_forecast_qty`` = 7 × that daily mean (the weekly rate used);
+   ``forecast_weeks`` = the number of forecast weeks the window touches. On a
+   forecast origin (Sunday) with ``T`` a whole number of weeks this is the mean of
+   the first ``T / 7`` weekly forecasts ÷ 7.
 
 3. **Demand std per warehouse × SKU.** The RMSE of the warehouse's own horizon-1
    forecast errors over the accuracy review window: the weeks ``W`` of the
@@ -77,8 +87,12 @@ Decisions (the exact rules):
 
 5. **Customer order suggestions.** Customers with ``customer_status = 'active'`` and
    ``lifecycle_state`` not ``churned``/``closed`` on ``D``, mapped to a warehouse;
-   their horizon-1 customer forecast (``cycle_start`` = its ``period_start``) with
-   ``forecast_qty > 0``, rounded by
+   their forecast for their *next* order cycle after ``D``
+   (:func:`restock.replenishment.cycles.next_cycle_date`: the first
+   ``order_weekday`` strictly after ``D``; ``cycle_start`` = that date, the forecast
+   = the customer forecast of the week containing it; without an order weekday, the
+   first forecast week starting after ``D``, ``cycle_start`` = its ``period_start``)
+   with ``forecast_qty > 0``, rounded by
    :func:`restock.replenishment.allocation.customer_order_suggestions`
    (``suggestion_rounding``). Then per warehouse × SKU,
    :func:`restock.replenishment.allocation.allocate` with the customer's ``tier``
@@ -89,7 +103,8 @@ Decisions (the exact rules):
    ("unconstrained").
 
 6. **Alerts** = :func:`restock.replenishment.alerts.inventory_alerts` on the plan
-   with ``oldest_batch_date`` (inventory), ``shelf_life_days`` (products) and
+   (no stockout_risk / below_safety_stock alert where ``daily_demand_mean`` <
+   ``alerts.min_daily_demand``) with ``oldest_batch_date`` (inventory), ``shelf_life_days`` (products) and
    ``weeks_since_last_demand`` = (D − last ``order_date`` ≤ D with
    ``forecasting.quantity`` > 0 among the warehouse's customers) / 7; a SKU never
    ordered at the warehouse counts from the later of the warehouse's first order
@@ -114,6 +129,7 @@ from scipy.stats import norm
 from restock.calendar import last_complete_week_start
 from restock.replenishment import alerts as alerts_mod
 from restock.replenishment import allocation as alloc
+from restock.replenishment import cycles
 from restock.replenishment import policy
 from restock.warehouse import replace_day
 
@@ -201,6 +217,7 @@ def replenishment_settings(config: Mapping[str, Any]) -> dict[str, Any]:
         "overstock_days": float(alert_cfg.get("overstock_days", alerts_mod.DEFAULT_OVERSTOCK_DAYS)),
         "expiry_warning_days": float(alert_cfg.get("expiry_warning_days", alerts_mod.DEFAULT_EXPIRY_WARNING_DAYS)),
         "dead_stock_weeks": float(alert_cfg.get("dead_stock_weeks", alerts_mod.DEFAULT_DEAD_STOCK_WEEKS)),
+        "min_daily_demand": float(alert_cfg.get("min_daily_demand", alerts_mod.DEFAULT_MIN_DAILY_DEMAND)),
         "quantity": fc.get("quantity", "requested_qty"),
         "horizon_weeks": int(fc.get("horizon_weeks", 8)),
         "interval_level": float(fc.get("interval_level", 0.8)),
@@ -241,8 +258,11 @@ def _require_table(con, table: str, day: date) -> None:
 def _customers(con, day: date, settings: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Customers of ``day`` with their warehouse; and the unmapped ones."""
     frame = con.execute(
-        """select customer_id, region, tier, customer_status, lifecycle_state
-           from analytics.customer_segments where as_of_date = ?""",
+        """select s.customer_id, s.region, s.tier, s.customer_status, s.lifecycle_state,
+                  m.order_weekday::double as order_weekday
+           from analytics.customer_segments s
+           left join marts.customers m on m.customer_id = s.customer_id and m.as_of_date = s.as_of_date
+           where s.as_of_date = ?""",
         [day],
     ).df()
     mapping = settings["region_warehouse"]
@@ -259,15 +279,41 @@ def _customers(con, day: date, settings: dict) -> tuple[pd.DataFrame, pd.DataFra
     return frame[frame["warehouse_id"].notna()].reset_index(drop=True), unmapped
 
 
-def _customer_forecasts(con, day: date, customers: pd.DataFrame) -> pd.DataFrame:
-    con.register("_rep_customers", customers[["customer_id", "warehouse_id"]])
+def _customer_forecasts(con, day: date, customers: pd.DataFrame, horizon_weeks: int) -> pd.DataFrame:
+    """The day's customer forecasts summed per warehouse × SKU × week × order weekday
+    (all the plan needs: the window share depends on nothing else), with the summed
+    width of the forecast intervals (``spread_qty``, upper − lower, floored at 0)."""
+    con.register("_rep_customers", customers[["customer_id", "warehouse_id", "order_weekday"]])
     try:
         return con.execute(
-            """select c.warehouse_id, f.customer_id, f.sku, f.period_start, f.horizon,
-                      f.forecast_qty, f.lower_qty, f.upper_qty
+            """select c.warehouse_id, f.sku, f.horizon, f.period_start, c.order_weekday,
+                      sum(f.forecast_qty) as forecast_qty, sum(greatest(f.upper_qty - f.lower_qty, 0)) as spread_qty
                from analytics.demand_forecasts f join _rep_customers c using (customer_id)
-               where f.as_of_date = ? and f.level = 'customer'""",
-            [day],
+               where f.as_of_date = ? and f.level = 'customer' and f.horizon <= ?
+               group by all""",
+            [day, horizon_weeks],
+        ).df()
+    finally:
+        con.unregister("_rep_customers")
+
+
+def _next_cycle_forecasts(con, day: date, customers: pd.DataFrame, horizon_weeks: int) -> pd.DataFrame:
+    """Each customer's forecast rows (``forecast_qty > 0``) for its next order cycle after
+    ``day`` (decision 5), with ``cycle_start``: the week containing the customer's
+    next cycle date, or, without an order weekday, the first week starting after ``day``."""
+    frame = customers[["customer_id", "warehouse_id"]].assign(
+        next_cycle=cycles.next_cycle_dates(day, customers["order_weekday"].to_numpy(dtype=float))
+    )
+    con.register("_rep_customers", frame)
+    try:
+        return con.execute(
+            """select c.warehouse_id, f.customer_id, f.sku,
+                      coalesce(c.next_cycle::date, f.period_start) as cycle_start, f.forecast_qty
+               from analytics.demand_forecasts f join _rep_customers c using (customer_id)
+               where f.as_of_date = ? and f.level = 'customer' and f.horizon <= ? and f.forecast_qty > 0
+                 and case when c.next_cycle is null then f.period_start > ?::date and f.period_start <= ?::date + 7
+                          else c.next_cycle::date between f.period_start and f.period_start + 6 end""",
+            [day, horizon_weeks, day, day],
         ).df()
     finally:
         con.unregister("_rep_customers")
@@ -353,6 +399,7 @@ def build_replenishment(con, day: date, config: Mapping[str, Any]) -> dict[str, 
     _require_day(con, "analytics.forecast_runs", "as_of_date", day, " (the forecasts were not run for this day)")
     _require_table(con, "analytics.demand_forecasts", day)
     _require_day(con, "analytics.customer_segments", "as_of_date", day)
+    _require_day(con, "marts.customers", "as_of_date", day)
     _require_day(con, "analytics.product_classes", "as_of_date", day)
     _require_day(con, "marts.products", "as_of_date", day)
     _require_day(con, "marts.inventory_positions", "as_of_date", day)
@@ -361,7 +408,7 @@ def build_replenishment(con, day: date, config: Mapping[str, Any]) -> dict[str, 
         _require_table(con, table, day)
 
     customers, unmapped = _customers(con, day, settings)
-    forecasts = _customer_forecasts(con, day, customers)
+    forecasts = _customer_forecasts(con, day, customers, settings["horizon_weeks"])
     inventory = con.execute(
         """select warehouse_id, sku, on_hand_qty::double as on_hand_qty, in_transit_qty::double as in_transit_qty,
                   allocated_qty::double as allocated_qty, oldest_batch_date
@@ -380,13 +427,14 @@ def build_replenishment(con, day: date, config: Mapping[str, Any]) -> dict[str, 
     ).df()
 
     plan = _plan(day, settings, customers, forecasts, inventory, products, con)
-    suggestions = _suggestions(day, settings, customers, forecasts, inventory)
+    suggestions = _suggestions(con, day, settings, customers, inventory)
     alerts = alerts_mod.inventory_alerts(
         plan,
         as_of_date=day,
         overstock_days=settings["overstock_days"],
         expiry_warning_days=settings["expiry_warning_days"],
         dead_stock_weeks=settings["dead_stock_weeks"],
+        min_daily_demand=settings["min_daily_demand"],
     )
     alerts.insert(0, "as_of_date", day)
     return {
@@ -417,19 +465,14 @@ def _plan(day, settings, customers, forecasts, inventory, products, con) -> pd.D
         grid[column] = grid[column].fillna(0.0)
     grid = grid.merge(products, on="sku", how="left")
 
-    # Demand mean over the protection interval's weeks.
-    review = settings["review_period_days"] if settings["policy"] == policy.PERIODIC_REVIEW else 0.0
-    protection = grid["lead_time_days"].fillna(0.0) + review
-    horizon = settings["horizon_weeks"]
-    grid["forecast_weeks"] = np.clip(np.ceil(protection / DAYS_PER_WEEK - 1e-9), 1, horizon).astype(int)
-    wide = weekly.pivot_table(index=["warehouse_id", "sku"], columns="horizon", values="forecast_qty",
-                              aggfunc="sum", fill_value=0.0)
-    wide = wide.reindex(columns=range(1, horizon + 1), fill_value=0.0)
-    cumulative = wide.cumsum(axis=1)
-    keys = pd.MultiIndex.from_frame(grid[["warehouse_id", "sku"]])
-    cum = cumulative.reindex(keys).fillna(0.0).to_numpy()
-    n = grid["forecast_weeks"].to_numpy()
-    grid["weekly_forecast_qty"] = np.maximum(cum[np.arange(len(grid)), n - 1] / n, 0.0) if len(grid) else 0.0
+    # Demand mean: the forecast demand of the window of days after D (decision 2).
+    grid = grid.merge(_window_demand(day, settings, forecasts, products), on=["warehouse_id", "sku"], how="left")
+    window = _window_days(day, settings, forecasts, grid["lead_time_days"])
+    grid["forecast_weeks"] = window["weeks"]
+    grid["weekly_forecast_qty"] = (
+        np.maximum(grid["window_demand"].fillna(0.0).to_numpy() / window["days"], 0.0) * DAYS_PER_WEEK
+    )
+    grid = grid.drop(columns="window_demand")
 
     # Demand spread: RMSE of past horizon-1 errors, or the forecast interval.
     errors, n_weeks = _error_std(con, day, customers, settings)
@@ -440,7 +483,7 @@ def _plan(day, settings, customers, forecasts, inventory, products, con) -> pd.D
     else:
         z = norm.ppf((1 + settings["interval_level"]) / 2)
         h1 = forecasts[forecasts["horizon"] == 1]
-        spread = ((h1["upper_qty"] - h1["lower_qty"]).clip(lower=0) / (2 * z)).groupby(
+        spread = (h1["spread_qty"] / (2 * z)).groupby(
             [h1["warehouse_id"], h1["sku"]]).sum().rename("weekly_error_std").reset_index()
         grid = grid.merge(spread, on=["warehouse_id", "sku"], how="left")
         grid["weekly_error_std"] = grid["weekly_error_std"].fillna(0.0)
@@ -481,17 +524,47 @@ def _plan(day, settings, customers, forecasts, inventory, products, con) -> pd.D
     return plan
 
 
-def _suggestions(day, settings, customers, forecasts, inventory) -> pd.DataFrame:
+def _window_days(day, settings, forecasts, lead_time_days) -> dict[str, np.ndarray]:
+    """Window length in days (``max(T, 1)``, cut at the end of the forecast weeks) and
+    the number of forecast weeks it touches, per row of ``lead_time_days``."""
+    review = settings["review_period_days"] if settings["policy"] == policy.PERIODIC_REVIEW else 0.0
+    protection = pd.to_numeric(lead_time_days).fillna(0.0).to_numpy(dtype=float) + review
+    days = np.maximum(protection, 1.0)
+    first = pd.Timestamp(day) + pd.Timedelta(days=1)
+    if len(forecasts):
+        week1 = pd.Timestamp(forecasts["period_start"].min())
+        end = pd.Timestamp(forecasts["period_start"].max()) + pd.Timedelta(days=DAYS_PER_WEEK)
+        days = np.clip(days, 1e-9, max((end - first).days, 1e-9))
+        offset = (first - week1).days
+        weeks = (np.floor((offset + days - 1e-9) / DAYS_PER_WEEK) - np.floor(offset / DAYS_PER_WEEK) + 1).astype(int)
+    else:  # no forecast on the day: no demand; weeks as the whole weeks of the window
+        weeks = np.clip(np.ceil(days / DAYS_PER_WEEK - 1e-9), 1, settings["horizon_weeks"]).astype(int)
+    return {"days": days, "weeks": weeks}
+
+
+def _window_demand(day, settings, forecasts, products) -> pd.DataFrame:
+    """Σ forecast × share of it in the window after ``day``, per warehouse × SKU."""
+    lead = forecasts["sku"].map(products.drop_duplicates("sku").set_index("sku")["lead_time_days"])
+    rows = forecasts[lead.notna().to_numpy()]  # a SKU without a products row is dropped from the plan
+    if rows.empty:
+        return pd.DataFrame({"warehouse_id": pd.Series(dtype=object), "sku": pd.Series(dtype=object),
+                             "window_demand": pd.Series(dtype=float)})
+    window = _window_days(day, settings, forecasts, lead[lead.notna()])["days"]
+    share = cycles.window_shares(rows["period_start"].to_numpy(dtype="datetime64[D]"),
+                                 rows["order_weekday"].to_numpy(dtype=float), day, window)
+    demand = pd.DataFrame({"warehouse_id": rows["warehouse_id"].to_numpy(), "sku": rows["sku"].to_numpy(),
+                           "window_demand": rows["forecast_qty"].to_numpy(dtype=float) * share})
+    return demand.groupby(["warehouse_id", "sku"], as_index=False, sort=False)["window_demand"].sum()
+
+
+def _suggestions(con, day, settings, customers, inventory) -> pd.DataFrame:
     active = customers[(customers["customer_status"] == "active")
                        & ~customers["lifecycle_state"].isin(INACTIVE_LIFECYCLE)]
-    h1 = forecasts[(forecasts["horizon"] == 1) & (forecasts["forecast_qty"] > 0)
-                   & forecasts["customer_id"].isin(active["customer_id"])]
-    h1 = h1[["warehouse_id", "customer_id", "sku", "period_start", "forecast_qty"]].rename(
-        columns={"period_start": "cycle_start"})
-    h1["cycle_start"] = pd.to_datetime(h1["cycle_start"]).dt.date
+    cycle = _next_cycle_forecasts(con, day, active, settings["horizon_weeks"])
+    cycle["cycle_start"] = pd.to_datetime(cycle["cycle_start"]).dt.date
     tiers = active.set_index("customer_id")["tier"]
-    h1 = h1.assign(tier=h1["customer_id"].map(tiers).fillna(1).astype(int))
-    rounded = alloc.customer_order_suggestions(h1, rounding=settings["suggestion_rounding"])
+    cycle = cycle.assign(tier=cycle["customer_id"].map(tiers).fillna(1).astype(int))
+    rounded = alloc.customer_order_suggestions(cycle, rounding=settings["suggestion_rounding"])
     stock = inventory.assign(
         available_qty=np.maximum(
             inventory["on_hand_qty"]

@@ -204,3 +204,36 @@ def test_several_alerts_sorted_and_from_a_real_plan():
 def test_alerts_reject_bad_input(plan, match):
     with pytest.raises(ValueError, match=match):
         _alerts(plan)
+
+
+@pytest.mark.parametrize(
+    ("demand", "minimum", "alerted"),
+    [
+        (0.01, 0.1, False),  # 0.01 a day: a carton every 100 days, nothing to alarm about
+        (0.09, 0.1, False),
+        (0.1, 0.1, True),  # exactly on the limit: alerts ("below which" none)
+        (0.01, 0.0, True),  # 0 switches the filter off
+    ],
+)
+def test_negligible_demand_raises_no_stockout_or_safety_stock_alert(demand, minimum, alerted):
+    # position 0, on hand 0, SS 1: projected 0 − d·5 < 0 and on hand < SS whatever d > 0;
+    # the stock is also 60 weeks without demand and its batch expired: those still alert
+    plan = _plan(
+        inventory_position=0.0, on_hand_qty=0.0, daily_demand_mean=demand, safety_stock=1.0, days_of_supply=0.0
+    )
+    result = _alerts(plan, min_daily_demand=minimum)
+    demand_alerts = {"stockout_risk", "below_safety_stock"}
+    assert set(result["alert_type"]) & demand_alerts == (demand_alerts if alerted else set())
+    stocked = _plan(
+        on_hand_qty=50.0, inventory_position=50.0, daily_demand_mean=demand, days_of_supply=50.0 / demand,
+        weeks_since_last_demand=60.0, oldest_batch_date=pd.Timestamp("2023-01-01"), shelf_life_days=365,
+    )
+    kept = set(_alerts(stocked, min_daily_demand=minimum)["alert_type"])
+    assert {"overstock", "expiring", "dead_stock"} <= kept
+
+
+def test_default_minimum_daily_demand_is_a_tenth_of_a_unit():
+    result = _alerts(_plan(inventory_position=0.0, on_hand_qty=0.0, daily_demand_mean=0.05, days_of_supply=0.0))
+    assert result.empty
+    with pytest.raises(ValueError, match="min_daily_demand"):
+        _alerts(_plan(), min_daily_demand=-0.1)

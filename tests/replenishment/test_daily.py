@@ -1,16 +1,18 @@
 """The daily replenishment assembly on a small hand-made warehouse: every number of
 the plan, the suggestions, the allocation and the alerts is worked out by hand below.
 
-Day D = Sunday 2025-03-09 (a forecast origin). Customers (analytics.customer_segments):
+Day D = Sunday 2025-03-09 (a forecast origin). Customers (analytics.customer_segments,
+order weekday from marts.customers):
 
-  c1  R1 → WH1  tier 10  active                 K1 share 0.4, K2 share 0.5
-  c2  R1 → WH1  tier 20  suspended / at_risk    K1 share 0.2 (in demand, no suggestion)
-  c3  R2 → WH2  tier 5   active                 K1 share 0.2
-  c4  R9 (unmapped)      active                 K1 share 0.2 (left out, counted)
-  c6  R1 → WH1  tier 30  active                 K2 share 0.5
+  c1  R1 → WH1  tier 10  active               Mon  K1 share 0.4, K2 share 0.5
+  c2  R1 → WH1  tier 20  suspended / at_risk  Thu  K1 share 0.2 (in demand, no suggestion)
+  c3  R2 → WH2  tier 5   active               Fri  K1 share 0.2
+  c4  R9 (unmapped)      active               -    K1 share 0.2 (left out, counted)
+  c6  R1 → WH1  tier 30  active               Wed  K2 share 0.5
 
 Segment S1 forecasts on D: K1 70 / 140 / 210 / 280 (h1..h4), K2 40 each week.
-Lead time 7 days, R = 7 → protection 14 days → horizons 1..2.
+Lead time 7 days, R = 7 → protection 14 days: on the Sunday D the window D+1 .. D+14
+is exactly the weeks of horizons 1 and 2 (each customer orders once in each).
 
 - WH1 K1: weekly (0.6·70 + 0.6·140)/2 = 63 → d = 9/day. Past h1 forecasts 42/week
   (0.6 × 70) vs actual 40, 44, 42, 46 → errors 2, −2, 0, −4 → RMSE √(24/4) = √6 a week
@@ -22,11 +24,15 @@ Lead time 7 days, R = 7 → protection 14 days → horizons 1..2.
 - WH1 K2: weekly 40 → 40/7 a day; position 14 − 4 = 10; S = 80 → 70 → 7 cases = 70;
   stockout risk: 10 − 40 = −30, high (10 < 20). Suggestions c1 20, c6 20 (40 > 10
   available): tier weights 10:30 → 2.5 / 7.5 → 2 + 7 and the last unit to the tie's
-  lower id c1 → c1 3, c6 7.
+  lower id c1 → c1 3, c6 7. Each suggestion's cycle_start is the customer's order day in
+  the week after D (c1 Mon D+1, c3 Fri D+5, c6 Wed D+3).
 - WH2 K3: 50 on hand, no forecast → days of supply inf → overstock medium; oldest batch
   D−100 + 120 days shelf life → expires in 20 days ≤ 30 → low (> 15); never ordered
   at WH2, whose first order line is D−70 → 10 weeks ≥ 8 → dead stock low. No ABC row
   → unclassified service level.
+
+Mid-week day D2 = Wednesday 2025-03-12 (same inputs, same origin D): see
+test_mid_week_* below for the hand computation.
 """
 
 from __future__ import annotations
@@ -48,6 +54,8 @@ from restock.segmentation import daily as segmentation_daily
 from restock.settings import PROJECT_ROOT
 
 D = date(2025, 3, 9)  # a Sunday: the forecast origin of the day
+D2 = date(2025, 3, 12)  # the Wednesday after: same origin, horizon 1 partly past
+WEEKDAYS = {"c1": 1, "c2": 4, "c3": 5, "c4": None, "c6": 3}
 WEEKS = [date(2025, 2, 10), date(2025, 2, 17), date(2025, 2, 24), date(2025, 3, 3)]  # review window
 Z98 = norm.ppf(0.98)
 
@@ -83,6 +91,9 @@ def _warehouse(path: Path) -> duckdb.DuckDBPyConnection:
             ["as_of_date", "customer_id", "region", "tier", "customer_status", "lifecycle_state", "segment_id"])
     _insert(con, "analytics.product_classes", [(D, "K1", "A", "smooth"), (D, "K2", "B", "smooth")],
             ["as_of_date", "sku", "abc_class", "demand_class"])
+    con.execute("create table marts.customers (as_of_date date, customer_id varchar, order_weekday integer)")
+    _insert(con, "marts.customers", [(D, c, w) for c, w in WEEKDAYS.items()],
+            ["as_of_date", "customer_id", "order_weekday"])
     # Forecasts: the day's origin (h1..h4) and the four past origins' horizon 1.
     _insert(con, "analytics.forecast_runs", [(D, D)], ["as_of_date", "forecast_origin"])
     cols = ["forecast_origin", "segment_id", "sku", "period_start", "horizon", "forecast_qty", "lower_qty",
@@ -175,7 +186,9 @@ def test_suggestions_and_allocation(built):
     _, frames = built
     s = frames["customer_order_suggestions"].set_index(["warehouse_id", "sku", "customer_id"])
     assert sorted(s.index) == [("WH1", "K1", "c1"), ("WH1", "K2", "c1"), ("WH1", "K2", "c6"), ("WH2", "K1", "c3")]
-    assert (s["cycle_start"] == D + timedelta(days=1)).all()
+    assert s["cycle_start"].to_dict() == {
+        ("WH1", "K1", "c1"): D + timedelta(days=1), ("WH1", "K2", "c1"): D + timedelta(days=1),
+        ("WH1", "K2", "c6"): D + timedelta(days=3), ("WH2", "K1", "c3"): D + timedelta(days=5)}
     assert s.loc[("WH1", "K1", "c1"), ["suggested_qty", "allocated_qty", "allocation_rule"]].tolist() == [28, 28, "unconstrained"]
     assert s.loc[("WH2", "K1", "c3"), ["suggested_qty", "allocated_qty"]].tolist() == [14, 0]  # WH2 holds no K1
     assert s.loc[("WH1", "K2", "c1"), ["suggested_qty", "allocated_qty", "allocation_rule"]].tolist() == [20, 3, "tier_weights"]
@@ -223,6 +236,7 @@ def test_default_warehouse_and_interval_fallback(built, config):
         ("delete from analytics.forecast_runs", "analytics.forecast_runs has no row with as_of_date = 2025-03-09"),
         ("drop table analytics.product_classes", "analytics.product_classes does not exist"),
         ("delete from marts.inventory_positions", "marts.inventory_positions has no row"),
+        ("drop table marts.customers", "marts.customers does not exist"),
     ],
 )
 def test_missing_input_is_named(tmp_path, config, sql, message):
@@ -230,3 +244,95 @@ def test_missing_input_is_named(tmp_path, config, sql, message):
     con.execute(sql)
     with pytest.raises(ValueError, match=message):
         daily.build_replenishment(con, D, config)
+
+
+# --- a mid-week day ----------------------------------------------------------------------
+#
+# D2 = Wednesday 2025-03-12, forecast origin D (Sunday 2025-03-09): horizon 1 is the week
+# Mon 03-10 .. Sun 03-16, of which Mon..Wed are past (their orders are in the stock
+# figures). Weeks: h1 03-10, h2 03-17, h3 03-24, h4 03-31. Window: T = 14 days after D2,
+# 03-13 .. 03-26 (3 forecast weeks touched: h1, h2, h3).
+#
+# - WH1 K1: c1 (Mon) orders on 03-10 (past), 03-17 (h2) and 03-24 (h3) → 0.4·(140 + 210)
+#   = 140; c2 (Thu) on 03-13 (h1) and 03-20 (h2); 03-27 is after the window → 0.2·(70 +
+#   140) = 42. 182 over 14 days → d = 13/day (the old rule, mean of h1 and h2 ÷ 7, gave
+#   9/day: it counted c1's past order of 03-10 and missed its order of 03-24).
+#   S = 13·14 + z·√12 = 189.11, position 110 → 79.11 → 8 cases = 80.
+# - WH1 K2 (flat 40 a week): c1 03-17, 03-24; c6 (Wed) 03-12 is D2 itself (taken), then
+#   03-19 and 03-26 (last day of the window) → 4 × 20 = 80 → 40/7 a day.
+# - WH2 K1: c3 (Fri) 03-14 and 03-21 → 0.2·(70 + 140) = 42 → 3/day.
+# - Suggestions (next cycle strictly after D2): c1 03-17 → K1 0.4·140 = 56, K2 20;
+#   c3 03-14 → K1 14; c6 03-19 → K2 20. (Before: every customer's horizon-1 week,
+#   cycle 03-10, c1 K1 28: an order already taken suggested again.)
+# - Without an order weekday (c2, c6 set to null): c2's weeks are spread over their days:
+#   h1 4/7 (Thu..Sun), h2 1, h3 3/7 (03-24..26) → 0.2·(40 + 140 + 90) = 54 → WH1 K1
+#   (140 + 54)/14 a day; c6's next cycle is the first week starting after D2 (03-17),
+#   cycle_start 03-17, K2 20; WH1 K2 = c1 40 + c6 (h1 4/7 + h2 + h3 3/7)·20 = 80.
+
+DAY_TABLES = ("analytics.customer_segments", "analytics.product_classes", "marts.customers", "marts.products",
+              "marts.inventory_positions")
+
+
+def _mid_week(path: Path) -> duckdb.DuckDBPyConnection:
+    con = _warehouse(path)
+    for table in DAY_TABLES:
+        con.execute(f"insert into {table} by name select * replace (?::date as as_of_date) from {table} "
+                    "where as_of_date = ?", [D2, D])
+    con.execute("insert into analytics.forecast_runs values (?, ?)", [D2, D])
+    return con
+
+
+@pytest.fixture(scope="module")
+def mid_week(tmp_path_factory, config):
+    con = _mid_week(tmp_path_factory.mktemp("mid") / "w.duckdb")
+    yield con, daily.build_replenishment(con, D2, config)
+    con.close()
+
+
+def test_mid_week_plan_counts_only_the_days_after_the_day(mid_week):
+    _, frames = mid_week
+    plan = frames["replenishment_plan"]
+    k1 = _row(plan, "WH1", "K1")
+    assert k1["daily_demand_mean"] == pytest.approx(13.0)
+    assert k1["weekly_forecast_qty"] == pytest.approx(91.0) and k1["forecast_weeks"] == 3
+    assert k1["daily_demand_std"] == pytest.approx(math.sqrt(6 / 7))  # same review window as on D
+    assert k1["order_up_to"] == pytest.approx(182 + Z98 * math.sqrt(12))
+    assert k1["recommended_order_qty"] == 80
+    assert _row(plan, "WH1", "K2")["daily_demand_mean"] == pytest.approx(40 / 7)
+    assert _row(plan, "WH2", "K1")["daily_demand_mean"] == pytest.approx(3.0)
+
+
+def test_mid_week_suggestions_are_for_the_next_cycle(mid_week):
+    _, frames = mid_week
+    s = frames["customer_order_suggestions"].set_index(["warehouse_id", "sku", "customer_id"])
+    assert s[["cycle_start", "forecast_qty", "suggested_qty", "allocated_qty"]].to_dict("index") == {
+        ("WH1", "K1", "c1"): {"cycle_start": date(2025, 3, 17), "forecast_qty": pytest.approx(56.0),
+                              "suggested_qty": 56, "allocated_qty": 56},
+        ("WH1", "K2", "c1"): {"cycle_start": date(2025, 3, 17), "forecast_qty": pytest.approx(20.0),
+                              "suggested_qty": 20, "allocated_qty": 3},
+        ("WH1", "K2", "c6"): {"cycle_start": date(2025, 3, 19), "forecast_qty": pytest.approx(20.0),
+                              "suggested_qty": 20, "allocated_qty": 7},
+        ("WH2", "K1", "c3"): {"cycle_start": date(2025, 3, 14), "forecast_qty": pytest.approx(14.0),
+                              "suggested_qty": 14, "allocated_qty": 0},
+    }
+    assert (s["cycle_start"] > D2).all()
+
+
+def test_mid_week_without_an_order_weekday(tmp_path, config):
+    con = _mid_week(tmp_path / "w.duckdb")
+    con.execute("update marts.customers set order_weekday = null where customer_id in ('c2', 'c6')")
+    frames = daily.build_replenishment(con, D2, config)
+    plan = frames["replenishment_plan"]
+    assert _row(plan, "WH1", "K1")["daily_demand_mean"] == pytest.approx((140 + 54) / 14)
+    assert _row(plan, "WH1", "K2")["daily_demand_mean"] == pytest.approx(80 / 14)
+    s = frames["customer_order_suggestions"].set_index(["warehouse_id", "sku", "customer_id"])
+    assert s.loc[("WH1", "K2", "c6"), ["cycle_start", "suggested_qty"]].tolist() == [date(2025, 3, 17), 20]
+
+
+def test_min_daily_demand_comes_from_the_config(built, config):
+    con, _ = built
+    assert daily.replenishment_settings(config)["min_daily_demand"] == 0.1  # restock.yaml
+    cfg = copy.deepcopy(config)
+    cfg["replenishment"]["alerts"]["min_daily_demand"] = 6.0  # above WH1 K2 (40/7) and WH2 K1 (3)
+    got = {(r.warehouse_id, r.sku, r.alert_type) for r in daily.build_replenishment(con, D, cfg)["inventory_alerts"].itertuples()}
+    assert got == {("WH2", "K3", "overstock"), ("WH2", "K3", "expiring"), ("WH2", "K3", "dead_stock")}

@@ -1,0 +1,143 @@
+"""Time and peak memory of one as-of replenishment run (restock.replenishment.daily.run_day).
+
+    cp data/warehouse.duckdb /tmp/bench.duckdb          # the script copies nothing itself
+    .venv/bin/python benchmarks/bench_replenishment_asof.py --warehouse /tmp/bench.duckdb --day 2025-12-31 --in-place
+    .venv/bin/python benchmarks/bench_replenishment_asof.py --warehouse data/warehouse.duckdb --day 2025-12-31 --build-only
+
+``run_day`` builds the day's ``replenishment_plan``, ``customer_order_suggestions`` and
+``inventory_alerts`` and replaces that day of the three ``analytics`` tables: it
+modifies the warehouse, so the script refuses to run without ``--in-place`` (run it on
+a copy). ``--build-only`` opens the file read-only and times the build without writing
+(allowed on any file).
+
+The day needs its inputs (restock/replenishment/daily.py, "Inputs on D"): marts,
+customer segments, product classes and a ``forecast_runs`` row. ``--prepare`` (with
+``--in-place``) first builds the ones a partial warehouse lacks for the day, as the
+daily run would: customer segments and product classes, and the ``forecast_runs`` row
+of a day whose forecast origin already has forecasts (a day that is itself an origin
+without forecasts is an error: run the forecast first, benchmarks/bench_forecast_asof.py).
+That preparation is timed apart and not counted in the run.
+
+Prints: wall time of the run (build and write), peak RSS of the process
+(``resource.getrusage``; also the RSS before the run, imports and connection), input
+sizes and rows per output table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
+
+
+def _count(con, sql: str, params: list) -> int:
+    return con.execute(sql, params).fetchall()[0][0]  # fetchall: no pending result left behind
+
+
+def _prepare(con, day: date, config: dict) -> list[str]:
+    """Build the day's missing upstream rows; returns what was built."""
+    from restock.config import segmentation_settings
+    from restock.forecasting import daily as forecasting
+    from restock.forecasting.panel import forecast_origin
+    from restock.segmentation import daily as segments
+    from restock.warehouse import replace_day
+
+    segments.ensure_tables(con)
+    forecasting.ensure_tables(con)
+    done = []
+    if not _count(con, "select count(*) from analytics.customer_segments where as_of_date = ?", [day]):
+        rows = segments.customer_segments_for_day(con, day, **segmentation_settings(config))
+        replace_day(con, "analytics.customer_segments", "as_of_date", day, rows, segments.SEGMENT_COLUMNS)
+        done.append(f"customer_segments {len(rows):,} rows")
+    if not _count(con, "select count(*) from analytics.product_classes where as_of_date = ?", [day]):
+        rows = segments.product_classes_for_day(
+            con, day, quantity=config["forecasting"]["quantity"], **config["product_classes"]
+        )
+        replace_day(con, "analytics.product_classes", "as_of_date", day, rows, segments.PRODUCT_COLUMNS)
+        done.append(f"product_classes {len(rows):,} rows")
+    if not _count(con, "select count(*) from analytics.forecast_runs where as_of_date = ?", [day]):
+        origin = forecast_origin(day, int(config["forecasting"]["cutoff_weekday"]))
+        has = _count(con, "select count(*) from analytics.segment_forecasts where forecast_origin = ?", [origin])
+        if origin == day or not has:
+            raise SystemExit(f"{day}: no forecasts for its origin {origin}: run the forecast step for {origin} first")
+        forecasting.run_forecasts(con, [day], config)  # maps the day to its origin, reusing the origin's rows
+        done.append(f"forecast_runs {day} -> {origin} (reused)")
+    return done
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--warehouse", type=Path, required=True, help="DuckDB warehouse file (use a copy)")
+    parser.add_argument("--day", type=date.fromisoformat, required=True, help="as-of day, YYYY-MM-DD")
+    parser.add_argument("--config", type=Path, default=ROOT / "restock.yaml")
+    parser.add_argument("--in-place", action="store_true", help="allow writing into --warehouse")
+    parser.add_argument("--build-only", action="store_true", help="time the build only, read-only, no write")
+    parser.add_argument("--prepare", action="store_true", help="build the day's missing inputs first (needs --in-place)")
+    args = parser.parse_args()
+    if not args.warehouse.is_file():
+        parser.error(f"--warehouse {args.warehouse} does not exist")
+    if args.build_only and args.prepare:
+        parser.error("--prepare writes the inputs it builds: not with --build-only")
+    if not args.build_only and not args.in_place:
+        parser.error(
+            f"run_day writes the day into {args.warehouse}: copy the file and pass --in-place "
+            "(or --build-only to time the build without writing)"
+        )
+
+    import duckdb
+
+    from restock.config import load_config
+    from restock.replenishment import daily
+
+    config = load_config(args.config)
+    con = duckdb.connect(str(args.warehouse), read_only=args.build_only)
+    try:
+        if args.prepare:
+            started = time.perf_counter()
+            built = _prepare(con, args.day, config)
+            print(f"prepared in {time.perf_counter() - started:.1f} s: {'; '.join(built) or 'nothing missing'}")
+        before_mb = _peak_mb()
+        started = time.perf_counter()
+        frames = daily.build_replenishment(con, args.day, config)
+        build_s = time.perf_counter() - started
+        if args.build_only:
+            rows, write_s = {t: len(frames[t]) for t in daily.TABLES}, 0.0
+        else:
+            started = time.perf_counter()
+            rows = daily.write_replenishment(con, args.day, frames)
+            write_s = time.perf_counter() - started
+        peak_mb = _peak_mb()
+        inputs = {
+            "customers": _count(con, "select count(*) from analytics.customer_segments where as_of_date = ?", [args.day]),
+            "customer forecast rows": _count(
+                con, "select count(*) from analytics.demand_forecasts where as_of_date = ? and level = 'customer'",
+                [args.day],
+            ),
+            "inventory rows": _count(con, "select count(*) from marts.inventory_positions where as_of_date = ?", [args.day]),
+        }
+    finally:
+        con.close()
+
+    mode = "build only (read-only)" if args.build_only else "run_day (build + write)"
+    print(f"{args.warehouse} {args.day}: {mode}")
+    print(f"wall {build_s + write_s:.2f} s (build {build_s:.2f} s, write {write_s:.2f} s)")
+    print(f"peak RSS {peak_mb:.0f} MB (before the run: {before_mb:.0f} MB)")
+    print("inputs: " + ", ".join(f"{k} {v:,}" for k, v in inputs.items()))
+    print("rows: " + ", ".join(f"{t} {n:,}" for t, n in rows.items()))
+    unmapped = len(frames["unmapped_customers"])
+    if unmapped:
+        print(f"customers without a warehouse (left out): {unmapped:,}")
+
+
+if __name__ == "__main__":
+    main()
