@@ -3,13 +3,16 @@
 
 import json
 import os
+import time
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 
 from orchestration.environment import CONFIG, SETTINGS
 from orchestration.partitions import daily_partitions
-from restock.ingest.deliveries import fingerprint, is_complete, scan_landing
+from restock.config import landing_rules
+from restock.ingest.deliveries import fingerprint, is_complete, scan_landing, still_being_written
 
 # Schedules and sensors start stopped so that `make dev` on demo data launches
 # nothing by itself; production sets RESTOCK_AUTOMATION=on (or flips them in the UI).
@@ -36,24 +39,50 @@ daily_schedule = dg.build_schedule_from_partitioned_job(
 
 @dg.sensor(job=daily_job, minimum_interval_seconds=60, default_status=_DEFAULT_SENSOR_STATUS)
 def landing_sensor(context: dg.SensorEvaluationContext):
-    """Launch a day once its daily files (orders, inventory) have landed; again on re-delivery."""
+    """Launch a day once its daily files (orders, inventory) have landed and no file of
+    the day is still being written (restock/ingest/deliveries.py); again on re-delivery."""
     launched: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
-    valid_keys = set(daily_partitions.get_partition_keys())
+    requests, waiting = landing_requests(SETTINGS.landing_dir, launched, time.time(),
+                                         set(daily_partitions.get_partition_keys()))
+    if waiting:
+        context.log.info(waiting)
+    if not requests:
+        message = f"no new or re-delivered complete day in {SETTINGS.landing_dir}"
+        return dg.SkipReason(f"{message}; {waiting}" if waiting else message)
+    context.update_cursor(json.dumps(launched, sort_keys=True))
+    return requests
+
+
+def landing_requests(landing_dir: Path, launched: dict[str, str], now: float, valid_keys: set[str],
+                     rules: dict | None = None) -> tuple[list[dg.RunRequest], str]:
+    """(run requests, message naming the files still being written or "") for one tick at ``now``.
+
+    ``launched`` (day -> fingerprint, the cursor) is updated with the days requested.
+    A day whose files are all there but not all delivered is left for a later tick.
+    ``rules``: settle_seconds and marker_suffix, by default restock.yaml's ``landing``.
+    """
+    rules = rules or landing_rules(CONFIG)
     requests = []
-    for day, files in sorted(scan_landing(SETTINGS.landing_dir).items()):
+    waiting: list[str] = []
+    for day, files in sorted(scan_landing(landing_dir, rules["marker_suffix"]).items()):
         key = day.isoformat()
         if key not in valid_keys or not is_complete(files):
             continue
         fp = fingerprint(files)
         if launched.get(key) == fp:
             continue
+        writing = still_being_written(files, now, rules["settle_seconds"])
+        if writing:
+            waiting.extend(writing)
+            continue
         requests.append(dg.RunRequest(partition_key=key, run_key=f"{key}:{fp}"))
         launched[key] = fp
         if len(requests) >= MAX_RUNS_PER_TICK:
             break
-    if not requests:
-        return dg.SkipReason(f"no new or re-delivered complete day in {SETTINGS.landing_dir}")
-    context.update_cursor(json.dumps(launched, sort_keys=True))
-    return requests
-
-
+    if not waiting:
+        return requests, ""
+    shown = ", ".join(waiting[:10]) + (f" and {len(waiting) - 10} more" if len(waiting) > 10 else "")
+    return requests, (
+        f"waiting for files still being written: {shown} (a file counts once unchanged for "
+        f"{rules['settle_seconds']} s, or at once when '<file>{rules['marker_suffix']}' is written after it)"
+    )

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import time
 from datetime import datetime
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import dagster as dg
+import pytest
+
+
+@pytest.fixture
+def clock(pipeline, monkeypatch):
+    """The sensor's clock, set by the test: files are judged against it, nobody sleeps.
+    Starts an hour ahead, so the freshly generated landing files have settled."""
+    from orchestration import automation
+
+    now = {"t": time.time() + 3600}
+    monkeypatch.setattr(automation, "time", SimpleNamespace(time=lambda: now["t"]))
+    return now
 
 
 def test_schedule_runs_the_previous_day_in_shanghai_time(pipeline):
@@ -22,7 +37,7 @@ def test_schedule_runs_the_previous_day_in_shanghai_time(pipeline):
     assert [r.partition_key for r in requests] == ["2024-01-04"]
 
 
-def test_sensor_launches_complete_days_in_order_then_redeliveries(pipeline, landing_dir):
+def test_sensor_launches_complete_days_in_order_then_redeliveries(pipeline, landing_dir, clock):
     from orchestration.automation import MAX_RUNS_PER_TICK, landing_sensor
 
     defs, _ = pipeline
@@ -44,3 +59,60 @@ def test_sensor_launches_complete_days_in_order_then_redeliveries(pipeline, land
         redelivered = landing_sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=first.cursor, definitions=defs))
         assert [r.partition_key for r in redelivered.run_requests] == ["2024-01-03"]
         assert redelivered.run_requests[0].run_key != first.run_requests[2].run_key
+
+
+def test_sensor_waits_for_files_still_being_written(pipeline, clock, monkeypatch, tmp_path):
+    from orchestration import automation
+    from orchestration.environment import CONFIG
+    from restock.config import landing_rules
+
+    defs, settings = pipeline
+    # A landing folder of its own (the session's is shared with other tests).
+    monkeypatch.setattr(automation, "SETTINGS", dataclasses.replace(settings, landing_dir=tmp_path))
+    rules = landing_rules(CONFIG)
+    settle, marker = rules["settle_seconds"], rules["marker_suffix"]
+    t0 = clock["t"]
+
+    def write(extract, name, text, mtime):
+        (tmp_path / extract).mkdir(exist_ok=True)
+        path = tmp_path / extract / name
+        path.write_text(text)
+        os.utime(path, (mtime, mtime))
+        return path
+
+    write("inventory", "2024-01-02.csv", "warehouse_id,sku,on_hand_qty\n", t0 - 3600)
+    write("orders", "2024-01-02.csv", "order_id\n1\n", t0 - 5)  # the sender is still writing
+
+    with dg.instance_for_test() as instance:
+        def tick(cursor=None):
+            return automation.landing_sensor.evaluate_tick(
+                dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
+            )
+
+        waiting = tick()
+        assert not waiting.run_requests
+        assert "orders/2024-01-02.csv" in waiting.skip_message
+        assert "inventory/2024-01-02.csv" not in waiting.skip_message
+
+        # Still inside the settle time a minute later: still waiting.
+        clock["t"] = t0 + settle - 10
+        assert not tick(waiting.cursor).run_requests
+
+        # Unchanged for settle_seconds: launched.
+        clock["t"] = t0 + settle
+        settled = tick(waiting.cursor)
+        assert [r.partition_key for r in settled.run_requests] == ["2024-01-02"]
+        assert not tick(settled.cursor).run_requests
+
+        # Re-delivery: the new orders file is being written -> not launched yet, named ...
+        clock["t"] = t0 + 1000
+        write("orders", "2024-01-02.csv", "order_id\n1\n2\n", t0 + 999)
+        rewriting = tick(settled.cursor)
+        assert not rewriting.run_requests and "orders/2024-01-02.csv" in rewriting.skip_message
+
+        # ... and launched once, at once, when the sender writes the marker after it.
+        write("orders", f"2024-01-02.csv{marker}", "", t0 + 1000)
+        marked = tick(rewriting.cursor)
+        assert [r.partition_key for r in marked.run_requests] == ["2024-01-02"]
+        assert marked.run_requests[0].run_key != settled.run_requests[0].run_key
+        assert not tick(marked.cursor).run_requests
