@@ -3,19 +3,23 @@
 A day's rows are replaced as a whole inside one transaction, so a re-run or a
 re-delivered file never counts a row twice and a failed load leaves the previous
 rows in place.
+
+``load_day`` / ``load_days`` load without validation (tools and tests); the pipeline
+loads through the validation gate, ``restock.ingest.gated``, which reuses
+``write_day`` and ``no_delivery`` from here.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from restock.ingest.contract import EXTRACTS, PARTITION_COLUMN, RAW_SCHEMA, create_raw_tables
+from restock.ingest.contract import EXTRACTS, PARTITION_COLUMN, QUARANTINE_TABLE, RAW_SCHEMA, create_raw_tables
 from restock.ingest.deliveries import day_of_file
-from restock.ingest.landing import LandingError, expected_paths, find_file, read_extract_file
+from restock.ingest.landing import ExtractFile, LandingError, expected_paths, find_file, read_extract_file
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +60,18 @@ def _load_day(con, landing_dir: Path, extract_name: str, day: date, mapping: dic
     extract = EXTRACTS[extract_name]
     path = find_file(landing_dir, extract_name, day)
     if path is None:
-        return _no_delivery(con, landing_dir, extract_name, day, mapping, encodings)
-
+        return no_delivery(con, landing_dir, extract_name, day, mapping, encodings)
     delivered = read_extract_file(path, extract, mapping, encodings)
+    return write_day(con, extract_name, day, delivered)
+
+
+def write_day(con, extract_name: str, day: date, delivered: ExtractFile, *,
+              release_quarantine: bool = False) -> LoadResult:
+    """Replace ``day`` in ``raw.<extract>`` with the file's rows and record the load, in
+    one transaction (a failure keeps the previous rows). ``release_quarantine``: also
+    mark a quarantined delivery of that extract and day as released (the gated path)."""
+    extract = EXTRACTS[extract_name]
+    path = delivered.path
     loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
     columns = ", ".join(f'"{c}"' for c in extract.columns)
     con.execute("BEGIN TRANSACTION")
@@ -73,6 +86,8 @@ def _load_day(con, landing_dir: Path, extract_name: str, day: date, mapping: dic
         con.unregister("incoming_extract")
         _record_load(con, extract_name, day, "loaded", str(path), delivered.checksum_sha256,
                      delivered.table.num_rows, loaded_at)
+        if release_quarantine:
+            release_quarantined(con, extract_name, day, loaded_at)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
@@ -82,8 +97,21 @@ def _load_day(con, landing_dir: Path, extract_name: str, day: date, mapping: dic
                       delivered.table.num_rows, delivered.encoding, day)
 
 
-def _no_delivery(con, landing_dir: Path, extract_name: str, day: date, mapping: dict[str, str],
-                 encodings: list[str]) -> LoadResult:
+def release_quarantined(con, extract_name: str, day: date, at: datetime) -> int:
+    """Set ``released_at`` on the open quarantine records of this extract and day."""
+    released = con.execute(
+        f"UPDATE {QUARANTINE_TABLE} SET released_at = ? "
+        "WHERE extract = ? AND partition_date = ? AND released_at IS NULL RETURNING 1",
+        [at, extract_name, day],
+    ).fetchall()
+    return len(released)
+
+
+def no_delivery(con, landing_dir: Path, extract_name: str, day: date, mapping: dict[str, str],
+                encodings: list[str], load_earlier: Callable[[date], bool] | None = None) -> LoadResult:
+    """A day without a file: a daily extract fails (naming the expected paths); a
+    snapshot extract uses the latest earlier snapshot (loading it when the warehouse has
+    none yet, through ``load_earlier(day) -> accepted?`` when given)."""
     extract = EXTRACTS[extract_name]
     wanted = " or ".join(str(p) for p in expected_paths(landing_dir, extract_name, day))
     if extract.delivery == "daily":
@@ -101,19 +129,27 @@ def _no_delivery(con, landing_dir: Path, extract_name: str, day: date, mapping: 
         "WHERE extract = ? AND partition_date < ? AND status = 'loaded'",
         [extract_name, day],
     ).fetchone()[0]
+    rejected = None
     if in_force is None:
         earlier = _latest_earlier_file_day(landing_dir, extract_name, day)
         if earlier is not None:
             # A range backfilled into an empty warehouse: the snapshot in force was
             # delivered before the range; load it under its own day (still <= day).
             log.info("%s for %s: loading the snapshot in force, delivered %s", extract_name, day, earlier)
-            load_day(con, landing_dir, extract_name, earlier, mapping, encodings)
-            in_force = earlier
+            if load_earlier is None:
+                load_day(con, landing_dir, extract_name, earlier, mapping, encodings)
+                in_force = earlier
+            elif load_earlier(earlier):
+                in_force = earlier
+            else:
+                rejected = earlier
     if in_force is None and not extract.optional_extract:
+        why = (f" The snapshot delivered {rejected} was rejected by its validation gate (quarantined)."
+               if rejected else "")
         raise MissingDeliveryError(
             f"{extract_name} for {day}: no snapshot on or before this day in the warehouse; the first "
             f"partition needs one. Expected {wanted}, or backfill from the day of an earlier snapshot "
-            f"in {landing_dir / extract_name}"
+            f"in {landing_dir / extract_name}.{why}"
         )
     loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
     _record_load(con, extract_name, day, "no_delivery", None, None, 0, loaded_at)

@@ -13,6 +13,7 @@ from restock.quality.gates import (
     prepare_frame,
     quantity_baseline,
     suite_path,
+    validate_days,
     validate_frame,
 )
 
@@ -25,5 +26,6 @@ __all__ = [
     "prepare_frame",
     "quantity_baseline",
     "suite_path",
+    "validate_days",
     "validate_frame",
 ]

@@ -117,7 +117,8 @@ def test_header_only_orders_file_is_a_day_without_orders():
         ({"row_2": {"line_no": "1"}}, "line_no", 2, "expect_compound_columns_to_be_unique"),
         ({"row_3": {"customer_id": "C999"}}, "customer_id", 3, "expect_column_values_to_be_in_set"),
         ({"row_4": {"sku": "S404"}}, "sku", 4, "expect_column_values_to_be_in_set"),
-        ({"row_1": {"order_date": "2024-03-04"}}, "order_date", 1, "expect_column_values_to_be_between"),
+        # compared with the row's _partition_date (a per-row rule: several days can share a run)
+        ({"row_1": {"order_date": "2024-03-04"}}, "order_date", 1, "expect_column_pair_values_to_be_equal"),
         ({"row_1": {"order_date": "2024-13-01"}}, "order_date", 1, "expect_column_values_to_match_strftime_format"),
         ({"row_3": {"status": "shipped"}}, "status", 3, "expect_column_values_to_be_in_set"),
     ],
@@ -173,7 +174,8 @@ def test_inventory_and_customer_keys():
     c = customers()
     c.loc[2, "customer_id"] = "C1"
     result = validate_frame("raw_customers", c, {"partition_date": DAY})
-    _assert_row_named(result, _failure(result, "customer_id", "expect_column_values_to_be_unique"),
+    # keyed by the day (compound with _partition_date) so several days can share a run
+    _assert_row_named(result, _failure(result, "customer_id", "expect_compound_columns_to_be_unique"),
                       "customer_id", 3, "customers")
 
 
@@ -218,3 +220,58 @@ def test_data_docs_are_written_to_the_given_folder(tmp_path):
     assert docs in result.data_docs_path.parents
     assert str(result.data_docs_path) in result.message()
     assert ">ten<" in result.data_docs_path.read_text(encoding="utf-8")  # the offending value is shown
+
+
+# ------------------------------------------------- several days in one run (validate_days)
+
+
+def _orders_of(day: date, **changes_by_row) -> pd.DataFrame:
+    df = orders(**changes_by_row)
+    df["order_date"] = [day.isoformat() if v == DAY.isoformat() else v for v in df["order_date"]]
+    df["_partition_date"] = pd.Timestamp(day)
+    df["_source_file"] = f"landing/orders/{day}.csv"
+    return df
+
+
+def test_validate_days_gives_each_day_the_verdict_of_its_own_run():
+    from restock.quality import validate_days
+
+    days = [DAY + timedelta(days=i) for i in range(4)]
+    frames = {d: _orders_of(d) for d in days}
+    frames[days[1]] = _orders_of(days[1], row_3={"quantity": "-3"})
+    frames[days[2]] = _orders_of(days[2]).iloc[0:0]  # a day without orders
+    # C3 leaves the customers snapshot in force from the last day on.
+    known = {"known_customer_ids": {d: CUSTOMERS if d != days[3] else ["C1", "C2"] for d in days},
+             "known_skus": SKUS}
+    history = pd.DataFrame({"customer_id": ["C1"] * 20, "quantity": ["8", "10", "12", "9"] * 5})
+    frames[days[0]] = _orders_of(days[0], row_1={"quantity": "900"})  # an outlier: a warning only
+    baseline = quantity_baseline(history)
+    together = validate_days("raw_orders", frames, known, quantity_baseline=baseline)
+    alone = {d: validate_frame("raw_orders", frames[d], {**known, "partition_date": d}, quantity_baseline=baseline)
+             for d in days}
+    assert [together[d].passed for d in days] == [alone[d].passed for d in days] == [True, False, True, False]
+    for d in days:
+        assert together[d].failures == alone[d].failures, d
+        assert together[d].warnings == alone[d].warnings, d
+        assert together[d].partition_date == d and together[d].row_count == len(frames[d])
+    assert "landing/orders/2024-03-06.csv row 3: quantity='-3'" in together[days[1]].message()
+    assert "landing/orders/2024-03-08.csv row 4: customer_id='C3'" in together[days[3]].message()
+    assert together[days[0]].warnings[0].unexpected_count == 1
+
+
+def test_validate_days_keys_uniqueness_by_day_and_falls_back_for_cross_row_rules(tmp_path):
+    from restock.quality import validate_days
+    from restock.quality.gates import batch_blockers
+
+    day2 = DAY + timedelta(days=1)
+    c2 = customers().assign(_partition_date=pd.Timestamp(day2), _source_file=FILE.format("customers") + "2")
+    result = validate_days("raw_customers", {DAY: customers(), day2: c2}, {})
+    assert all(r.passed for r in result.values()), {d: r.message() for d, r in result.items()}
+    for name in ("raw_orders", "raw_customers", "raw_products", "raw_inventory", "raw_promotions"):
+        assert not batch_blockers(load_suite(name)), name
+    suite = load_suite("raw_customers")
+    suite["expectations"].append({"type": "expect_column_values_to_be_unique", "kwargs": {"column": "customer_name"}})
+    (tmp_path / "raw_customers.json").write_text(json.dumps(suite), encoding="utf-8")
+    assert batch_blockers(suite) == ["expect_column_values_to_be_unique on customer_name compares rows of different days"]
+    result = validate_days("raw_customers", {DAY: customers(), day2: c2}, {}, directory=tmp_path)
+    assert all(r.passed for r in result.values())  # one run per day: the same names on two days are fine

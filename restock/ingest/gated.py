@@ -1,0 +1,422 @@
+"""Load raw extracts through their validation gate; quarantine what the gate rejects.
+
+For one extract and the days of a partition window, in day order:
+
+1. find the day's landing file. No file: a daily extract fails with
+   ``MissingDeliveryError`` naming the expected paths (as ``loader.load_day``); a
+   snapshot extract keeps the latest earlier snapshot in force;
+2. read it (``landing.read_extract_file``). A file that cannot be read at all (0 bytes,
+   truncated gzip, corrupt Parquet, undecodable text, unparsable CSV, missing required
+   column) is rejected with the reader's message;
+3. validate it with the suite ``expectations/raw_<extract>.json``
+   (``restock.quality.validate_days``): ``partition_date`` = the day; ``known_*`` = the
+   ids of the customers / products snapshot *in force* that day (the accepted rows of
+   ``raw.customers`` / ``raw.products`` with the latest ``_partition_date`` on or before
+   it); ``today`` = the run's date; orders' quantity outliers against a baseline of the
+   accepted orders of the ``baseline_weeks`` before the first day validated, per
+   customer (or its tier's, for customers with few lines). Days are validated
+   together, ``DAYS_PER_VALIDATION`` at a time, with a verdict per day (GE's fixed cost
+   per run would otherwise dominate a backfill);
+4. accepted: the day's rows in ``raw.<extract>`` are replaced in one transaction
+   (``loader.write_day``), which also releases any open quarantine record of that
+   extract and day. Rejected: ``raw.<extract>`` is not touched (the previous accepted
+   rows of that day stay, so dbt never reads a rejected file); the delivered file is
+   copied byte for byte to ``<data_dir>/quarantine/<extract>/<day>/<sha256[:12]>-<name>``
+   and recorded in ``raw._quarantine`` with the gate's message and failing
+   expectations; the other days go on.
+
+Pure code: no Dagster import. ``great_expectations`` is imported on the first validation.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import gzip
+import hashlib
+import io
+import json
+import logging
+import os
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from restock.ingest.contract import EXTRACTS, PARTITION_COLUMN, QUARANTINE_TABLE, RAW_SCHEMA, create_raw_tables
+from restock.ingest.landing import ExtractFile, LandingError, find_file, read_extract_file
+from restock.ingest.loader import LoadResult, no_delivery, release_quarantined, write_day
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from restock.quality import GateResult
+
+log = logging.getLogger(__name__)
+
+DAYS_PER_VALIDATION = 31  # days of one extract validated in one GE run (memory and warning-baseline age bound)
+QUARANTINE_DIR = "quarantine"
+DATA_DOCS_DIR = Path("quality") / "docs"
+DEFAULT_ENCODINGS = ("utf-8-sig", "gb18030")
+
+
+@dataclass(frozen=True)
+class GateRules:
+    """The business rules of the raw gates (restock.yaml ``quality:``)."""
+
+    outlier_k: float = 8.0  # orders: a line above mean + k * std of its customer's earlier lines (warning)
+    max_quantity: float = 100000  # orders: a line above this is absurd (blocks)
+    baseline_weeks: int = 8  # orders: weeks of accepted history the outlier baseline uses
+
+    def suite_parameters(self, extract_name: str) -> dict[str, Any]:
+        if extract_name == "orders":
+            return {"outlier_k": self.outlier_k, "max_quantity": self.max_quantity}
+        return {}
+
+
+@dataclass(frozen=True)
+class GatedLoad:
+    extract: str
+    day: date
+    status: str  # "loaded" | "no_delivery" | "quarantined"
+    source_file: str | None
+    checksum_sha256: str | None
+    row_count: int  # rows loaded (loaded), rows in the rejected file (quarantined; 0 when unreadable)
+    encoding: str | None = None
+    snapshot_in_force: date | None = None
+    gate: GateResult | None = None
+    reason: str | None = None  # why the file was rejected: the gate's message or the reader's error
+    quarantine_file: Path | None = None
+    released: int = 0  # open quarantine records of this day released by this load
+    notes: tuple[str, ...] = field(default_factory=tuple)  # warnings outside the suite
+
+    @property
+    def passed(self) -> bool:
+        return self.status != "quarantined"
+
+    @property
+    def data_docs_path(self) -> Path | None:
+        return self.gate.data_docs_path if self.gate is not None else None
+
+    @property
+    def warnings(self) -> int:
+        return (len(self.gate.warnings) if self.gate is not None else 0) + len(self.notes)
+
+    def message(self) -> str:
+        if self.reason:
+            return self.reason
+        if self.gate is not None:
+            return self.gate.message()
+        return f"{self.extract} for {self.day}: {self.status}"
+
+    def failed_expectations(self) -> list[dict[str, Any]]:
+        """Failing expectations with counts and sample rows (file, row, column values)."""
+        if self.gate is not None and not self.gate.passed:
+            return self.gate.as_metadata()["failed"]
+        if self.status == "quarantined":
+            return [{"type": "file_is_readable", "column": None, "unexpected_count": None,
+                     "element_count": None, "error": self.reason, "rows": []}]
+        return []
+
+
+# --------------------------------------------------------------------------- API
+
+
+def load_gated_day(con, landing_dir: Path, data_dir: Path, extract_name: str, day: date, *,
+                   mapping: dict[str, str] | None = None, encodings: Iterable[str] = DEFAULT_ENCODINGS,
+                   rules: GateRules | None = None, today: date | None = None,
+                   data_docs: bool = True) -> GatedLoad:
+    """Gate and load one extract for one day (see the module docstring)."""
+    results = list(load_gated_days(con, landing_dir, data_dir, extract_name, [day], mapping=mapping,
+                                   encodings=encodings, rules=rules, today=today, data_docs=data_docs))
+    return next(r for r in reversed(results) if r.day == day)
+
+
+def load_gated_days(con, landing_dir: Path, data_dir: Path, extract_name: str, days: Iterable[date], *,
+                    mapping: dict[str, str] | None = None, encodings: Iterable[str] = DEFAULT_ENCODINGS,
+                    rules: GateRules | None = None, today: date | None = None, data_docs: bool = True,
+                    days_per_validation: int = DAYS_PER_VALIDATION) -> Iterator[GatedLoad]:
+    """Gate and load each day in order, yielding one ``GatedLoad`` per day (plus one for
+    an earlier snapshot loaded on the way, see ``loader.no_delivery``).
+
+    ``data_docs``: write Data Docs under ``<data_dir>/quality/docs``; for a window of
+    several days only the rejected days get a page (a single day always does).
+    Raises ``MissingDeliveryError`` at a daily extract's first day without a file,
+    after loading the days before it; ``LandingError`` when one day has two files.
+    """
+    create_raw_tables(con)
+    gate = _Gate(con, Path(landing_dir), Path(data_dir), extract_name, dict(mapping or {}), list(encodings),
+                 rules or GateRules(), today or date.today(), data_docs)
+    days = list(days)
+    for start in range(0, len(days), max(1, days_per_validation)):
+        yield from gate.run(days[start:start + days_per_validation])
+
+
+def quarantine_dir(data_dir: Path) -> Path:
+    return Path(data_dir) / QUARANTINE_DIR
+
+
+def data_docs_dir(data_dir: Path) -> Path:
+    return Path(data_dir) / DATA_DOCS_DIR
+
+
+def open_quarantines(con, extract_name: str | None = None) -> list[dict[str, Any]]:
+    """Quarantine records not released yet (newest first)."""
+    where, args = ("AND extract = ?", [extract_name]) if extract_name else ("", [])
+    cur = con.execute(
+        f"SELECT extract, partition_date, source_file, checksum_sha256, quarantine_file, quarantined_at, reason "
+        f"FROM {QUARANTINE_TABLE} WHERE released_at IS NULL {where} ORDER BY quarantined_at DESC", args)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
+# ---------------------------------------------------------------------- the gate
+
+
+class _Gate:
+    def __init__(self, con, landing_dir: Path, data_dir: Path, extract_name: str, mapping: dict[str, str],
+                 encodings: list[str], rules: GateRules, today: date, data_docs: bool) -> None:
+        self.con, self.landing_dir, self.data_dir = con, landing_dir, data_dir
+        self.extract_name, self.extract = extract_name, EXTRACTS[extract_name]
+        self.mapping, self.encodings, self.rules, self.today = mapping, encodings, rules, today
+        self.data_docs = data_docs
+        self._in_force_ids: dict[tuple[str, date], frozenset[str]] = {}
+        self._rejected_earlier: set[date] = set()
+
+    # -- one chunk of days
+    def run(self, days: list[date], ids_as_of: date | None = None) -> Iterator[GatedLoad]:
+        plan: list[tuple[date, str, Any]] = []  # (day, "file" | "unreadable" | "none", payload)
+        stop: LandingError | None = None
+        for day in days:
+            try:
+                path = find_file(self.landing_dir, self.extract_name, day)
+            except LandingError as exc:  # two files for one day: which one is meant?
+                stop = exc
+                break
+            if path is None:
+                plan.append((day, "none", None))
+                if self.extract.delivery == "daily":
+                    break  # no_delivery raises MissingDeliveryError once the days before are loaded
+                continue
+            try:
+                plan.append((day, "file", read_extract_file(path, self.extract, self.mapping, self.encodings)))
+            except LandingError as exc:
+                plan.append((day, "unreadable", (path, self._explain(path, exc))))
+        delivered = {day: payload for day, kind, payload in plan if kind == "file"}
+        verdicts = self._validate(delivered, ids_as_of) if delivered else {}
+        for day, kind, payload in plan:
+            if kind == "none":
+                yield from self._no_delivery(day)
+            elif kind == "unreadable":
+                path, reason = payload
+                yield self._quarantine(day, path, reason, None)
+            else:
+                yield self._apply(day, payload, verdicts[day])
+        if stop is not None:
+            raise stop
+
+    # -- validation
+    def _validate(self, delivered: dict[date, ExtractFile], ids_as_of: date | None) -> dict[date, GateResult]:
+        import pandas as pd
+
+        from restock.quality import validate_days
+
+        frames = {}
+        for day, file in delivered.items():
+            frame = file.table.to_pandas()
+            frame["_source_file"] = str(file.path)
+            frame[PARTITION_COLUMN] = pd.Timestamp(day)
+            frames[day] = frame
+        days = sorted(frames)
+        params: dict[str, Any] = {"today": self.today, **self.rules.suite_parameters(self.extract_name)}
+        baseline = None
+        if self.extract_name in ("orders", "inventory", "promotions"):
+            params["known_skus"] = {d: self._ids_in_force("products", "sku", ids_as_of or d) for d in days}
+        if self.extract_name == "orders":
+            params["known_customer_ids"] = {d: self._ids_in_force("customers", "customer_id", ids_as_of or d)
+                                            for d in days}
+            baseline = self._quantity_baseline(days[0])
+        docs = data_docs_dir(self.data_dir) if self.data_docs else None
+        return validate_days(f"raw_{self.extract_name}", frames, params, data_docs_dir=docs,
+                             quantity_baseline=baseline)
+
+    def _ids_in_force(self, extract_name: str, column: str, day: date) -> frozenset[str]:
+        """Ids of the accepted snapshot in force on ``day`` (empty when there is none)."""
+        snapshot = self.con.execute(
+            f'SELECT max({PARTITION_COLUMN}) FROM {RAW_SCHEMA}."{extract_name}" WHERE {PARTITION_COLUMN} <= ?', [day]
+        ).fetchone()[0]
+        if snapshot is None:
+            return frozenset()
+        key = (extract_name, snapshot)
+        if key not in self._in_force_ids:
+            rows = self.con.execute(
+                f'SELECT DISTINCT "{column}" FROM {RAW_SCHEMA}."{extract_name}" '
+                f'WHERE {PARTITION_COLUMN} = ? AND "{column}" IS NOT NULL', [snapshot]
+            ).fetchall()
+            self._in_force_ids[key] = frozenset(r[0] for r in rows)
+        return self._in_force_ids[key]
+
+    def _quantity_baseline(self, first_day: date) -> pd.DataFrame | None:
+        from restock.quality import quantity_baseline
+
+        since = first_day - timedelta(weeks=self.rules.baseline_weeks)
+        history = self.con.execute(
+            f"SELECT customer_id, quantity, status FROM {RAW_SCHEMA}.orders "
+            f"WHERE {PARTITION_COLUMN} >= ? AND {PARTITION_COLUMN} < ?", [since, first_day]
+        ).df()
+        if history.empty:
+            return None
+        snapshot = self.con.execute(
+            f"SELECT max({PARTITION_COLUMN}) FROM {RAW_SCHEMA}.customers WHERE {PARTITION_COLUMN} <= ?", [first_day]
+        ).fetchone()[0]
+        customers = None
+        if snapshot is not None:
+            customers = self.con.execute(
+                f"SELECT customer_id, tier FROM {RAW_SCHEMA}.customers WHERE {PARTITION_COLUMN} = ?", [snapshot]
+            ).df()
+        return quantity_baseline(history, customers)
+
+    # -- outcomes
+    def _apply(self, day: date, file: ExtractFile, verdict: GateResult) -> GatedLoad:
+        if not verdict.source_files:  # a file without rows: the message still names it
+            verdict = dataclasses.replace(verdict, source_files=(str(file.path),))
+        if not verdict.passed:
+            return self._quarantine(day, file.path, verdict.message(), verdict, rows=file.table.num_rows)
+        notes = self._notes(day, file)
+        open_before = self._open_count(day)
+        loaded = write_day(self.con, self.extract_name, day, file, release_quarantine=True)
+        if open_before:
+            log.info("%s for %s: accepted %s; released %d quarantined deliver%s", self.extract_name, day,
+                     file.path, open_before, "y" if open_before == 1 else "ies")
+        return _gated(loaded, gate=verdict, released=open_before, notes=notes)
+
+    def _no_delivery(self, day: date) -> Iterator[GatedLoad]:
+        earlier_results: list[GatedLoad] = []
+
+        def load_earlier(earlier: date) -> bool:
+            # The snapshot in force was delivered before the window: it is used from ``day``
+            # on, so its ids are checked against the masters in force on ``day``.
+            if earlier in self._rejected_earlier:
+                return False
+            result = next(r for r in self.run([earlier], ids_as_of=day) if r.day == earlier)
+            earlier_results.append(result)
+            if not result.passed:
+                self._rejected_earlier.add(earlier)
+            return result.passed
+
+        result = no_delivery(self.con, self.landing_dir, self.extract_name, day, self.mapping, self.encodings,
+                             load_earlier=load_earlier)
+        yield from earlier_results
+        # The day is settled without a (new) file: a rejected delivery of it is not waiting any more.
+        released = release_quarantined(self.con, self.extract_name, day, _now())
+        yield _gated(result, released=released)
+
+    def _notes(self, day: date, file: ExtractFile) -> tuple[str, ...]:
+        if self.extract_name != "inventory":
+            return ()
+        # The inventory file carries no as-of date. A file byte-identical to the one
+        # accepted for the day before is most likely that day's snapshot sent again; it
+        # is also what a day without any stock movement gives, so it is a warning.
+        before = self.con.execute(
+            f"SELECT source_file FROM {RAW_SCHEMA}._loads WHERE extract = ? AND partition_date = ? "
+            "AND status = 'loaded' AND checksum_sha256 = ?", [self.extract_name, day - timedelta(days=1),
+                                                             file.checksum_sha256]
+        ).fetchone()
+        if before is None:
+            return ()
+        return (f"{file.path}: byte-identical to the file accepted for {day - timedelta(days=1)} ({before[0]}): "
+                "the previous day's snapshot delivered again? Accepted (a day without stock movement looks the "
+                "same); check with the warehouse and re-deliver if it is wrong.",)
+
+    def _open_count(self, day: date) -> int:
+        return self.con.execute(
+            f"SELECT count(*) FROM {QUARANTINE_TABLE} WHERE extract = ? AND partition_date = ? AND released_at IS NULL",
+            [self.extract_name, day],
+        ).fetchone()[0]
+
+    def _quarantine(self, day: date, path: Path, reason: str, verdict: GateResult | None, rows: int = 0) -> GatedLoad:
+        data = path.read_bytes()
+        checksum = hashlib.sha256(data).hexdigest()
+        target = quarantine_dir(self.data_dir) / self.extract_name / day.isoformat() / f"{checksum[:12]}-{path.name}"
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(f".{target.name}.partial")
+            partial.write_bytes(data)
+            os.replace(partial, target)
+        result = GatedLoad(self.extract_name, day, "quarantined", str(path), checksum, rows, gate=verdict,
+                           reason=reason, quarantine_file=target)
+        failed = json.dumps(result.failed_expectations(), ensure_ascii=False, default=str)
+        now = _now()
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            # The same rejected file again (a re-run): one open record, refreshed.
+            updated = self.con.execute(
+                f"UPDATE {QUARANTINE_TABLE} SET quarantined_at = ?, reason = ?, failed_expectations = ?, "
+                "source_file = ?, quarantine_file = ? WHERE extract = ? AND partition_date = ? "
+                "AND checksum_sha256 = ? AND released_at IS NULL RETURNING 1",
+                [now, reason, failed, str(path), str(target), self.extract_name, day, checksum],
+            ).fetchall()
+            if not updated:
+                self.con.execute(
+                    f"INSERT INTO {QUARANTINE_TABLE} (extract, partition_date, source_file, checksum_sha256, "
+                    "quarantine_file, quarantined_at, reason, failed_expectations, released_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                    [self.extract_name, day, str(path), checksum, str(target), now, reason, failed],
+                )
+            self.con.execute("COMMIT")
+        except Exception:
+            self.con.execute("ROLLBACK")
+            raise
+        log.error("%s for %s: QUARANTINED %s (copy: %s)\n%s", self.extract_name, day, path, target, reason)
+        return result
+
+    def _explain(self, path: Path, exc: LandingError) -> str:
+        """The reader's message, plus the row that breaks a CSV when the parser did not say."""
+        message = str(exc)
+        if "CSV cannot be parsed" not in message:
+            return message
+        where = _csv_row_with_wrong_field_count(path, self.encodings)
+        return f"{message} [{where}]" if where else message
+
+
+def _csv_row_with_wrong_field_count(path: Path, encodings: list[str]) -> str | None:
+    try:
+        data = path.read_bytes()
+        if path.name.endswith(".gz"):
+            data = gzip.decompress(data)
+        for encoding in encodings:
+            try:
+                text = data.decode(encoding)
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            return None
+        rows = csv.reader(io.StringIO(text, newline=""))
+        header = next(rows)
+        for number, row in enumerate(rows, 1):
+            if row and len(row) != len(header):
+                line = rows.line_num
+                last = next(rows, None) is None
+                return (f"{path} row {number} (line {line}) has {len(row)} field(s), the header has {len(header)}"
+                        + ("; it is the last row: was the file still being written?" if last else ""))
+    except (OSError, EOFError, zlib.error, csv.Error, StopIteration):
+        return None
+    return None
+
+
+def _gated(result: LoadResult, *, gate: GateResult | None = None, released: int = 0,
+           notes: tuple[str, ...] = ()) -> GatedLoad:
+    return GatedLoad(result.extract, result.day, result.status, result.source_file, result.checksum_sha256,
+                     result.row_count, result.encoding, result.snapshot_in_force, gate=gate, released=released,
+                     notes=notes)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+__all__ = ["GateRules", "GatedLoad", "load_gated_day", "load_gated_days", "open_quarantines",
+           "quarantine_dir", "data_docs_dir", "DAYS_PER_VALIDATION"]
