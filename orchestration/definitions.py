@@ -1,5 +1,5 @@
 """The Restock code location: raw extracts -> dbt models -> segments, forecasts and
-their accuracy review -> replenishment, one daily-partitioned graph."""
+their accuracy review -> replenishment -> gated publishing, one daily-partitioned graph."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ warnings.filterwarnings("ignore", category=PreviewWarning)
 
 from orchestration.assets.dbt import dbt_resource, restock_dbt_models
 from orchestration.assets.forecasting import forecasting_assets
+from orchestration.assets.publish import publish_assets
 from orchestration.assets.raw import raw_assets
 from orchestration.assets.replenishment import replenishment_assets
 from orchestration.automation import daily_job, daily_schedule, landing_sensor
@@ -24,7 +25,7 @@ from orchestration.environment import SETTINGS
 from orchestration.resources import WarehouseResource
 
 defs = dg.Definitions(
-    assets=[*raw_assets, restock_dbt_models, *forecasting_assets, *replenishment_assets],
+    assets=[*raw_assets, restock_dbt_models, *forecasting_assets, *replenishment_assets, *publish_assets],
     jobs=[daily_job],
     schedules=[daily_schedule],
     sensors=[landing_sensor],

@@ -82,7 +82,43 @@ def main() -> int:
             print(f"\n-- analytics.{table}")
             print(con.execute(sql).df().to_string(index=False))
     con.close()
+    _print_published(settings.data_dir)
     return 0
+
+
+def _print_published(data_dir) -> None:
+    """What BI tools see: serving.duckdb's catalogue and the latest recommendations."""
+    import os
+
+    import duckdb
+
+    serving = data_dir / "serving.duckdb"
+    if not serving.exists():
+        print(f"\nNothing published yet ({serving} does not exist).")
+        return
+    con = duckdb.connect(str(serving), read_only=True)
+    try:
+        print(f"\nPublished for BI (open read-only; columns: docs/tables.md): {serving}")
+        print(f"Parquet: {data_dir / 'published'}/<table>/as_of_date=<day>/")
+        if os.environ.get("RESTOCK_POSTGRES_URL"):
+            print("PostgreSQL: the same tables in the server of RESTOCK_POSTGRES_URL")
+        print(con.execute("select table_name, days, first_day, latest_day from published_tables order by 1")
+              .df().to_string(index=False))
+        tables = {r[0] for r in con.execute("select table_name from published_tables where has_view").fetchall()}
+        if "replenishment_plan" in tables:
+            print("\n-- replenishment_plan_latest: top recommended orders")
+            print(con.execute(
+                "select as_of_date, warehouse_id, sku, round(inventory_position) as position, "
+                "round(order_up_to) as order_up_to, recommended_order_qty, round(days_of_supply, 1) as days_of_supply "
+                "from replenishment_plan_latest order by recommended_order_qty desc limit 8").df().to_string(index=False))
+        if "inventory_alerts" in tables:
+            print("\n-- inventory_alerts_latest: most severe")
+            print(con.execute(
+                "select warehouse_id, sku, alert_type, severity, detail from inventory_alerts_latest "
+                "order by case severity when 'high' then 0 when 'medium' then 1 else 2 end, warehouse_id, sku "
+                "limit 8").df().to_string(index=False))
+    finally:
+        con.close()
 
 
 if __name__ == "__main__":

@@ -16,7 +16,9 @@ from restock.publish.serving import (
     publish_day,
     published_days,
     published_tables,
+    row_count,
     serving_path,
+    unpublish_day,
 )
 
 __all__ = [
@@ -32,4 +34,6 @@ __all__ = [
     "published_days",
     "published_tables",
     "serving_path",
+    "row_count",
+    "unpublish_day",
 ]

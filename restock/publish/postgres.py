@@ -165,3 +165,19 @@ def load_day(
         time.perf_counter() - started,
     )
     return len(data)
+
+
+def delete_day(url: str, table: str, as_of_date: date, schema: str | None = None) -> int:
+    """Delete one day of ``schema.table`` (retention); 0 when the table does not exist."""
+    import psycopg
+    from psycopg import sql
+
+    schema = schema or postgres_schema()
+    with psycopg.connect(url) as conn:
+        with conn.cursor() as cur:
+            cur.execute("SELECT to_regclass(%s)", [f'"{schema}"."{table}"'])
+            if cur.fetchone()[0] is None:
+                return 0
+            cur.execute(sql.SQL("DELETE FROM {} WHERE as_of_date = %s").format(sql.Identifier(schema, table)),
+                        [as_of_date])
+            return cur.rowcount

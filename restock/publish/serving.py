@@ -439,6 +439,40 @@ def publish_day(
     )
 
 
+def row_count(data_dir: Path, table: str, as_of_date: date) -> int:
+    """Rows of the published day (from the Parquet footer); 0 when not published."""
+    data_file = current_files(data_dir, table).get(_as_date(as_of_date))
+    return pq.ParquetFile(data_file).metadata.num_rows if data_file is not None else 0
+
+
+def unpublish_day(data_dir: Path, table: str, as_of_date: date | str, *, postgres_url: str | None = None) -> bool:
+    """Stop serving one day of ``table`` (retention); never the table's latest day.
+
+    The day's link is removed in one unlink (listers see the day or not at all) and
+    its version is marked superseded, so readers bound to it keep working for the
+    grace period. Call ``ensure_serving`` afterwards. Returns False if not published.
+    """
+    data_dir = Path(data_dir)
+    day = _as_date(as_of_date)
+    link = day_link(data_dir, table, day)
+    version = _current_target(link)
+    if version is None:
+        return False
+    if _current_target(latest_link(data_dir, table)) == version:
+        raise ValueError(f"table {table!r}: {day} is the latest published day; it cannot be unpublished")
+    link.unlink()
+    _fsync_dir(link.parent)
+    if version.is_dir():
+        (version / SUPERSEDED_MARKER).write_text(datetime.now().astimezone().isoformat())
+    url = postgres_url if postgres_url is not None else os.environ.get("RESTOCK_POSTGRES_URL")
+    if url:
+        from restock.publish.postgres import delete_day
+
+        delete_day(url, table, day)
+    log.info("unpublished %s as_of_date=%s", table, day)
+    return True
+
+
 def cleanup_versions(data_dir: Path, grace: timedelta = DEFAULT_GRACE) -> list[Path]:
     """Delete version folders superseded more than ``grace`` ago.
 

@@ -380,6 +380,7 @@ class FailedExpectation:
     element_count: int | None
     rows: tuple[FailedRow, ...]
     error: str | None = None  # GE raised (e.g. a column is missing)
+    observed: str | None = None  # a table- or column-level check: what was found
 
     @property
     def column(self) -> str | None:
@@ -392,6 +393,8 @@ class FailedExpectation:
             return f"{head}: {self.error}"
         if self.unexpected_count is not None:
             head += f": {self.unexpected_count} of {self.element_count} rows"
+        elif self.observed:
+            head += f": {self.observed}"
         lines = [head] + [f"    {r.describe()}" for r in self.rows]
         return "\n".join(lines)
 
@@ -751,7 +754,26 @@ def _failed_expectation(r, rows: _RowFinder, sample: list, unexpected_count: int
         element_count=element_count,
         rows=tuple(failed_rows),
         error=error or (None if res else "failed" if config.type != "expect_column_to_exist" else "column is missing"),
+        observed=_observed(config.type, kwargs, res),
     )
+
+
+def _observed(expectation_type: str, kwargs: Any, res: dict) -> str | None:
+    """What an aggregate check (no failing rows to show) found, in words."""
+    if res.get("unexpected_count") is not None:
+        return None
+    if "missing_count" in res:  # e.g. distinct values must contain a set
+        missing = [str(v) for v in res.get("partial_missing_list") or []]
+        more = int(res["missing_count"]) - len(missing[:10])
+        return f"{res['missing_count']} expected value(s) absent: {', '.join(missing[:10])}" + (
+            f" and {more} more" if more > 0 else "")
+    if "observed_value" not in res:
+        return None
+    value = res["observed_value"]
+    if expectation_type == "expect_table_row_count_to_be_between":
+        return f"{value} rows (expected {kwargs.get('min_value')}..{kwargs.get('max_value') or 'any'})"
+    text = str(value)
+    return f"observed {text[:200]}"
 
 
 # ------------------------------------------------------------- several days, one run

@@ -6,6 +6,7 @@ warehouse, then a re-run of one day: the marts must be identical every time.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import dagster as dg
@@ -58,6 +59,21 @@ def test_definitions_load(pipeline):
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
     assert {"raw/orders", "raw/customers", "raw/products", "raw/inventory", "raw/promotions"} <= keys
     assert {"marts/order_lines", "marts/customers", "marts/customer_sku_weekly_demand", "marts/inventory_positions"} <= keys
+    # Gates stop what is downstream: dbt tests (severity error), the raw contracts and
+    # the published-table gates are blocking checks.
+    specs = list(defs.resolve_asset_graph().asset_check_keys)
+    graph = defs.resolve_asset_graph()
+    blocking = {key: graph.get_check_spec(key).blocking for key in specs}
+    from orchestration.assets.dbt import dbt_project
+
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    warn_only = {n["name"] for n in manifest["nodes"].values()
+                 if n["resource_type"] == "test" and n["config"]["severity"].lower() == "warn"}
+    dbt_checks = [k for k in blocking if k.asset_key.path[0] in ("staging", "marts")]
+    assert len(dbt_checks) > 50 and warn_only
+    assert all(blocking[k] == (k.name not in warn_only) for k in dbt_checks), "dbt tests of severity error block"
+    published = [k for k in blocking if k.asset_key.path[0] == "published"]
+    assert len(published) == 7 and all(blocking[k] for k in published)
 
 
 def _backfill(job, instance, first, last):

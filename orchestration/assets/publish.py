@@ -1,0 +1,122 @@
+"""Publishing: each day's tables gated (expectations/published_*.json) then published
+to RESTOCK_DATA_DIR (Parquet + serving.duckdb) and PostgreSQL when configured.
+
+Thin wiring around restock.publish.daily. The gate of each table is reported as a
+blocking asset check of its published asset; a day whose gates fail is not published
+at all (the previous published days stay as they were) and the step fails.
+"""
+
+
+import time
+
+import dagster as dg
+
+from orchestration.environment import CONFIG, SETTINGS
+from orchestration.partitions import daily_partitions, window_days
+from orchestration.resources import WarehouseResource
+
+PROGRESS_EVERY_DAYS = 7
+# published table -> the asset that computes it
+SOURCES = {
+    "customer_segments": dg.AssetKey(["segmentation", "customer_segments"]),
+    "product_classes": dg.AssetKey(["segmentation", "product_classes"]),
+    "demand_forecasts": dg.AssetKey(["forecasting", "demand_forecasts"]),
+    "forecast_accuracy": dg.AssetKey(["forecasting", "forecast_accuracy"]),
+    "replenishment_plan": dg.AssetKey(["replenishment", "replenishment_plan"]),
+    "customer_order_suggestions": dg.AssetKey(["replenishment", "customer_order_suggestions"]),
+    "inventory_alerts": dg.AssetKey(["replenishment", "inventory_alerts"]),
+}
+GATE = "publishable"
+
+
+def _key(table: str) -> dg.AssetKey:
+    return dg.AssetKey(["published", table])
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            _key(table), deps=[source], group_name="published", kinds={"parquet", "duckdb"}, skippable=True,
+            description=(
+                f"{table} as published for BI: RESTOCK_DATA_DIR/serving.duckdb views {table} and {table}_latest, "
+                f"Parquet under published/{table}/as_of_date=<day>/, PostgreSQL when RESTOCK_POSTGRES_URL is set. "
+                "Columns: docs/tables.md."
+            ),
+        )
+        for table, source in SOURCES.items()
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(
+            GATE, asset=_key(table), blocking=True,
+            description=f"expectations/published_{table}.json passes on the day's rows before they are published",
+        )
+        for table in SOURCES
+    ],
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def published_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    from restock.publish.daily import publish_days
+
+    days = window_days(context)
+    started = time.monotonic()
+    done = []
+
+    def progress(outcome):
+        done.append(outcome)
+        if len(done) % PROGRESS_EVERY_DAYS == 0:
+            context.log.info(f"publish: {len(done)} days gated (through {outcome.as_of_date})")
+
+    with warehouse.connect() as con:
+        outcomes = publish_days(con, SETTINGS.data_dir, days, CONFIG,
+                                data_docs_dir=SETTINGS.data_dir / "quality" / "docs", progress=progress)
+    published = [o for o in outcomes if o.published]
+    failed = [o for o in outcomes if o.gates and not o.published]
+    skipped = [o for o in outcomes if o.skipped_reason]
+    for o in skipped[:3] + skipped[-2:] if len(skipped) > 5 else skipped:
+        context.log.info(o.message())
+    if len(skipped) > 5:
+        context.log.info(f"... {len(skipped)} days not published in all (retention / no forecast yet)")
+    seconds = round(time.monotonic() - started, 2)
+    serving = SETTINGS.data_dir / "serving.duckdb"
+
+    for table in SOURCES:
+        if published:
+            last = published[-1]
+            yield dg.MaterializeResult(
+                asset_key=_key(table),
+                metadata={
+                    "days_published": len(published),
+                    "latest_day": str(last.as_of_date),
+                    "row_count": last.rows.get(table, 0),
+                    "serving": dg.MetadataValue.path(str(serving)),
+                    "parquet": dg.MetadataValue.path(str(SETTINGS.data_dir / "published" / table)),
+                    "seconds": seconds,
+                },
+            )
+        gated = [o for o in outcomes if table in o.gates]
+        bad = [o for o in gated if not o.gates[table].passed]
+        metadata = {"days_gated": len(gated), "days_failed": len(bad)}
+        if bad:
+            first = bad[0].gates[table]
+            metadata["failed_days"] = ", ".join(str(o.as_of_date) for o in bad[:20])
+            metadata["first_failure"] = dg.MetadataValue.md(f"```\n{first.message()}\n```")
+            if first.data_docs_path:
+                metadata["data_docs"] = dg.MetadataValue.path(str(first.data_docs_path))
+        elif gated:
+            last = gated[-1].gates[table]
+            metadata.update(rows=last.row_count, expectations=last.evaluated)
+        yield dg.AssetCheckResult(
+            asset_key=_key(table), check_name=GATE, passed=not bad, metadata=metadata,
+            severity=dg.AssetCheckSeverity.ERROR,
+        )
+    if failed:
+        summary = "\n\n".join(o.message() for o in failed[:5])
+        raise dg.Failure(
+            description=(f"{len(failed)} day(s) not published: the published-table gates failed; the previously "
+                         f"published days are unchanged.\n{summary}"),
+            metadata={"failed_days": ", ".join(str(o.as_of_date) for o in failed)},
+        )
+
+
+publish_assets = [published_tables]

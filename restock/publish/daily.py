@@ -1,0 +1,273 @@
+"""Publish a day's tables for BI: gate each table, then publish them all, or none.
+
+For each ``as_of_date`` D (plain Python, no Dagster import):
+
+1. read D's rows of every published table from the working warehouse (the source
+   relation of each table in ``restock/publish/published_tables.yml``);
+2. run each table's suite ``expectations/published_<table>.json`` on them, with the
+   parameters computed here from the warehouse (previous published row count,
+   active SKUs and customers, horizon...);
+3. only when every table passes: publish each table's day (``publish_day``: immutable
+   Parquet + symlink swap; PostgreSQL when ``RESTOCK_POSTGRES_URL`` is set) and
+   rebuild serving.duckdb once. A failing day publishes nothing: readers keep the
+   previous complete days.
+
+Retention (``publishing.retain_days``): only days within that many days of the newest
+day are served; older days are unpublished after a publish (the warehouse keeps them).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from restock.config import publishing_settings
+from restock.publish.catalog import load_catalog
+from restock.publish.serving import (
+    cleanup_versions,
+    ensure_serving,
+    published_days,
+    publish_day,
+    row_count,
+    unpublish_day,
+)
+
+log = logging.getLogger(__name__)
+
+INACTIVE_LIFECYCLE = ("churned", "closed")
+
+
+@dataclass
+class DayOutcome:
+    as_of_date: date
+    published: bool
+    rows: dict[str, int] = field(default_factory=dict)
+    gates: dict[str, Any] = field(default_factory=dict)  # table -> restock.quality.GateResult
+    skipped_reason: str | None = None  # not gated: outside retention, or no data yet
+    seconds: float = 0.0
+
+    @property
+    def failed_tables(self) -> list[str]:
+        return [t for t, g in self.gates.items() if not g.passed]
+
+    def message(self) -> str:
+        if self.skipped_reason:
+            return f"{self.as_of_date}: not published ({self.skipped_reason})"
+        if self.published:
+            return f"{self.as_of_date}: published {sum(self.rows.values())} rows in {len(self.rows)} tables"
+        parts = [f"{self.as_of_date}: NOT published, gate failed for {', '.join(self.failed_tables)}"]
+        parts += [self.gates[t].message() for t in self.failed_tables]
+        return "\n".join(parts)
+
+
+def published_catalog() -> dict[str, dict[str, Any]]:
+    """table -> {source, key, description, columns, ...} (published_tables.yml)."""
+    return load_catalog()["tables"]
+
+
+def read_day(con, source: str, day: date, order_by: list[str]) -> pa.Table:
+    order = ", ".join(f'"{c}"' for c in order_by)
+    return con.sql(f"select * from {source} where as_of_date = $day order by {order}", params={"day": day}).to_arrow_table()
+
+
+def _relation_exists(con, qualified: str) -> bool:
+    schema, name = qualified.split(".", 1)
+    return bool(con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
+    ).fetchall()[0][0])
+
+
+# --------------------------------------------------------------------- gate inputs
+
+
+def gate_parameters(con, day: date, config: Mapping[str, Any], previous_rows: Mapping[str, int]) -> dict[str, dict]:
+    """Suite parameters per table, computed from the warehouse independently of the
+    code that built the tables (so a dropped join shows up as a failed gate)."""
+    settings = publishing_settings(dict(config))
+    horizon = int((config.get("forecasting") or {}).get("horizon", 8))
+    common = {"partition_date": day, "max_quantity": settings["max_quantity"]}
+    params = {}
+    for table, rows in previous_rows.items():
+        # A drop of exactly the configured share passes; anything beyond it fails.
+        params[table] = dict(common, min_row_count=math.ceil(rows * (1 - settings["max_row_drop_share"]) - 1e-9))
+    params.setdefault("demand_forecasts", dict(common))["horizon"] = horizon
+    params.setdefault("replenishment_plan", dict(common))["active_skus"] = [
+        r[0] for r in con.execute(
+            """select distinct i.sku from marts.inventory_positions i
+               join marts.products p on p.sku = i.sku and p.as_of_date = i.as_of_date
+               where i.as_of_date = ? and p.is_active order by 1""", [day]).fetchall()
+    ]
+    params.setdefault("customer_order_suggestions", dict(common))["active_customers"] = _active_customers(
+        con, day, config)
+    return params
+
+
+def _active_customers(con, day: date, config: Mapping[str, Any]) -> list[str]:
+    """Customers active on ``day`` (status active, lifecycle not churned/closed), in a
+    region served by a warehouse, with a positive forecast for their next order cycle:
+    the week holding the first ``order_weekday`` strictly after ``day`` (without a
+    weekday: the first week starting after ``day``). Written here in SQL on purpose,
+    apart from restock.replenishment.cycles, so the two cross-check each other."""
+    rep = config.get("replenishment") or {}
+    regions = [str(r) for r in (rep.get("region_warehouse") or {})]
+    any_region = rep.get("default_warehouse") is not None
+    region_filter = "" if any_region else "and list_contains($regions::varchar[], s.region)"
+    params: dict[str, Any] = {"day": day} | ({} if any_region else {"regions": regions})
+    rows = con.sql(
+        f"""with active as (
+                select s.customer_id, m.order_weekday,
+                       $day::date + (case when (m.order_weekday - isodow($day::date) + 7) % 7 = 0 then 7
+                                          else (m.order_weekday - isodow($day::date) + 7) % 7 end)::int as next_cycle
+                from analytics.customer_segments s
+                left join marts.customers m on m.customer_id = s.customer_id and m.as_of_date = s.as_of_date
+                where s.as_of_date = $day and s.customer_status = 'active'
+                  and s.lifecycle_state not in {INACTIVE_LIFECYCLE} {region_filter})
+            select distinct a.customer_id
+            from active a
+            join analytics.demand_forecasts f
+              on f.as_of_date = $day and f.level = 'customer' and f.customer_id = a.customer_id
+             and f.forecast_qty > 0
+             and case when a.next_cycle is null
+                      then f.period_start > $day and f.period_start <= $day::date + 7
+                      else a.next_cycle between f.period_start and f.period_start + 6 end
+            order by 1""",
+        params=params,
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def gate_frame(table: str, data: pa.Table, config: Mapping[str, Any], con, day: date):
+    """The pandas frame a published suite validates: the table's rows plus the
+    columns a suite needs that the table itself does not carry."""
+    frame = data.to_pandas()
+    frame.insert(0, "_source_file", f"{table} as_of_date={day}")
+    frame.insert(1, "_source_row", range(1, len(frame) + 1))
+    if table == "customer_order_suggestions":
+        frame = _with_availability(frame, con, day, config)
+    return frame
+
+
+def _with_availability(frame, con, day: date, config: Mapping[str, Any]):
+    """_available_qty (the warehouse x SKU's quantity available for allocation that
+    day, as restock.yaml defines it) and _allocated_total (the sum allocated)."""
+    import numpy as np
+
+    in_transit = bool(((config.get("replenishment") or {}).get("allocation") or {}).get(
+        "available_includes_in_transit", True))
+    stock = con.execute(
+        f"""select warehouse_id, sku,
+                   greatest(on_hand_qty {'+ in_transit_qty' if in_transit else ''} - allocated_qty, 0) as available
+            from marts.inventory_positions where as_of_date = ?""", [day]).df()
+    key = ["warehouse_id", "sku"]
+    total = frame.groupby(key)["allocated_qty"].transform("sum")
+    available = frame[key].merge(stock, on=key, how="left")["available"].fillna(0.0).to_numpy()
+    # Unconstrained rows get what they asked for; a SKU is only bound by its stock
+    # when the allocation had to ration it.
+    constrained = frame.groupby(key)["allocation_rule"].transform(lambda s: (s != "unconstrained").any())
+    frame["_allocated_total"] = total.astype(float).to_numpy()
+    frame["_available_qty"] = np.where(constrained.to_numpy(), available, np.inf)
+    return frame
+
+
+# --------------------------------------------------------------------- publishing
+
+
+def days_to_publish(days: Iterable[date], already: Iterable[date], retain_days: int) -> tuple[list[date], date | None]:
+    """The days of ``days`` inside the retention window, and the window's first day."""
+    days = sorted(set(days))
+    newest = max([*days, *already], default=None)
+    if newest is None:
+        return [], None
+    first = newest - timedelta(days=retain_days - 1)
+    return [d for d in days if d >= first], first
+
+
+def publish_days(
+    con,
+    data_dir: Path,
+    days: Iterable[date],
+    config: Mapping[str, Any],
+    *,
+    data_docs_dir: Path | None = None,
+    progress: Callable[[DayOutcome], None] | None = None,
+) -> list[DayOutcome]:
+    """Gate and publish each day (see the module docstring); returns one outcome per day."""
+    from restock.quality import validate_frame
+
+    data_dir = Path(data_dir)
+    catalog = published_catalog()
+    settings = publishing_settings(dict(config))
+    all_days = sorted(set(days))
+    already = {d for t in catalog for d in published_days(data_dir, t)}
+    wanted, first_kept = days_to_publish(all_days, already, settings["retain_days"])
+    outcomes = [DayOutcome(d, False, skipped_reason=f"older than publishing.retain_days={settings['retain_days']}")
+                for d in all_days if d not in wanted]
+    missing = [t for t, spec in catalog.items() if not _relation_exists(con, spec["source"])]
+    for day in wanted:
+        started = time.perf_counter()
+        if missing:
+            outcome = DayOutcome(day, False, skipped_reason=f"no source table yet for {', '.join(missing)}")
+            outcomes.append(outcome)
+            continue
+        data = {t: read_day(con, spec["source"], day, spec["key"]) for t, spec in catalog.items()}
+        empty = [t for t in ("demand_forecasts", "replenishment_plan") if t in data and data[t].num_rows == 0]
+        if empty:
+            # Before the first forecast there is nothing to plan from (the replenishment
+            # asset skips those days too): nothing to publish, not an error.
+            outcomes.append(DayOutcome(day, False, skipped_reason=f"no rows yet in {', '.join(empty)}"))
+            continue
+        previous = {t: _previous_rows(data_dir, t, day) for t in catalog}
+        params = gate_parameters(con, day, config, previous)
+        outcome = DayOutcome(day, False)
+        for table, rows in data.items():
+            frame = gate_frame(table, rows, config, con, day)
+            suite, table_params = f"published_{table}", params.get(table, {"partition_date": day})
+            outcome.gates[table] = validate_frame(suite, frame, table_params)
+            if not outcome.gates[table].passed and data_docs_dir is not None:
+                # Data Docs only for a failure (building them costs ~0.5 s a table-day).
+                outcome.gates[table] = validate_frame(suite, frame, table_params, data_docs_dir=data_docs_dir)
+        if not outcome.failed_tables:
+            for table, rows in data.items():
+                # Keys were checked by the gate (a key may hold nulls, e.g. customer_id of segment rows).
+                result = publish_day(data_dir, table, day, rows, description=catalog[table]["description"],
+                                     refresh_serving=False)
+                outcome.rows[table] = result.rows
+            ensure_serving(data_dir, {t: spec["description"] for t, spec in catalog.items()})
+            outcome.published = True
+        outcome.seconds = time.perf_counter() - started
+        log.info(outcome.message())
+        outcomes.append(outcome)
+        if progress is not None:
+            progress(outcome)
+    if first_kept is not None and any(o.published for o in outcomes):
+        _apply_retention(data_dir, catalog, first_kept)
+    cleanup_versions(data_dir)
+    return sorted(outcomes, key=lambda o: o.as_of_date)
+
+
+def _previous_rows(data_dir: Path, table: str, day: date) -> int:
+    earlier = [d for d in published_days(data_dir, table) if d < day]
+    return row_count(data_dir, table, earlier[-1]) if earlier else 0
+
+
+def _apply_retention(data_dir: Path, catalog: Mapping[str, Any], first_kept: date) -> None:
+    dropped = 0
+    for table in catalog:
+        for day in published_days(data_dir, table):
+            if day < first_kept:
+                unpublish_day(data_dir, table, day)
+                dropped += 1
+    if dropped:
+        ensure_serving(data_dir, {t: spec["description"] for t, spec in catalog.items()})
+        log.info("retention: %d table-days before %s unpublished", dropped, first_kept)
+
+
+__all__ = ["DayOutcome", "publish_days", "days_to_publish", "gate_parameters", "gate_frame", "read_day"]

@@ -1,0 +1,134 @@
+"""The publish step of the real pipeline: what BI tools read after a run, and a reader
+process querying serving.duckdb while the pipeline re-publishes several days."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+FIRST, LAST = "2024-01-01", "2024-01-09"
+FORECAST_DAYS = ["2024-01-07", "2024-01-08", "2024-01-09"]  # the first forecast origin is 01-07
+
+
+@pytest.fixture(scope="module")
+def instance(tmp_path_factory):
+    with dg.instance_for_test(temp_dir=str(tmp_path_factory.mktemp("dagster_home"))) as inst:
+        yield inst
+
+
+def _range(first, last):
+    return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
+
+
+PG_SCHEMA = "restock_pipeline_test"
+
+
+@pytest.fixture(scope="module")
+def published(pipeline, instance):
+    """The tiny pipeline run (or reused from test_pipeline) and published (also to
+    PostgreSQL, in a schema of its own, when .ci/run started a server)."""
+    from orchestration.assets.publish import SOURCES
+
+    previous_schema = os.environ.get("RESTOCK_POSTGRES_SCHEMA")
+    os.environ["RESTOCK_POSTGRES_SCHEMA"] = PG_SCHEMA
+    if os.environ.get("RESTOCK_POSTGRES_URL"):
+        import psycopg
+
+        with psycopg.connect(os.environ["RESTOCK_POSTGRES_URL"], autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
+
+    defs, settings = pipeline
+    job = defs.resolve_job_def("restock_daily")
+    con = duckdb.connect(str(settings.warehouse_path)) if settings.warehouse_path.exists() else None
+    have = con.execute("select count(*) from analytics.forecast_runs").fetchall()[0][0] if con else 0
+    if con:
+        con.close()
+    if not have:
+        assert job.execute_in_process(instance=instance, tags=_range(FIRST, LAST)).success
+    keys = [dg.AssetKey(["published", t]) for t in SOURCES]
+    result = job.execute_in_process(instance=instance, asset_selection=keys, tags=_range(FIRST, LAST))
+    assert result.success
+    yield job, keys, settings, list(SOURCES)
+    if previous_schema is None:
+        os.environ.pop("RESTOCK_POSTGRES_SCHEMA", None)
+    else:
+        os.environ["RESTOCK_POSTGRES_SCHEMA"] = previous_schema
+
+
+def _warehouse_counts(settings, tables) -> dict[str, dict[str, int]]:
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        return {t: dict(con.execute(f"select as_of_date::varchar, count(*) from analytics.{t} "
+                                    "where as_of_date between ? and ? group by 1", [FIRST, LAST]).fetchall())
+                for t in tables}
+    finally:
+        con.close()
+
+
+def test_published_tables_equal_the_warehouse_days_and_checks_pass(published, instance):
+    job, keys, settings, tables = published
+    expected = _warehouse_counts(settings, tables)
+    serving = duckdb.connect(str(settings.data_dir / "serving.duckdb"), read_only=True)
+    try:
+        for table in tables:
+            got = dict(serving.execute(f"select as_of_date::varchar, count(*) from {table} group by 1").fetchall())
+            assert got == {d: n for d, n in expected[table].items() if d in FORECAST_DAYS}, table
+            latest = serving.execute(f"select distinct as_of_date::varchar from {table}_latest").fetchall()
+            # An empty day is published too (e.g. no accuracy review before the first weeks).
+            assert latest == ([(LAST,)] if expected[table].get(LAST) else []), table
+        assert serving.execute("select count(*) from published_tables where has_view").fetchall() == [(len(tables),)]
+    finally:
+        serving.close()
+    assert sorted(expected["customer_order_suggestions"]) == FORECAST_DAYS, "days before the first forecast have none"
+    for key in keys:
+        check = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+            [dg.AssetCheckKey(key, "publishable")])[dg.AssetCheckKey(key, "publishable")]
+        assert check.status.value == "SUCCEEDED", key
+
+
+def test_postgres_target_holds_the_same_days(published):
+    if not os.environ.get("RESTOCK_POSTGRES_URL"):
+        pytest.skip("RESTOCK_POSTGRES_URL not set (.ci/run starts a PostgreSQL server and sets it)")
+    import psycopg
+
+    job, keys, settings, tables = published
+    expected = _warehouse_counts(settings, tables)
+    with psycopg.connect(os.environ["RESTOCK_POSTGRES_URL"]) as conn:
+        for table in tables:
+            rows = conn.execute(f"SELECT as_of_date::text, count(*) FROM {PG_SCHEMA}.{table} GROUP BY 1").fetchall()
+            assert dict(rows) == {d: n for d, n in expected[table].items() if d in FORECAST_DAYS}, table
+
+
+def test_readers_see_whole_days_while_the_pipeline_republishes(published, instance, tmp_path):
+    job, keys, settings, tables = published
+    expected = {t: {d: n for d, n in days.items() if d in FORECAST_DAYS}
+                for t, days in _warehouse_counts(settings, tables).items()}
+    expected_path, stop, result_path = tmp_path / "expected.json", tmp_path / "stop", tmp_path / "result.json"
+    expected_path.write_text(json.dumps(expected))
+    reader = subprocess.Popen([sys.executable, str(Path(__file__).with_name("serving_reader.py")),
+                               str(settings.data_dir), str(expected_path), str(stop), str(result_path)])
+    try:
+        deadline = time.monotonic() + 60
+        while not Path(str(stop) + ".ready").exists():
+            assert reader.poll() is None and time.monotonic() < deadline, "reader did not start"
+            time.sleep(0.1)
+        for _ in range(3):  # three runs, each re-publishing the three forecast days
+            result = job.execute_in_process(instance=instance, asset_selection=keys,
+                                            tags=_range(FORECAST_DAYS[0], LAST))
+            assert result.success
+    finally:
+        stop.touch()
+        reader.wait(timeout=120)
+    summary = json.loads(result_path.read_text())
+    print(f"reader: {summary['reads']} reads, {summary['error_count']} errors, {summary['partial_count']} partial")
+    assert summary["error_count"] == 0, summary["errors"]
+    assert summary["partial_count"] == 0, summary["partial"]
+    assert summary["reads"] >= 7 * 2 * 3, "the reader must have queried during the runs"
+    assert {f"{t} {d}" for t, days in expected.items() for d in days} <= set(summary["days_seen"])
