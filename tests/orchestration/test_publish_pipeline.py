@@ -132,3 +132,48 @@ def test_readers_see_whole_days_while_the_pipeline_republishes(published, instan
     assert summary["partial_count"] == 0, summary["partial"]
     assert summary["reads"] >= 7 * 2 * 3, "the reader must have queried during the runs"
     assert {f"{t} {d}" for t, days in expected.items() for d in days} <= set(summary["days_seen"])
+
+
+def _published_state(data_dir: Path) -> dict[str, str]:
+    import hashlib
+
+    state = {}
+    for root, dirs, files in os.walk(data_dir / "published"):
+        for name in sorted(dirs + files):
+            path = Path(root) / name
+            if path.is_symlink():
+                state[str(path.relative_to(data_dir))] = "-> " + os.readlink(path)
+            elif path.is_file():
+                state[str(path.relative_to(data_dir))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    state["serving.duckdb"] = hashlib.sha256((data_dir / "serving.duckdb").read_bytes()).hexdigest()
+    return state
+
+
+def test_a_failing_publish_gate_fails_the_run_and_keeps_what_readers_see(published, instance):
+    job, keys, settings, tables = published
+    before = _published_state(settings.data_dir)
+    con = duckdb.connect(str(settings.warehouse_path))
+    row = con.execute("select customer_id, sku, suggested_qty from analytics.customer_order_suggestions "
+                      "where as_of_date = ? order by customer_id, sku limit 1", [LAST]).fetchall()[0]
+    con.execute("update analytics.customer_order_suggestions set suggested_qty = -7 "
+                "where as_of_date = ? and customer_id = ? and sku = ?", [LAST, row[0], row[1]])
+    con.close()
+    try:
+        result = job.execute_in_process(instance=instance, asset_selection=keys, partition_key=LAST,
+                                        raise_on_error=False)
+        assert not result.success
+        failure = result.failure_data_for_node("published_tables")
+        assert "not published" in failure.error.message and "suggested_qty" in failure.error.message
+        checks = {c.asset_key.path[-1]: c for c in result.get_asset_check_evaluations()}
+        assert not checks["customer_order_suggestions"].passed
+        assert checks["replenishment_plan"].passed
+        detail = checks["customer_order_suggestions"].metadata["first_failure"].value
+        assert "-7" in detail and "suggested_qty" in detail
+        assert Path(checks["customer_order_suggestions"].metadata["data_docs"].value).exists()
+        assert _published_state(settings.data_dir) == before, "yesterday's publish must stay as it was"
+    finally:
+        con = duckdb.connect(str(settings.warehouse_path))
+        con.execute("update analytics.customer_order_suggestions set suggested_qty = ? "
+                    "where as_of_date = ? and customer_id = ? and sku = ?", [row[2], LAST, row[0], row[1]])
+        con.close()
+    assert job.execute_in_process(instance=instance, asset_selection=keys, partition_key=LAST).success
