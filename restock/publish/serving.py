@@ -473,6 +473,32 @@ def unpublish_day(data_dir: Path, table: str, as_of_date: date | str, *, postgre
     return True
 
 
+def published_state(data_dir: Path) -> dict[str, str]:
+    """What readers can reach, as {path: sha256 or link target}: every file and link
+    under published/ (links followed, their targets recorded) and serving.duckdb.
+
+    Equal before and after a run = the run changed nothing a reader sees (tests of
+    failed gates use it; so can an operator auditing a re-run).
+    """
+    import hashlib
+
+    data_dir = Path(data_dir)
+    state: dict[str, str] = {}
+    root = published_root(data_dir)
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        for name in sorted(dirs + files):
+            path = Path(folder) / name
+            rel = str(path.relative_to(root))
+            if path.is_symlink():
+                state[f"{rel} ->"] = os.readlink(path)
+            if path.is_file():
+                state[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+    serving = serving_path(data_dir)
+    if serving.exists():
+        state[SERVING_FILE] = hashlib.sha256(serving.read_bytes()).hexdigest()
+    return state
+
+
 def cleanup_versions(data_dir: Path, grace: timedelta = DEFAULT_GRACE) -> list[Path]:
     """Delete version folders superseded more than ``grace`` ago.
 

@@ -13,6 +13,8 @@ import duckdb
 import pytest
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from restock.publish.serving import published_state
+
 FIRST, LAST = "2024-01-01", "2024-01-09"
 FORECAST_DAYS = ["2024-01-07", "2024-01-08", "2024-01-09"]  # the first forecast origin is 01-07
 
@@ -134,24 +136,9 @@ def test_readers_see_whole_days_while_the_pipeline_republishes(published, instan
     assert {f"{t} {d}" for t, days in expected.items() for d in days} <= set(summary["days_seen"])
 
 
-def _published_state(data_dir: Path) -> dict[str, str]:
-    import hashlib
-
-    state = {}
-    for root, dirs, files in os.walk(data_dir / "published"):
-        for name in sorted(dirs + files):
-            path = Path(root) / name
-            if path.is_symlink():
-                state[str(path.relative_to(data_dir))] = "-> " + os.readlink(path)
-            elif path.is_file():
-                state[str(path.relative_to(data_dir))] = hashlib.sha256(path.read_bytes()).hexdigest()
-    state["serving.duckdb"] = hashlib.sha256((data_dir / "serving.duckdb").read_bytes()).hexdigest()
-    return state
-
-
 def test_a_failing_publish_gate_fails_the_run_and_keeps_what_readers_see(published, instance):
     job, keys, settings, tables = published
-    before = _published_state(settings.data_dir)
+    before = published_state(settings.data_dir)
     con = duckdb.connect(str(settings.warehouse_path))
     row = con.execute("select customer_id, sku, suggested_qty from analytics.customer_order_suggestions "
                       "where as_of_date = ? order by customer_id, sku limit 1", [LAST]).fetchall()[0]
@@ -170,7 +157,7 @@ def test_a_failing_publish_gate_fails_the_run_and_keeps_what_readers_see(publish
         detail = checks["customer_order_suggestions"].metadata["first_failure"].value
         assert "-7" in detail and "suggested_qty" in detail
         assert Path(checks["customer_order_suggestions"].metadata["data_docs"].value).exists()
-        assert _published_state(settings.data_dir) == before, "yesterday's publish must stay as it was"
+        assert published_state(settings.data_dir) == before, "yesterday's publish must stay as it was"
     finally:
         con = duckdb.connect(str(settings.warehouse_path))
         con.execute("update analytics.customer_order_suggestions set suggested_qty = ? "

@@ -20,6 +20,8 @@ import duckdb
 import pytest
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from restock.publish.serving import published_state
+
 FIRST, DAY = "2024-01-01", "2024-01-09"  # the last day other modules build too
 BAD_ROW = 17  # data row (header excluded) whose quantity the bad delivery breaks
 
@@ -70,24 +72,6 @@ def _state(settings) -> dict[str, list]:
     }
 
 
-def _published_hashes(data_dir: Path) -> dict[str, str]:
-    """sha256 of every file BI can reach: published/ (links followed, targets recorded) and serving.duckdb."""
-    hashes: dict[str, str] = {}
-    root = data_dir / "published"
-    for folder, dirs, files in os.walk(root, followlinks=True):
-        for name in sorted(dirs + files):
-            path = Path(folder) / name
-            rel = str(path.relative_to(root))
-            if path.is_symlink():
-                hashes[f"{rel} ->"] = os.readlink(path)
-            if path.is_file():
-                hashes[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
-    serving = data_dir / "serving.duckdb"
-    if serving.exists():
-        hashes["serving.duckdb"] = hashlib.sha256(serving.read_bytes()).hexdigest()
-    return hashes
-
-
 def _bad_orders(good: bytes) -> bytes:
     rows = list(csv.reader(io.StringIO(good.decode("utf-8"))))
     quantity = rows[0].index("quantity")
@@ -108,7 +92,7 @@ def test_bad_orders_file_is_quarantined_blocks_downstream_and_is_released_by_the
     path = landing_dir / "orders" / f"{DAY}.csv"
     good, stat = path.read_bytes(), path.stat()
     before = _state(settings)
-    published_before = _published_hashes(settings.data_dir)
+    published_before = published_state(settings.data_dir)
     assert before["raw_orders"] and before["order_lines"]
     assert "serving.duckdb" in published_before and len(published_before) > 1, "nothing published to compare"
     try:
@@ -144,7 +128,7 @@ def test_bad_orders_file_is_quarantined_blocks_downstream_and_is_released_by_the
         assert Path(record[1]).read_bytes() == path.read_bytes()
         assert record[0] == hashlib.sha256(path.read_bytes()).hexdigest() and f"row {BAD_ROW}" in record[2]
         # What BI reads is untouched.
-        assert _published_hashes(settings.data_dir) == published_before
+        assert published_state(settings.data_dir) == published_before
 
         # dbt never reads a rejected file: rebuilding the day's marts now uses the accepted rows.
         from orchestration.assets.dbt import restock_dbt_models

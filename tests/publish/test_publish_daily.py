@@ -4,8 +4,6 @@ are real files. The warehouse holds a small hand-made day set that passes every 
 each test breaks one thing."""
 
 import copy
-import hashlib
-import os
 from datetime import date
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import pytest
 from restock.config import load_config
 from restock.forecasting.daily import ensure_tables as ensure_forecast_tables
 from restock.publish.daily import publish_days
-from restock.publish.serving import published_days, serving_path
+from restock.publish.serving import published_days, published_state, serving_path
 from restock.replenishment.daily import ensure_tables as ensure_replenishment_tables
 from restock.segmentation.daily import ensure_tables as ensure_segment_tables
 from restock.settings import PROJECT_ROOT
@@ -78,20 +76,6 @@ def _build_warehouse(path: Path, days=(D1, D2)) -> None:
     con.close()
 
 
-def _published_state(data_dir: Path) -> dict[str, str]:
-    """Every file under published/ (link targets and file bytes) and serving.duckdb."""
-    state = {}
-    for root, dirs, files in os.walk(data_dir / "published"):
-        for name in sorted(dirs + files):
-            path = Path(root) / name
-            if path.is_symlink():
-                state[str(path.relative_to(data_dir))] = "-> " + os.readlink(path)
-            elif path.is_file():
-                state[str(path.relative_to(data_dir))] = hashlib.sha256(path.read_bytes()).hexdigest()
-    state["serving.duckdb"] = hashlib.sha256(serving_path(data_dir).read_bytes()).hexdigest()
-    return state
-
-
 def _serving(data_dir: Path, sql: str):
     con = duckdb.connect(str(serving_path(data_dir)), read_only=True)
     try:
@@ -142,7 +126,7 @@ def _break(warehouse, sql, params=()):
 def test_a_failing_gate_publishes_nothing_of_that_day_and_leaves_the_published_files_untouched(setup, config):
     warehouse, data_dir = setup
     assert all(o.published for o in _publish(warehouse, data_dir, [D1, D2], config))
-    before = _published_state(data_dir)
+    before = published_state(data_dir)
     _break(warehouse, "update analytics.customer_order_suggestions set suggested_qty = -5 "
                       "where as_of_date = ? and customer_id = 'C2' and sku = 'S2'", [D2])
     _break(warehouse, "update analytics.replenishment_plan set safety_stock = 'inf'::double "
@@ -155,7 +139,7 @@ def test_a_failing_gate_publishes_nothing_of_that_day_and_leaves_the_published_f
     assert "safety_stock" in message and "inf" in message, message
     docs = outcome.gates["customer_order_suggestions"].data_docs_path
     assert docs is not None and docs.exists() and docs.is_relative_to(data_dir / "quality")
-    assert _published_state(data_dir) == before, "a failed day must not touch what readers see"
+    assert published_state(data_dir) == before, "a failed day must not touch what readers see"
     assert _serving(data_dir, "select min(suggested_qty) from customer_order_suggestions_latest") == [(20,)]
 
 
