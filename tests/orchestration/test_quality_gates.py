@@ -72,10 +72,9 @@ def _state(settings) -> dict[str, list]:
     }
 
 
-def _bad_orders(good: bytes) -> bytes:
+def _bad_orders(good: bytes, column: str = "quantity", value: str = "-3") -> bytes:
     rows = list(csv.reader(io.StringIO(good.decode("utf-8"))))
-    quantity = rows[0].index("quantity")
-    rows[BAD_ROW][quantity] = "-3"
+    rows[BAD_ROW][rows[0].index(column)] = value
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows(rows)
     return out.getvalue().encode("utf-8")
@@ -151,4 +150,63 @@ def test_bad_orders_file_is_quarantined_blocks_downstream_and_is_released_by_the
     assert restored["order_lines"] == before["order_lines"] and restored["weekly_demand"] == before["weekly_demand"]
     assert [r[:-1] for r in restored["raw_orders"]] == [r[:-1] for r in before["raw_orders"]]  # all but _loaded_at
     materialized = {e.asset_key.path[0] for e in good_run.get_asset_materialization_events()}
-    assert {"raw", "marts"} <= materialized
+    assert {"raw", "marts", "published"} <= materialized
+
+
+def _gzip_cut(good: bytes) -> bytes:
+    import gzip
+
+    packed = gzip.compress(good)
+    return packed[: len(packed) // 2]
+
+
+# Other ways a delivery goes wrong, through the real job: each leaves the warehouse's
+# raw day and what BI reads unchanged, and the good file releases it. (Every case of
+# the catalogue, with its message: tests/ingest/test_gated.py.)
+BAD_DELIVERIES = {
+    # id: (extract, how the day's file is replaced, blocked by the check or the step fails)
+    "0-byte orders file": ("orders", lambda good: {".csv": b""}, "check"),
+    "unknown sku": ("orders", lambda good: {".csv": _bad_orders(good, "sku", "XX99999")}, "check"),
+    "truncated orders .csv.gz": ("orders", lambda good: {".csv.gz": _gzip_cut(good)}, "check"),
+    "missing orders file": ("orders", lambda good: {}, "step"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_DELIVERIES), ids=list(BAD_DELIVERIES))
+def test_bad_delivery_through_the_job_changes_nothing_downstream(built, instance, landing_dir, case):
+    job, settings = built
+    extract, bad_files, blocked_by = BAD_DELIVERIES[case]
+    path = landing_dir / extract / f"{DAY}.csv"
+    good, stat = path.read_bytes(), path.stat()
+    replacement = bad_files(good)
+    before, published_before = _state(settings), published_state(settings.data_dir)
+    written = []
+    try:
+        path.unlink()
+        for suffix, data in replacement.items():
+            target = landing_dir / extract / f"{DAY}{suffix}"
+            target.write_bytes(data)
+            written.append(target)
+        bad_run = job.execute_in_process(instance=instance, partition_key=DAY, raise_on_error=False)
+        assert not bad_run.success
+        materialized = {e.asset_key.path[0] for e in bad_run.get_asset_materialization_events()}
+        assert materialized <= {"raw"}, materialized
+        if blocked_by == "check":
+            check = _check(bad_run, f"{extract}_contract")
+            message = check.metadata["message"].value
+            assert not check.passed and f"{extract}/{DAY}" in message, message
+        else:
+            failure = bad_run.failure_data_for_node(f"raw__{extract}")
+            assert failure is not None and f"{extract}/{DAY}.csv" in failure.error.to_string()
+        assert _state(settings) == before
+        assert published_state(settings.data_dir) == published_before
+    finally:
+        for target in written:
+            target.unlink(missing_ok=True)
+        path.write_bytes(good)
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    raw_keys = [dg.AssetKey(["raw", name]) for name in ("customers", "products", "orders", "inventory", "promotions")]
+    release = job.execute_in_process(instance=instance, partition_key=DAY, asset_selection=raw_keys)
+    assert release.success and _check(release, f"{extract}_contract").passed
+    assert _query(settings, "select count(*) from raw._quarantine where extract = ? and partition_date = ? "
+                            "and released_at is null", [extract, DAY]) == [(0,)]
