@@ -96,7 +96,8 @@ def published_tables(context: dg.AssetExecutionContext, warehouse: WarehouseReso
             )
         gated = [o for o in outcomes if table in o.gates]
         bad = [o for o in gated if not o.gates[table].passed]
-        metadata = {"days_gated": len(gated), "days_failed": len(bad)}
+        metadata = {"days_gated": len(gated), "days_failed": len(bad),
+                    "gate_seconds": round(sum(o.gates[table].elapsed_s for o in gated), 2)}
         if bad:
             first = bad[0].gates[table]
             metadata["failed_days"] = ", ".join(str(o.as_of_date) for o in bad[:20])
