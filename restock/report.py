@@ -47,6 +47,17 @@ ANALYTICS_PREVIEWS = {
     "where as_of_date = (select max(as_of_date) from analytics.forecast_runs) and level = 'total' order by horizon",
 }
 
+# What BI sees (serving.duckdb): (table, title, query)
+LATEST_PREVIEWS = (
+    ("replenishment_plan", "top recommended orders",
+     "select as_of_date, warehouse_id, sku, round(inventory_position) as position, round(order_up_to) as order_up_to, "
+     "recommended_order_qty, round(days_of_supply, 1) as days_of_supply from replenishment_plan_latest "
+     "order by recommended_order_qty desc limit 8"),
+    ("inventory_alerts", "most severe",
+     "select warehouse_id, sku, alert_type, severity, detail from inventory_alerts_latest "
+     "order by case severity when 'high' then 0 when 'medium' then 1 else 2 end, warehouse_id, sku limit 8"),
+)
+
 
 def _has_table(con, name: str) -> bool:
     """Whether analytics.<name> exists (a warehouse built before that asset ran lacks it)."""
@@ -105,18 +116,10 @@ def _print_published(data_dir) -> None:
         print(con.execute("select table_name, days, first_day, latest_day from published_tables order by 1")
               .df().to_string(index=False))
         tables = {r[0] for r in con.execute("select table_name from published_tables where has_view").fetchall()}
-        if "replenishment_plan" in tables:
-            print("\n-- replenishment_plan_latest: top recommended orders")
-            print(con.execute(
-                "select as_of_date, warehouse_id, sku, round(inventory_position) as position, "
-                "round(order_up_to) as order_up_to, recommended_order_qty, round(days_of_supply, 1) as days_of_supply "
-                "from replenishment_plan_latest order by recommended_order_qty desc limit 8").df().to_string(index=False))
-        if "inventory_alerts" in tables:
-            print("\n-- inventory_alerts_latest: most severe")
-            print(con.execute(
-                "select warehouse_id, sku, alert_type, severity, detail from inventory_alerts_latest "
-                "order by case severity when 'high' then 0 when 'medium' then 1 else 2 end, warehouse_id, sku "
-                "limit 8").df().to_string(index=False))
+        for table, title, sql in LATEST_PREVIEWS:
+            if table in tables:
+                print(f"\n-- {table}_latest: {title}")
+                print(con.execute(sql).df().to_string(index=False))
     finally:
         con.close()
 

@@ -73,10 +73,9 @@ def published_tables(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     published = [o for o in outcomes if o.published]
     failed = [o for o in outcomes if o.gates and not o.published]
     skipped = [o for o in outcomes if o.skipped_reason]
-    for o in skipped[:3] + skipped[-2:] if len(skipped) > 5 else skipped:
-        context.log.info(o.message())
-    if len(skipped) > 5:
-        context.log.info(f"... {len(skipped)} days not published in all (retention / no forecast yet)")
+    if skipped:
+        context.log.info(f"{len(skipped)} days not published (retention or no forecast yet), e.g. "
+                         f"{skipped[0].message()}; {skipped[-1].message()}")
     seconds = round(time.monotonic() - started, 2)
     serving = SETTINGS.data_dir / "serving.duckdb"
 

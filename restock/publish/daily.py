@@ -88,9 +88,11 @@ def _relation_exists(con, qualified: str) -> bool:
 # --------------------------------------------------------------------- gate inputs
 
 
-def gate_parameters(con, day: date, config: Mapping[str, Any], previous_rows: Mapping[str, int]) -> dict[str, dict]:
+def gate_parameters(con, day: date, config: Mapping[str, Any], previous_rows: Mapping[str, int],
+                    forecasts: pa.Table) -> dict[str, dict]:
     """Suite parameters per table, computed from the warehouse independently of the
-    code that built the tables (so a dropped join shows up as a failed gate)."""
+    code that built the tables (so a dropped join shows up as a failed gate).
+    ``forecasts``: the day's demand_forecasts rows, already read for publishing."""
     settings = publishing_settings(dict(config))
     horizon = int((config.get("forecasting") or {}).get("horizon", 8))
     common = {"partition_date": day, "max_quantity": settings["max_quantity"]}
@@ -106,11 +108,11 @@ def gate_parameters(con, day: date, config: Mapping[str, Any], previous_rows: Ma
                where i.as_of_date = ? and p.is_active order by 1""", [day]).fetchall()
     ]
     params.setdefault("customer_order_suggestions", dict(common))["active_customers"] = _active_customers(
-        con, day, config)
+        con, day, config, forecasts)
     return params
 
 
-def _active_customers(con, day: date, config: Mapping[str, Any]) -> list[str]:
+def _active_customers(con, day: date, config: Mapping[str, Any], forecasts: pa.Table) -> list[str]:
     """Customers active on ``day`` (status active, lifecycle not churned/closed), in a
     region served by a warehouse, with a positive forecast for their next order cycle:
     the week holding the first ``order_weekday`` strictly after ``day`` (without a
@@ -121,26 +123,30 @@ def _active_customers(con, day: date, config: Mapping[str, Any]) -> list[str]:
     any_region = rep.get("default_warehouse") is not None
     region_filter = "" if any_region else "and list_contains($regions::varchar[], s.region)"
     params: dict[str, Any] = {"day": day} | ({} if any_region else {"regions": regions})
-    rows = con.sql(
-        f"""with active as (
-                select s.customer_id, m.order_weekday,
-                       $day::date + (case when (m.order_weekday - isodow($day::date) + 7) % 7 = 0 then 7
-                                          else (m.order_weekday - isodow($day::date) + 7) % 7 end)::int as next_cycle
-                from analytics.customer_segments s
-                left join marts.customers m on m.customer_id = s.customer_id and m.as_of_date = s.as_of_date
-                where s.as_of_date = $day and s.customer_status = 'active'
-                  and s.lifecycle_state not in {INACTIVE_LIFECYCLE} {region_filter})
-            select distinct a.customer_id
-            from active a
-            join analytics.demand_forecasts f
-              on f.as_of_date = $day and f.level = 'customer' and f.customer_id = a.customer_id
-             and f.forecast_qty > 0
-             and case when a.next_cycle is null
-                      then f.period_start > $day and f.period_start <= $day::date + 7
-                      else a.next_cycle between f.period_start and f.period_start + 6 end
-            order by 1""",
-        params=params,
-    ).fetchall()
+    con.register("_day_forecasts", forecasts)
+    try:
+        rows = con.sql(
+            f"""with active as (
+                    select s.customer_id, m.order_weekday,
+                           $day::date + (case when (m.order_weekday - isodow($day::date) + 7) % 7 = 0 then 7
+                                              else (m.order_weekday - isodow($day::date) + 7) % 7 end)::int as next_cycle
+                    from analytics.customer_segments s
+                    left join marts.customers m on m.customer_id = s.customer_id and m.as_of_date = s.as_of_date
+                    where s.as_of_date = $day and s.customer_status = 'active'
+                      and s.lifecycle_state not in {INACTIVE_LIFECYCLE} {region_filter})
+                select distinct a.customer_id
+                from active a
+                join _day_forecasts f
+                  on f.level = 'customer' and f.customer_id = a.customer_id
+                 and f.forecast_qty > 0
+                 and case when a.next_cycle is null
+                          then f.period_start > $day and f.period_start <= $day::date + 7
+                          else a.next_cycle between f.period_start and f.period_start + 6 end
+                order by 1""",
+            params=params,
+        ).fetchall()
+    finally:
+        con.unregister("_day_forecasts")
     return [r[0] for r in rows]
 
 
@@ -157,9 +163,8 @@ def gate_frame(table: str, data: pa.Table, config: Mapping[str, Any], con, day: 
 
 def _with_availability(frame, con, day: date, config: Mapping[str, Any]):
     """_available_qty (the warehouse x SKU's quantity available for allocation that
-    day, as restock.yaml defines it) and _allocated_total (the sum allocated)."""
-    import numpy as np
-
+    day, as restock.yaml defines it) and _allocated_total (the sum allocated). Holds for
+    every SKU: an unconstrained one is one whose suggestions fit in what is available."""
     in_transit = bool(((config.get("replenishment") or {}).get("allocation") or {}).get(
         "available_includes_in_transit", True))
     stock = con.execute(
@@ -167,13 +172,8 @@ def _with_availability(frame, con, day: date, config: Mapping[str, Any]):
                    greatest(on_hand_qty {'+ in_transit_qty' if in_transit else ''} - allocated_qty, 0) as available
             from marts.inventory_positions where as_of_date = ?""", [day]).df()
     key = ["warehouse_id", "sku"]
-    total = frame.groupby(key)["allocated_qty"].transform("sum")
-    available = frame[key].merge(stock, on=key, how="left")["available"].fillna(0.0).to_numpy()
-    # Unconstrained rows get what they asked for; a SKU is only bound by its stock
-    # when the allocation had to ration it.
-    constrained = frame.groupby(key)["allocation_rule"].transform(lambda s: (s != "unconstrained").any())
-    frame["_allocated_total"] = total.astype(float).to_numpy()
-    frame["_available_qty"] = np.where(constrained.to_numpy(), available, np.inf)
+    frame["_allocated_total"] = frame.groupby(key)["allocated_qty"].transform("sum").astype(float).to_numpy()
+    frame["_available_qty"] = frame[key].merge(stock, on=key, how="left")["available"].fillna(0.0).to_numpy()
     return frame
 
 
@@ -225,7 +225,7 @@ def publish_days(
             outcomes.append(DayOutcome(day, False, skipped_reason=f"no rows yet in {', '.join(empty)}"))
             continue
         previous = {t: _previous_rows(data_dir, t, day) for t in catalog}
-        params = gate_parameters(con, day, config, previous)
+        params = gate_parameters(con, day, config, previous, data["demand_forecasts"])
         outcome = DayOutcome(day, False)
         for table, rows in data.items():
             frame = gate_frame(table, rows, config, con, day)
