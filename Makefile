@@ -12,11 +12,12 @@ DBT_FILES := $(shell find dbt_project -name '*.sql' -o -name '*.yml' 2>/dev/null
 MANIFEST := dbt_project/target/manifest.json
 DEMO_SCALE ?= demo
 
-.PHONY: env demo test dev backfill manifest clean-data help
+.PHONY: env demo test lint format dev backfill manifest clean-data help
 
 help:
 	@echo "make demo      environment, demo extracts, whole pipeline over the demo period, summary"
 	@echo "make test      environment, then the whole test suite"
+	@echo "make lint      ruff (lint + format check) and mypy on restock/"
 	@echo "make dev       Dagster UI on http://127.0.0.1:3000"
 	@echo "make backfill START=YYYY-MM-DD END=YYYY-MM-DD [SELECT='group:forecasting']   materialize assets for that range"
 
@@ -42,6 +43,15 @@ demo: env manifest
 
 test: env manifest
 	$(BIN)/python -m pytest
+
+lint: env
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: env
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 dev: env manifest
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml

@@ -29,10 +29,10 @@ sys.path.insert(0, str(ROOT))
 def main() -> None:
     import duckdb
 
-    from restock.config import load_config, segmentation_settings
-    from restock.forecasting import daily
+    from restock.config import load_config
+    from restock.forecasting import origins, tables
     from restock.forecasting.panel import make_pool
-    from restock.segmentation import daily as segments
+    from restock.segmentation import tables as segments
     from restock.warehouse import replace_day
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -44,16 +44,16 @@ def main() -> None:
     config = load_config(args.config)
     con = duckdb.connect(str(args.warehouse))
     segments.ensure_tables(con)
-    daily.ensure_tables(con)
-    pool = make_pool(daily.panel_settings(config).workers)
+    tables.ensure_tables(con)
+    pool = make_pool(config.forecasting.workers)
     try:
         for day in (args.origin, args.origin + timedelta(weeks=1)):
             started = time.perf_counter()
-            rows = segments.customer_segments_for_day(con, day, **segmentation_settings(config))
+            rows = segments.customer_segments_for_day(con, day, config.segmentation)
             replace_day(con, "analytics.customer_segments", "as_of_date", day, rows, segments.SEGMENT_COLUMNS)
             seg_seconds = time.perf_counter() - started
             started = time.perf_counter()
-            (result,) = daily.run_forecasts(con, [day], config, pool)
+            (result,) = origins.run_forecasts(con, [day], config, pool)
             print(
                 f"{day}: {result.status}, {result.series} series, {result.selected} selected, "
                 f"{result.fallbacks} on a rule ({result.failed_fits} failed fits), {result.forecast_rows} segment rows, "

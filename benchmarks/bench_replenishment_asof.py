@@ -1,4 +1,4 @@
-"""Time and peak memory of one as-of replenishment run (restock.replenishment.daily.run_day).
+"""Time and peak memory of one as-of replenishment run (restock.replenishment.tables.run_day).
 
     cp data/warehouse.duckdb /tmp/bench.duckdb          # the script copies nothing itself
     .venv/bin/python benchmarks/bench_replenishment_asof.py --warehouse /tmp/bench.duckdb --day 2025-12-31 --in-place
@@ -10,7 +10,7 @@ modifies the warehouse, so the script refuses to run without ``--in-place`` (run
 a copy). ``--build-only`` opens the file read-only and times the build without writing
 (allowed on any file).
 
-The day needs its inputs (restock/replenishment/daily.py, "Inputs on D"): marts,
+The day needs its inputs (restock/replenishment/assemble.py, "Inputs on D"): marts,
 customer segments, product classes and a ``forecast_runs`` row. ``--prepare`` (with
 ``--in-place``) first builds the ones a partial warehouse lacks for the day, as the
 daily run would: customer segments and product classes, and the ``forecast_runs`` row
@@ -31,6 +31,10 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from restock.config import RestockConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -44,33 +48,30 @@ def _count(con, sql: str, params: list) -> int:
     return con.execute(sql, params).fetchall()[0][0]  # fetchall: no pending result left behind
 
 
-def _prepare(con, day: date, config: dict) -> list[str]:
+def _prepare(con, day: date, config: RestockConfig) -> list[str]:
     """Build the day's missing upstream rows; returns what was built."""
-    from restock.config import segmentation_settings
-    from restock.forecasting import daily as forecasting
+    from restock.forecasting import origins, tables
     from restock.forecasting.panel import forecast_origin
-    from restock.segmentation import daily as segments
+    from restock.segmentation import tables as segments
     from restock.warehouse import replace_day
 
     segments.ensure_tables(con)
-    forecasting.ensure_tables(con)
+    tables.ensure_tables(con)
     done = []
     if not _count(con, "select count(*) from analytics.customer_segments where as_of_date = ?", [day]):
-        rows = segments.customer_segments_for_day(con, day, **segmentation_settings(config))
+        rows = segments.customer_segments_for_day(con, day, config.segmentation)
         replace_day(con, "analytics.customer_segments", "as_of_date", day, rows, segments.SEGMENT_COLUMNS)
         done.append(f"customer_segments {len(rows):,} rows")
     if not _count(con, "select count(*) from analytics.product_classes where as_of_date = ?", [day]):
-        rows = segments.product_classes_for_day(
-            con, day, quantity=config["forecasting"]["quantity"], **config["product_classes"]
-        )
+        rows = segments.product_classes_for_day(con, day, config.product_classes, config.forecasting.quantity)
         replace_day(con, "analytics.product_classes", "as_of_date", day, rows, segments.PRODUCT_COLUMNS)
         done.append(f"product_classes {len(rows):,} rows")
     if not _count(con, "select count(*) from analytics.forecast_runs where as_of_date = ?", [day]):
-        origin = forecast_origin(day, int(config["forecasting"]["cutoff_weekday"]))
+        origin = forecast_origin(day, config.forecasting.cutoff_weekday)
         has = _count(con, "select count(*) from analytics.segment_forecasts where forecast_origin = ?", [origin])
         if origin == day or not has:
             raise SystemExit(f"{day}: no forecasts for its origin {origin}: run the forecast step for {origin} first")
-        forecasting.run_forecasts(con, [day], config)  # maps the day to its origin, reusing the origin's rows
+        origins.run_forecasts(con, [day], config)  # maps the day to its origin, reusing the origin's rows
         done.append(f"forecast_runs {day} -> {origin} (reused)")
     return done
 
@@ -97,7 +98,8 @@ def main() -> None:
     import duckdb
 
     from restock.config import load_config
-    from restock.replenishment import daily
+    from restock.replenishment.assemble import build_replenishment
+    from restock.replenishment.tables import TABLES, write_replenishment
 
     config = load_config(args.config)
     con = duckdb.connect(str(args.warehouse), read_only=args.build_only)
@@ -108,13 +110,13 @@ def main() -> None:
             print(f"prepared in {time.perf_counter() - started:.1f} s: {'; '.join(built) or 'nothing missing'}")
         before_mb = _peak_mb()
         started = time.perf_counter()
-        frames = daily.build_replenishment(con, args.day, config)
+        frames = build_replenishment(con, args.day, config)
         build_s = time.perf_counter() - started
         if args.build_only:
-            rows, write_s = {t: len(frames[t]) for t in daily.TABLES}, 0.0
+            rows, write_s = {t: len(frames[t]) for t in TABLES}, 0.0
         else:
             started = time.perf_counter()
-            rows = daily.write_replenishment(con, args.day, frames)
+            rows = write_replenishment(con, args.day, frames)
             write_s = time.perf_counter() - started
         peak_mb = _peak_mb()
         inputs = {

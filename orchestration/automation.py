@@ -1,24 +1,22 @@
 """The job, the daily schedule and the landing sensor."""
 
 
+from __future__ import annotations
+
 import json
-import os
 import time
-from datetime import date
 from pathlib import Path
 
 import dagster as dg
 
-from orchestration.environment import CONFIG, SETTINGS
-from orchestration.partitions import daily_partitions
-from restock.config import landing_rules
+from orchestration.partitions import DEPLOYMENT, daily_partitions
+from orchestration.resources import RestockResource
+from restock.config import LandingConfig
 from restock.ingest.deliveries import fingerprint, is_complete, scan_landing, still_being_written
 
 # Schedules and sensors start stopped so that `make dev` on demo data launches
 # nothing by itself; production sets RESTOCK_AUTOMATION=on (or flips them in the UI).
-_DEFAULT_STATUS = (
-    dg.DefaultScheduleStatus.RUNNING if os.environ.get("RESTOCK_AUTOMATION") == "on" else dg.DefaultScheduleStatus.STOPPED
-)
+_DEFAULT_STATUS = dg.DefaultScheduleStatus.RUNNING if DEPLOYMENT.automation else dg.DefaultScheduleStatus.STOPPED
 _DEFAULT_SENSOR_STATUS = dg.DefaultSensorStatus(_DEFAULT_STATUS.value)
 MAX_RUNS_PER_TICK = 30
 
@@ -31,47 +29,48 @@ daily_job = dg.define_asset_job(
 
 daily_schedule = dg.build_schedule_from_partitioned_job(
     daily_job,
-    hour_of_day=int(CONFIG["schedule"]["hour_of_day"]),
-    minute_of_hour=int(CONFIG["schedule"]["minute_of_hour"]),
+    hour_of_day=DEPLOYMENT.daily_run_at.hour,
+    minute_of_hour=DEPLOYMENT.daily_run_at.minute,
     default_status=_DEFAULT_STATUS,
 )
 
 
 @dg.sensor(job=daily_job, minimum_interval_seconds=60, default_status=_DEFAULT_SENSOR_STATUS)
-def landing_sensor(context: dg.SensorEvaluationContext):
+def landing_sensor(
+    context: dg.SensorEvaluationContext, restock: RestockResource
+) -> dg.SkipReason | list[dg.RunRequest]:
     """Launch a day once its daily files (orders, inventory) have landed and no file of
     the day is still being written (restock/ingest/deliveries.py); again on re-delivery."""
     launched: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
-    requests, waiting = landing_requests(SETTINGS.landing_dir, launched, time.time(),
-                                         set(daily_partitions.get_partition_keys()))
+    requests, waiting = landing_requests(restock.landing, launched, time.time(),
+                                         set(daily_partitions.get_partition_keys()), restock.config.landing)
     if waiting:
         context.log.info(waiting)
     if not requests:
-        message = f"no new or re-delivered complete day in {SETTINGS.landing_dir}"
+        message = f"no new or re-delivered complete day in {restock.landing}"
         return dg.SkipReason(f"{message}; {waiting}" if waiting else message)
     context.update_cursor(json.dumps(launched, sort_keys=True))
     return requests
 
 
 def landing_requests(landing_dir: Path, launched: dict[str, str], now: float, valid_keys: set[str],
-                     rules: dict | None = None) -> tuple[list[dg.RunRequest], str]:
+                     rules: LandingConfig) -> tuple[list[dg.RunRequest], str]:
     """(run requests, message naming the files still being written or "") for one tick at ``now``.
 
     ``launched`` (day -> fingerprint, the cursor) is updated with the days requested.
     A day whose files are all there but not all delivered is left for a later tick.
-    ``rules``: settle_seconds and marker_suffix, by default restock.yaml's ``landing``.
+    ``rules``: restock.yaml's ``landing`` (settle_seconds, marker_suffix).
     """
-    rules = rules or landing_rules(CONFIG)
     requests = []
     waiting: list[str] = []
-    for day, files in sorted(scan_landing(landing_dir, rules["marker_suffix"]).items()):
+    for day, files in sorted(scan_landing(landing_dir, rules.marker_suffix).items()):
         key = day.isoformat()
         if key not in valid_keys or not is_complete(files):
             continue
         fp = fingerprint(files)
         if launched.get(key) == fp:
             continue
-        writing = still_being_written(files, now, rules["settle_seconds"])
+        writing = still_being_written(files, now, rules.settle_seconds)
         if writing:
             waiting.extend(writing)
             continue
@@ -84,5 +83,5 @@ def landing_requests(landing_dir: Path, launched: dict[str, str], now: float, va
     shown = ", ".join(waiting[:10]) + (f" and {len(waiting) - 10} more" if len(waiting) > 10 else "")
     return requests, (
         f"waiting for files still being written: {shown} (a file counts once unchanged for "
-        f"{rules['settle_seconds']} s, or at once when '<file>{rules['marker_suffix']}' is written after it)"
+        f"{rules.settle_seconds} s, or at once when '<file>{rules.marker_suffix}' is written after it)"
     )

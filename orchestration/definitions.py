@@ -1,5 +1,10 @@
 """The Restock code location: raw extracts -> dbt models -> segments, forecasts and
-their accuracy review -> replenishment -> gated publishing, one daily-partitioned graph."""
+their accuracy review -> replenishment -> gated publishing, one daily-partitioned graph.
+
+Loading it reads no YAML and runs no dbt: the environment gives the partitions and
+the folders (restock.settings); restock.yaml is read by the resources on first use
+in a run. :func:`build_definitions` builds the same graph for other settings (tests).
+"""
 
 from __future__ import annotations
 
@@ -15,24 +20,33 @@ warnings.filterwarnings("ignore", category=PreviewWarning)
 
 # isort: split
 
-from orchestration.assets.dbt import dbt_resource, restock_dbt_models
-from orchestration.assets.forecasting import forecasting_assets
-from orchestration.assets.publish import publish_assets
-from orchestration.assets.raw import raw_assets
-from orchestration.assets.replenishment import replenishment_assets
-from orchestration.automation import daily_job, daily_schedule, landing_sensor
-from orchestration.environment import SETTINGS
-from orchestration.resources import WarehouseResource
+from orchestration.assets.dbt import restock_dbt_models  # noqa: E402
+from orchestration.assets.forecasting import forecasting_assets  # noqa: E402
+from orchestration.assets.publish import publish_assets  # noqa: E402
+from orchestration.assets.raw import raw_assets  # noqa: E402
+from orchestration.assets.replenishment import replenishment_assets  # noqa: E402
+from orchestration.automation import daily_job, daily_schedule, landing_sensor  # noqa: E402
+from orchestration.partitions import DEPLOYMENT  # noqa: E402
+from orchestration.resources import build_resources  # noqa: E402
+from restock.settings import Settings  # noqa: E402
 
-defs = dg.Definitions(
-    assets=[*raw_assets, restock_dbt_models, *forecasting_assets, *replenishment_assets, *publish_assets],
-    jobs=[daily_job],
-    schedules=[daily_schedule],
-    sensors=[landing_sensor],
-    resources={
-        "warehouse": WarehouseResource(path=str(SETTINGS.warehouse_path)),
-        "dbt": dbt_resource(),
-    },
-    # One DuckDB file takes one writer: run a job's steps one after another.
-    executor=dg.in_process_executor,
-)
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    """Every asset, the daily job, schedule and sensor, with resources for ``settings``.
+
+    The partitions (first day, time zone) are the code location's, from the
+    environment: ``settings.partition_start`` and ``settings.timezone`` only feed the
+    resources.
+    """
+    return dg.Definitions(
+        assets=[*raw_assets, restock_dbt_models, *forecasting_assets, *replenishment_assets, *publish_assets],
+        jobs=[daily_job],
+        schedules=[daily_schedule],
+        sensors=[landing_sensor],
+        resources=build_resources(settings),
+        # One DuckDB file takes one writer: run a job's steps one after another.
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_definitions(DEPLOYMENT)

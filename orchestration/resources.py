@@ -1,24 +1,111 @@
-"""Dagster resources built from the environment (see restock.settings)."""
+"""Dagster resources: where the files are and the business rules, handed to every asset.
+
+Built from a :class:`restock.settings.Settings` by :func:`build_resources`; tests
+pass other folders or another restock.yaml with ``resources=...`` instead of setting
+the environment before an import. The config file is read and validated on first
+use in a run (never when the code location loads) and cached per process.
+"""
 
 from __future__ import annotations
 
+import functools
+import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from restock.warehouse import connect
+from restock.settings import POSTGRES_URL_VARIABLE, Settings
+
+if TYPE_CHECKING:
+    from duckdb import DuckDBPyConnection
+
+    from restock.config import RestockConfig
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The working DuckDB warehouse file (raw layer + dbt models)."""
+    """The working DuckDB warehouse file (raw layer, dbt models, analytics)."""
 
     path: str
 
     @contextmanager
-    def connect(self):
+    def connect(self) -> Iterator[DuckDBPyConnection]:
+        from restock.warehouse import connect
+
         con = connect(Path(self.path))
         try:
             yield con
         finally:
             con.close()
+
+
+class RestockResource(dg.ConfigurableResource):
+    """Folders, time zone, the PostgreSQL target and the business rules (restock.yaml)."""
+
+    landing_dir: str
+    data_dir: str
+    config_path: str
+    timezone: str = "Asia/Shanghai"
+    # Through dg.EnvVar in the deployment, so the URL (a password) is never stored
+    # in run configuration or shown in the UI.
+    postgres_url: str | None = None
+    postgres_schema: str = "restock"
+
+    @property
+    def config(self) -> RestockConfig:
+        return _load_config(Path(self.config_path))
+
+    @property
+    def landing(self) -> Path:
+        return Path(self.landing_dir)
+
+    @property
+    def data(self) -> Path:
+        return Path(self.data_dir)
+
+    @property
+    def data_docs_dir(self) -> Path:
+        return self.data / "quality" / "docs"
+
+    def today(self) -> date:
+        """Today in the partitions' time zone (nothing may be dated after it)."""
+        return datetime.now(ZoneInfo(self.timezone)).date()
+
+
+@functools.cache
+def _load_config(path: Path) -> RestockConfig:
+    from restock.config import load_config
+
+    return load_config(path)
+
+
+def dbt_executable() -> str:
+    # The dbt next to this interpreter (the project venv), so nothing depends on PATH.
+    venv_dbt = Path(sys.executable).parent / "dbt"
+    return str(venv_dbt) if venv_dbt.exists() else "dbt"
+
+
+def build_resources(settings: Settings) -> dict[str, Any]:
+    from dagster_dbt import DbtCliResource
+
+    from orchestration.assets.dbt import DBT_PROJECT_DIR, dbt_project
+
+    postgres_url: Any = dg.EnvVar(POSTGRES_URL_VARIABLE) if settings.postgres_url else None
+    return {
+        "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
+        "restock": RestockResource(
+            landing_dir=str(settings.landing_dir),
+            data_dir=str(settings.data_dir),
+            config_path=str(settings.config_path),
+            timezone=settings.timezone,
+            postgres_url=postgres_url,
+            postgres_schema=settings.postgres_schema,
+        ),
+        "dbt": DbtCliResource(
+            project_dir=dbt_project(), profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable()
+        ),
+    }

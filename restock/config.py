@@ -1,338 +1,464 @@
-"""The documented business-rule file (restock.yaml) as a plain dict with checks."""
+"""restock.yaml as one typed, frozen model: every business rule a user may change.
+
+One model per section, with its defaults, units and meaning; :func:`load_config`
+reads and validates the file once. Unknown keys and wrong types fail at load with the
+file, the key path and what was expected. Modules receive the typed sections
+(``config.forecasting.horizon_weeks``), never the raw YAML.
+
+This is the ground floor: it imports only :mod:`restock.contract` (the input
+contract's names), so every other package may import it. Paths and switches that
+come from the environment live in :mod:`restock.settings`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, TypeAlias
 
 import yaml
+from annotated_types import Ge, Gt, Le, Lt
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator, model_validator
 
-from restock.ingest.contract import EXTRACTS, FILE_SUFFIXES
-from restock.ingest.deliveries import DEFAULT_MARKER_SUFFIX, DEFAULT_SETTLE_SECONDS, day_of_file
+from restock.contract import EXTRACTS, FILE_SUFFIXES, day_of_file
 
+# Scalars are strict: YAML already types them, so "8" where a number belongs is a
+# mistake to report, not a value to coerce (ints are still accepted as floats).
+Int = Annotated[int, Strict()]
+PositiveInt = Annotated[int, Strict(), Field(ge=1)]
+NonNegativeInt = Annotated[int, Strict(), Field(ge=0)]
+# int | float keeps a YAML 2 an int (dbt gets "2", not "2.0"); both are numbers.
+Number: TypeAlias = Annotated[int, Strict()] | Annotated[float, Strict()]
+PositiveNumber: TypeAlias = Annotated[int, Strict(), Gt(0)] | Annotated[float, Strict(), Gt(0)]
+NonNegativeNumber: TypeAlias = Annotated[int, Strict(), Ge(0)] | Annotated[float, Strict(), Ge(0)]
+Share: TypeAlias = Annotated[int, Strict(), Gt(0), Lt(1)] | Annotated[float, Strict(), Gt(0), Lt(1)]  # in (0, 1)
+ShareOrZero: TypeAlias = Annotated[int, Strict(), Ge(0), Lt(1)] | Annotated[float, Strict(), Ge(0), Lt(1)]  # [0, 1)
+Fraction: TypeAlias = Annotated[int, Strict(), Ge(0), Le(1)] | Annotated[float, Strict(), Ge(0), Le(1)]  # [0, 1]
+Text = Annotated[str, Strict(), Field(min_length=1)]
+Flag = Annotated[bool, Strict()]
 
-# The candidates of restock.forecasting.models (kept here so that loading the config
+# The candidates of restock.forecasting.models (named here so that loading the config
 # imports neither numpy nor pandas; a test keeps the two in step).
 MODEL_NAMES = (
     "combination", "croston", "ets_damped", "moving_average", "sarimax_calendar",
     "sba", "seasonal_naive", "ses", "ses_fixed", "tsb", "zero",
 )
+ModelName = Literal[
+    "combination", "croston", "ets_damped", "moving_average", "sarimax_calendar",
+    "sba", "seasonal_naive", "ses", "ses_fixed", "tsb", "zero",
+]
+DemandClassName = Literal["smooth", "erratic", "intermittent", "lumpy"]
+ReplenishmentPolicy = Literal["periodic_review", "min_max", "continuous_review"]
+AllocationRule = Literal["tier_weights", "proportional", "selected_fixed"]
+REPLENISHMENT_POLICIES: tuple[str, ...] = ReplenishmentPolicy.__args__  # type: ignore[attr-defined]
+ALLOCATION_RULES: tuple[str, ...] = AllocationRule.__args__  # type: ignore[attr-defined]
 
 
 class ConfigError(ValueError):
     pass
 
 
-def load_config(path: Path) -> dict[str, Any]:
+class Section(BaseModel):
+    """A section of restock.yaml: immutable, unknown keys rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --------------------------------------------------------------------------- extracts
+
+
+class ExtractColumns(Section):
+    # contract column -> header in the user's file; unmapped columns keep their name
+    columns: dict[str, Text] = Field(default_factory=dict)
+
+
+class InventoryExtract(ExtractColumns):
+    # "sales_unit" (e.g. carton) or "case" (converted with products.units_per_case)
+    quantity_unit: Literal["sales_unit", "case"] = "sales_unit"
+
+
+class ExtractsConfig(Section):
+    """How the landing files map onto the input contract (restock.contract)."""
+
+    encodings: tuple[Text, ...] = ("utf-8-sig", "gb18030")  # tried in order
+    customers: ExtractColumns = ExtractColumns()
+    orders: ExtractColumns = ExtractColumns()
+    products: ExtractColumns = ExtractColumns()
+    inventory: InventoryExtract = InventoryExtract()
+    promotions: ExtractColumns = ExtractColumns()
+
+    @model_validator(mode="after")
+    def _known_columns(self) -> ExtractsConfig:
+        for name in EXTRACTS:
+            unknown = set(self.extract(name).columns) - set(EXTRACTS[name].columns)
+            if unknown:
+                raise ValueError(
+                    f"extracts.{name}.columns maps unknown contract columns {sorted(unknown)}; "
+                    f"contract columns are {list(EXTRACTS[name].columns)}"
+                )
+        return self
+
+    def extract(self, name: str) -> ExtractColumns:
+        spec: ExtractColumns = getattr(self, name)
+        return spec
+
+    def column_mapping(self, name: str) -> dict[str, str]:
+        """Contract column -> header in the user's file."""
+        return dict(self.extract(name).columns)
+
+
+# --------------------------------------------------------------------------- landing and raw gates
+
+
+class LandingConfig(Section):
+    """When a delivered file counts as complete (restock/ingest/deliveries.py)."""
+
+    settle_seconds: PositiveInt = 120  # a file without a marker counts once unchanged this long
+    marker_suffix: Text = ".done"  # marker written by the sender after the file
+
+    @field_validator("marker_suffix")
+    @classmethod
+    def _marker_is_not_data(cls, suffix: str) -> str:
+        if not suffix.strip() or "/" in suffix or "\\" in suffix:
+            raise ValueError(f"must be a non-empty file name ending (e.g. .done), got {suffix!r}")
+        if any(day_of_file(f"2000-01-01{data}{suffix}") is not None for data in FILE_SUFFIXES):
+            raise ValueError(
+                f"{suffix!r} would make marker names look like data files (ending in {', '.join(FILE_SUFFIXES)})"
+            )
+        return suffix
+
+
+class QualityConfig(Section):
+    """Business rules of the raw gates (expectations/raw_*.json)."""
+
+    max_quantity: PositiveNumber = 100000  # an order line above this many sales units blocks the file
+    outlier_k: PositiveNumber = 8  # a line above mean + k x std of its customer's earlier lines warns
+    baseline_weeks: PositiveInt = 8  # weeks of accepted order lines the outlier baseline uses
+
+
+# --------------------------------------------------------------------------- tiers
+
+
+def _ascending(values: tuple[float, ...], strictly: bool = False) -> tuple[float, ...]:
+    steps = zip(values, values[1:], strict=False)
+    if not values or any((b <= a) if strictly else (b < a) for a, b in steps):
+        raise ValueError(f"must be a non-empty {'strictly ' if strictly else ''}ascending list, got {list(values)}")
+    return values
+
+
+class TiersConfig(Section):
+    """Customer tiers (档位) derived where the CRM leaves them empty (dbt marts.customers)."""
+
+    window_weeks: PositiveInt = 13  # trailing weeks behind the derived tier
+    volume_band_edges: tuple[Number, ...] = (2, 4, 7, 11, 16, 23, 32, 45, 65)  # cartons a week
+    price_band_edges: tuple[Number, ...] = (120, 250)  # average price per carton
+    new_customer_max_tier: PositiveInt = 10  # cap for shops opened less than window_weeks ago
+
+    _edges = field_validator("volume_band_edges", "price_band_edges")(_ascending)
+
+
+# --------------------------------------------------------------------------- segments and classes
+
+
+class LifecycleConfig(Section):
+    """Lifecycle states, counted in missed order cycles."""
+
+    cycle_days: PositiveInt = 7
+    new_max_cycles: PositiveInt = 4  # new during its first cycles
+    at_risk_missed_cycles: PositiveInt = 2
+    churned_missed_cycles: PositiveInt = 6
+
+    @model_validator(mode="after")
+    def _at_risk_before_churned(self) -> LifecycleConfig:
+        if self.at_risk_missed_cycles > self.churned_missed_cycles:
+            raise ValueError("needs at_risk_missed_cycles <= churned_missed_cycles")
+        return self
+
+
+class SegmentationConfig(Section):
+    """Customer segments (customer_segments)."""
+
+    segment_by: tuple[Text, ...] = Field(default=("tier_band", "channel"), min_length=1)
+    tier_bands: tuple[Int, ...] = (5, 10, 15, 20, 25)  # upper ends of the tier bands
+    rfm_window_weeks: PositiveInt = 26
+    rfm_bins: PositiveInt = 5  # scores 1..bins, bins = best
+    lifecycle: LifecycleConfig = LifecycleConfig()
+
+    @field_validator("tier_bands")
+    @classmethod
+    def _strictly_ascending(cls, bands: tuple[int, ...]) -> tuple[int, ...]:
+        _ascending(tuple(float(b) for b in bands), strictly=True)
+        return bands
+
+
+def _two_increasing(cuts: tuple[float, ...]) -> tuple[float, ...]:
+    if len(cuts) != 2 or not 0 < cuts[0] < cuts[1]:
+        raise ValueError(f"must be two increasing positive numbers, got {list(cuts)}")
+    return cuts
+
+
+class ProductClassesConfig(Section):
+    """ABC / XYZ and demand classes (product_classes)."""
+
+    window_weeks: PositiveInt = 26  # complete weeks classified, ending on the day
+    abc_cuts: tuple[Number, ...] = (0.8, 0.95)  # cumulative value share closing A, then B
+    xyz_cuts: tuple[Number, ...] = (0.5, 1.0)  # coefficient of variation closing X, then Y
+    adi_cut: PositiveNumber = 1.32  # Syntetos-Boylan-Croston: average demand interval
+    cv2_cut: PositiveNumber = 0.49  # ... and squared CV of the non-zero demand sizes
+
+    _cuts = field_validator("abc_cuts", "xyz_cuts")(_two_increasing)
+
+    @field_validator("abc_cuts")
+    @classmethod
+    def _shares(cls, cuts: tuple[float, ...]) -> tuple[float, ...]:
+        if cuts[1] > 1:
+            raise ValueError("are cumulative shares: at most 1")
+        return cuts
+
+
+# --------------------------------------------------------------------------- forecasts and review
+
+
+class PerDemandClass(Section):
+    """One value per demand class (all four required)."""
+
+    smooth: Any
+    erratic: Any
+    intermittent: Any
+    lumpy: Any
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"smooth": self.smooth, "erratic": self.erratic, "intermittent": self.intermittent, "lumpy": self.lumpy}
+
+
+BacktestMetric = Literal["wape", "mae", "mase", "rmsse"]
+
+
+class BacktestMetrics(PerDemandClass):
+    smooth: BacktestMetric
+    erratic: BacktestMetric
+    intermittent: BacktestMetric
+    lumpy: BacktestMetric
+
+
+class BacktestOrigins(PerDemandClass):
+    smooth: PositiveInt
+    erratic: PositiveInt
+    intermittent: PositiveInt
+    lumpy: PositiveInt
+
+
+class ForecastingConfig(Section):
+    """Forecasts (demand_forecasts): cadence, horizon, candidates, selection."""
+
+    quantity: Literal["requested_qty", "ordered_qty"] = "requested_qty"  # what is forecast
+    cutoff_weekday: Annotated[int, Strict(), Field(ge=1, le=7)] = 7  # ISO weekday of the refresh (7 = Sunday)
+    horizon_weeks: PositiveInt = 8
+    interval_level: Share = 0.8  # lower/upper bounds: this central interval
+    season_weeks: PositiveInt = 52
+    min_history_weeks: PositiveInt = 12  # shorter series: mean of the weeks so far
+    selection_every_weeks: PositiveInt = 26  # model selection on this calendar grid; refits weekly
+    default_model: ModelName | None = "combination"  # kept for smooth/erratic unless clearly beaten
+    switch_margin: ShareOrZero = 0.25  # "clearly": a score this much lower
+    ses_alpha: Share = 0.1  # smoothing weight of the combination's SES
+    backtest_metric: BacktestMetrics = BacktestMetrics(
+        smooth="wape", erratic="wape", intermittent="rmsse", lumpy="rmsse"
+    )
+    backtest_origins: BacktestOrigins = BacktestOrigins(smooth=3, erratic=3, intermittent=8, lumpy=8)
+    share_window_weeks: PositiveInt = 13  # customer share of its segment, for customer x SKU
+    workers: PositiveInt = 2  # processes fitting series in parallel
+
+    @field_validator("default_model", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+
+class AccuracyConfig(Section):
+    """Forecast accuracy review (forecast_accuracy)."""
+
+    window_weeks: PositiveInt = 13  # weeks reviewed, ending with the last complete week
+    tracking_signal_limit: PositiveNumber = 4  # |cumulative error / MAD| above this: out of control
+
+
+# --------------------------------------------------------------------------- replenishment
+
+# A per-customer quantity: null, a number, or {tier: number}
+TierQuantity = NonNegativeNumber | dict[Int, NonNegativeNumber] | None
+
+
+class AllocationConfig(Section):
+    """Rationing of short supply (货源投放), per warehouse x SKU."""
+
+    rule: AllocationRule = "tier_weights"
+    rules_by_sku: dict[Text, AllocationRule] = Field(default_factory=dict)  # sku -> rule, overrides `rule`
+    tier_weights: dict[Int, NonNegativeNumber] | None = Field(default=None, min_length=1)  # null: the tier number
+    cap_qty: TierQuantity = None  # per-customer cap
+    min_qty: TierQuantity = None  # per-customer minimum
+    fixed_qty: NonNegativeNumber | None = None  # selected_fixed: quantity per selected customer
+    available_includes_in_transit: Flag = True  # available = on hand (+ in transit) - allocated
+
+    @field_validator("cap_qty", "min_qty", mode="before")
+    @classmethod
+    def _tier_quantity(cls, value: Any) -> Any:
+        def number(x: Any) -> bool:
+            return isinstance(x, int | float) and not isinstance(x, bool) and x >= 0
+
+        def tier(x: Any) -> bool:
+            return isinstance(x, int) and not isinstance(x, bool)
+
+        if value is None or number(value):
+            return value
+        if isinstance(value, Mapping) and all(tier(k) and number(v) for k, v in value.items()):
+            return value
+        raise ValueError(f"must be a number >= 0, {{tier: number >= 0}} or null, got {value!r}")
+
+
+class AlertsConfig(Section):
+    """Thresholds of inventory_alerts."""
+
+    overstock_days: NonNegativeNumber = 60  # days of supply above this: overstock
+    expiry_warning_days: NonNegativeNumber = 30  # oldest batch expiring within this many days
+    dead_stock_weeks: NonNegativeNumber = 8  # no demand this many weeks with stock on hand
+    min_daily_demand: NonNegativeNumber = 0.1  # below this (sales units a day): no stockout alerts
+
+
+class ReplenishmentConfig(Section):
+    """Replenishment plan, customer suggestions and alerts."""
+
+    region_warehouse: dict[Text, Text] = Field(default_factory=dict)  # customer region -> warehouse
+    default_warehouse: Text | None = None  # regions not listed; null leaves them out
+    policy: ReplenishmentPolicy = "periodic_review"
+    review_period_days: NonNegativeNumber = 7  # R
+    service_levels: dict[Text, Share] = Field(default_factory=lambda: {"A": 0.98, "B": 0.95, "C": 0.90})
+    unclassified_service_level: Share = 0.90  # SKU without an ABC class on the day
+    ordering_cost: NonNegativeNumber = 200  # K per purchase order (EOQ)
+    holding_cost_rate: NonNegativeNumber = 0.20  # h as a share of unit cost a year
+    min_error_weeks: NonNegativeInt = 4  # fewer weeks of past errors: std from the forecast interval
+    order_inactive_products: Flag = False  # delisted / not launched SKUs get purchase orders
+    suggestion_rounding: Literal["nearest", "up", "down"] = "nearest"
+    allocation: AllocationConfig = AllocationConfig()
+    alerts: AlertsConfig = AlertsConfig()
+
+
+# --------------------------------------------------------------------------- publishing
+
+
+class PublishingConfig(Section):
+    """Retention and the published-table gates."""
+
+    retain_days: PositiveInt = 28  # days served, ending with the newest published day
+    max_row_drop_share: Fraction = 0.5  # bigger drop blocks
+    max_quantity: PositiveNumber = 1e9  # any published quantity above this is an error (and inf)
+
+
+# --------------------------------------------------------------------------- the file
+
+
+class RestockConfig(Section):
+    """The whole of restock.yaml."""
+
+    extracts: ExtractsConfig = ExtractsConfig()
+    landing: LandingConfig = LandingConfig()
+    quality: QualityConfig = QualityConfig()
+    tiers: TiersConfig = TiersConfig()
+    segmentation: SegmentationConfig = SegmentationConfig()
+    product_classes: ProductClassesConfig = ProductClassesConfig()
+    forecasting: ForecastingConfig = ForecastingConfig()
+    accuracy: AccuracyConfig = AccuracyConfig()
+    replenishment: ReplenishmentConfig = ReplenishmentConfig()
+    publishing: PublishingConfig = PublishingConfig()
+
+    def override(self, changes: Mapping[str, Any]) -> RestockConfig:
+        """A validated copy with ``{"forecasting.horizon_weeks": 12, ...}`` applied."""
+        data = self.model_dump()
+        for dotted, value in changes.items():
+            *parents, leaf = dotted.split(".")
+            node = data
+            for part in parents:
+                node = node[part]
+            node[leaf] = value
+        return parse_config(data, "override")
+
+    def dbt_vars(self) -> dict[str, Any]:
+        """The business rules the dbt models need, passed with --vars (besides the window)."""
+        return {
+            "tier_window_weeks": self.tiers.window_weeks,
+            "tier_volume_band_edges": list(self.tiers.volume_band_edges),
+            "tier_price_band_edges": list(self.tiers.price_band_edges),
+            "new_customer_max_tier": self.tiers.new_customer_max_tier,
+            "inventory_quantity_unit": self.extracts.inventory.quantity_unit,
+        }
+
+
+# Sections that moved out of the file, with where they went.
+MOVED_SECTIONS = {
+    "schedule": "the schedule is deployment, not a business rule: set RESTOCK_TIMEZONE and "
+    "RESTOCK_DAILY_RUN_AT (HH:MM) in the environment (README, 'Settings')",
+}
+
+
+def load_config(path: Path) -> RestockConfig:
+    """Read and validate restock.yaml; ConfigError names the file and the key path."""
     if not path.exists():
         raise ConfigError(f"config file not found: {path} (set RESTOCK_CONFIG or restore restock.yaml)")
-    with path.open(encoding="utf-8") as fh:
-        config = yaml.safe_load(fh) or {}
-    _validate(config, path)
-    return config
+    try:
+        with path.open(encoding="utf-8") as fh:
+            raw = yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return parse_config(raw, path)
 
 
-def _validate(config: dict[str, Any], path: Path) -> None:
-    for section in ("extracts", "tiers", "schedule", "segmentation", "product_classes", "forecasting", "accuracy"):
-        if section not in config:
-            raise ConfigError(f"{path}: missing section '{section}'")
-    extracts = config["extracts"]
-    for name, spec in extracts.items():
-        if name == "encodings":
-            continue
-        if name not in EXTRACTS:
-            raise ConfigError(f"{path}: extracts.{name} is not an extract of the input contract {sorted(EXTRACTS)}")
-        unknown = set((spec or {}).get("columns") or {}) - set(EXTRACTS[name].columns)
-        if unknown:
-            raise ConfigError(
-                f"{path}: extracts.{name}.columns maps unknown contract columns {sorted(unknown)}; "
-                f"contract columns are {list(EXTRACTS[name].columns)}"
-            )
-    unit = (extracts.get("inventory") or {}).get("quantity_unit", "sales_unit")
-    if unit not in ("sales_unit", "case"):
-        raise ConfigError(f"{path}: extracts.inventory.quantity_unit must be 'sales_unit' or 'case', not {unit!r}")
-    tiers = config["tiers"]
-    for key in ("volume_band_edges", "price_band_edges"):
-        edges = tiers.get(key)
-        if not edges or sorted(edges) != list(edges):
-            raise ConfigError(f"{path}: tiers.{key} must be a non-empty ascending list, got {edges!r}")
+def parse_config(raw: Any, source: Path | str = "restock.yaml") -> RestockConfig:
+    """Validate an already-read mapping (tests, programmatic overrides)."""
+    raw = {} if raw is None else raw
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{source}: must be a mapping of sections, got {type(raw).__name__}")
+    for section, where in MOVED_SECTIONS.items():
+        if section in raw:
+            raise ConfigError(f"{source}: {section}: this section is no longer read; {where}")
+    try:
+        return RestockConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: " + "; ".join(_problems(exc.errors()))) from None
 
 
-    _validate_analytics(config, path)
-    _validate_replenishment(config, path)
-    _validate_landing(config, path)
-    _validate_quality(config, path)
-    _validate_publishing(config, path)
+def _problems(errors: list[Any]) -> list[str]:
+    """One message per key: a number is int | float, and pydantic reports each branch."""
+    by_key: dict[str, list[Any]] = {}
+    for error in errors:
+        key = ".".join(str(p) for p in error["loc"] if not _is_union_branch(p))
+        by_key.setdefault(key, []).append(error)
+    messages: list[str] = []
+    for found in by_key.values():
+        if len(found) > 1:
+            found = [e for e in found if not str(e["type"]).startswith("int_")] or found
+        messages.extend(_describe(e) for e in found)
+    return list(dict.fromkeys(messages))
 
 
-def _validate_analytics(config: dict[str, Any], path: Path) -> None:
-    """Checks of the segmentation, product class, forecasting and accuracy rules."""
-
-    def fail(key: str, message: str) -> None:
-        raise ConfigError(f"{path}: {key} {message}")
-
-    def positive_int(section: str, key: str, value: Any) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            fail(f"{section}.{key}", f"must be a positive whole number, got {value!r}")
-
-    seg = config["segmentation"]
-    if not seg.get("segment_by"):
-        fail("segmentation.segment_by", "must list at least one column (e.g. [tier_band, channel])")
-    bands = seg.get("tier_bands") or []
-    if not bands or sorted(bands) != list(bands) or len(set(bands)) != len(bands):
-        fail("segmentation.tier_bands", f"must be a strictly ascending list, got {bands!r}")
-    for key in ("rfm_window_weeks", "rfm_bins"):
-        positive_int("segmentation", key, seg.get(key))
-    life = seg.get("lifecycle") or {}
-    for key in ("cycle_days", "new_max_cycles", "at_risk_missed_cycles", "churned_missed_cycles"):
-        positive_int("segmentation.lifecycle", key, life.get(key))
-    if life["at_risk_missed_cycles"] > life["churned_missed_cycles"]:
-        fail("segmentation.lifecycle", "needs at_risk_missed_cycles <= churned_missed_cycles")
-
-    pc = config["product_classes"]
-    positive_int("product_classes", "window_weeks", pc.get("window_weeks"))
-    for key in ("abc_cuts", "xyz_cuts"):
-        cuts = pc.get(key) or []
-        if len(cuts) != 2 or not 0 < cuts[0] < cuts[1]:
-            fail(f"product_classes.{key}", f"must be two increasing positive numbers, got {cuts!r}")
-    if pc["abc_cuts"][1] > 1:
-        fail("product_classes.abc_cuts", "are cumulative shares: at most 1")
-
-    fc = config["forecasting"]
-    if fc.get("quantity") not in ("requested_qty", "ordered_qty"):
-        fail("forecasting.quantity", f"must be requested_qty or ordered_qty, got {fc.get('quantity')!r}")
-    if fc.get("cutoff_weekday") not in range(1, 8):
-        fail("forecasting.cutoff_weekday", f"must be an ISO weekday 1..7 (7 = Sunday), got {fc.get('cutoff_weekday')!r}")
-    for key in ("horizon_weeks", "season_weeks", "min_history_weeks", "selection_every_weeks", "share_window_weeks", "workers"):
-        positive_int("forecasting", key, fc.get(key))
-    for key in ("interval_level", "ses_alpha"):
-        if not isinstance(fc.get(key), (int, float)) or not 0 < fc[key] < 1:
-            fail(f"forecasting.{key}", f"must be between 0 and 1, got {fc.get(key)!r}")
-    if not isinstance(fc.get("switch_margin"), (int, float)) or not 0 <= fc["switch_margin"] < 1:
-        fail("forecasting.switch_margin", f"must be in [0, 1), got {fc.get('switch_margin')!r}")
-    if fc.get("default_model") not in (*MODEL_NAMES, None, ""):
-        fail("forecasting.default_model", f"must be one of {list(MODEL_NAMES)} or empty, got {fc.get('default_model')!r}")
-    classes = ("smooth", "erratic", "intermittent", "lumpy")
-    for key, allowed in (("backtest_metric", ("wape", "mae", "mase", "rmsse")), ("backtest_origins", None)):
-        table = fc.get(key) or {}
-        if set(table) != set(classes):
-            fail(f"forecasting.{key}", f"must give a value for each of {list(classes)}, got {sorted(table)}")
-        for klass, value in table.items():
-            if allowed is None:
-                positive_int(f"forecasting.{key}", klass, value)
-            elif value not in allowed:
-                fail(f"forecasting.{key}.{klass}", f"must be one of {list(allowed)}, got {value!r}")
-
-    acc = config["accuracy"]
-    positive_int("accuracy", "window_weeks", acc.get("window_weeks"))
-    if not isinstance(acc.get("tracking_signal_limit"), (int, float)) or acc["tracking_signal_limit"] <= 0:
-        fail("accuracy.tracking_signal_limit", f"must be a positive number, got {acc.get('tracking_signal_limit')!r}")
+def _describe(error: Mapping[str, Any]) -> str:
+    location = ".".join(str(part) for part in error["loc"] if not _is_union_branch(part))
+    kind, message = error["type"], str(error["msg"])
+    if message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+        if message.startswith(f"{location}."):  # a section's own check names its keys
+            return message
+    if message.startswith("Input should be "):
+        message = "must be " + message[len("Input should be "):]
+    if kind == "extra_forbidden":
+        parent = location.rsplit(".", 1)[0] if "." in location else ""
+        return f"{location} is not a known key" + (f" of {parent}" if parent else " (a section)")
+    if kind == "missing":
+        return f"{location} is missing"
+    shown = f"{location} " if location else ""
+    got = error.get("input")
+    if kind.endswith("_type") or kind.startswith(("greater", "less", "literal", "too_")):
+        return f"{shown}{message}, got {got!r}"
+    return f"{shown}{message}"
 
 
-REPLENISHMENT_POLICIES = ("periodic_review", "min_max", "continuous_review")
-ALLOCATION_RULES = ("tier_weights", "proportional", "selected_fixed")
-
-
-def _validate_replenishment(config: dict[str, Any], path: Path) -> None:
-    """Checks of the ``replenishment`` section (optional: absent keys take the defaults
-    of restock.replenishment; see restock/replenishment/daily.py)."""
-    rep = config.get("replenishment")
-    if rep is None:
-        return
-
-    def fail(key: str, message: str) -> None:
-        raise ConfigError(f"{path}: replenishment.{key} {message}")
-
-    def number(key: str, value: Any, low: float = 0.0, strict: bool = False) -> None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < low or (strict and value <= low):
-            fail(key, f"must be a number {'>' if strict else '>='} {low:g}, got {value!r}")
-
-    def share(key: str, value: Any) -> None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
-            fail(key, f"must be strictly between 0 and 1, got {value!r}")
-
-    def quantity(key: str, value: Any) -> None:
-        """A per-customer quantity: null, a number >= 0, or {tier: number >= 0}."""
-        if value is None:
-            return
-        values = value.items() if isinstance(value, dict) else [(None, value)]
-        for tier, qty in values:
-            if tier is not None and (isinstance(tier, bool) or not isinstance(tier, int)):
-                fail(key, f"tiers must be whole numbers, got {tier!r}")
-            number(key if tier is None else f"{key}.{tier}", qty)
-
-    if not isinstance(rep, dict):
-        raise ConfigError(f"{path}: replenishment must be a mapping, got {rep!r}")
-    mapping = rep.get("region_warehouse") or {}
-    if not isinstance(mapping, dict) or any(not isinstance(w, str) or not w for w in mapping.values()):
-        fail("region_warehouse", f"must map regions to warehouse ids, got {mapping!r}")
-    default = rep.get("default_warehouse")
-    if default is not None and (not isinstance(default, str) or not default):
-        fail("default_warehouse", f"must be a warehouse id or null, got {default!r}")
-    if rep.get("policy", "periodic_review") not in REPLENISHMENT_POLICIES:
-        fail("policy", f"must be one of {list(REPLENISHMENT_POLICIES)}, got {rep.get('policy')!r}")
-    for key in ("review_period_days", "ordering_cost", "holding_cost_rate"):
-        if key in rep:
-            number(key, rep[key])
-    levels = rep.get("service_levels", {})
-    if not isinstance(levels, dict):
-        fail("service_levels", f"must map ABC classes to levels, got {levels!r}")
-    for klass, level in levels.items():
-        share(f"service_levels.{klass}", level)
-    if "unclassified_service_level" in rep:
-        share("unclassified_service_level", rep["unclassified_service_level"])
-    if "min_error_weeks" in rep:
-        number("min_error_weeks", rep["min_error_weeks"])
-        if not isinstance(rep["min_error_weeks"], int):
-            fail("min_error_weeks", f"must be a whole number, got {rep['min_error_weeks']!r}")
-    if rep.get("suggestion_rounding", "nearest") not in ("nearest", "up", "down"):
-        fail("suggestion_rounding", f"must be nearest, up or down, got {rep.get('suggestion_rounding')!r}")
-    alloc = rep.get("allocation") or {}
-    rules = [alloc.get("rule", "tier_weights"), *(alloc.get("rules_by_sku") or {}).values()]
-    for rule in rules:
-        if rule not in ALLOCATION_RULES:
-            fail("allocation.rule", f"must be one of {list(ALLOCATION_RULES)}, got {rule!r}")
-    weights = alloc.get("tier_weights")
-    if weights is not None:
-        if not isinstance(weights, dict) or not weights:
-            fail("allocation.tier_weights", f"must map tiers to weights or be null, got {weights!r}")
-        quantity("allocation.tier_weights", weights)
-    for key in ("cap_qty", "min_qty", "fixed_qty"):
-        quantity(f"allocation.{key}", alloc.get(key))
-    alert_keys = ("overstock_days", "expiry_warning_days", "dead_stock_weeks", "min_daily_demand")
-    for key, value in (rep.get("alerts") or {}).items():
-        if key not in alert_keys:
-            fail(f"alerts.{key}", f"is not a known alert threshold ({', '.join(alert_keys)})")
-        number(f"alerts.{key}", value)
-
-
-LANDING_KEYS = ("settle_seconds", "marker_suffix")
-
-
-def _validate_landing(config: dict[str, Any], path: Path) -> None:
-    """Checks of the optional ``landing`` section (the complete-delivery rule of
-    restock/ingest/deliveries.py; absent keys take its defaults)."""
-    section = config.get("landing")
-    if section is None:
-        return
-    if not isinstance(section, dict):
-        raise ConfigError(f"{path}: landing must be a mapping, got {section!r}")
-    for key in section:
-        if key not in LANDING_KEYS:
-            raise ConfigError(f"{path}: landing.{key} is not a known key ({', '.join(LANDING_KEYS)})")
-    settle = section.get("settle_seconds", DEFAULT_SETTLE_SECONDS)
-    if isinstance(settle, bool) or not isinstance(settle, int) or settle < 1:
-        raise ConfigError(f"{path}: landing.settle_seconds must be a positive whole number of seconds, got {settle!r}")
-    suffix = section.get("marker_suffix", DEFAULT_MARKER_SUFFIX)
-    if not isinstance(suffix, str) or not suffix.strip() or "/" in suffix or "\\" in suffix:
-        raise ConfigError(f"{path}: landing.marker_suffix must be a non-empty file name ending (e.g. .done), got {suffix!r}")
-    if any(day_of_file(f"2000-01-01{data}{suffix}") is not None for data in FILE_SUFFIXES):
-        raise ConfigError(
-            f"{path}: landing.marker_suffix {suffix!r} would make marker names look like data files "
-            f"(ending in {', '.join(FILE_SUFFIXES)})"
-        )
-
-
-def landing_rules(config: dict[str, Any]) -> dict[str, Any]:
-    """Keyword arguments of :func:`restock.ingest.deliveries.scan_landing` / ``still_being_written``:
-    {"settle_seconds": int, "marker_suffix": str}, defaults where restock.yaml is silent."""
-    section = config.get("landing") or {}
-    return {
-        "settle_seconds": int(section.get("settle_seconds", DEFAULT_SETTLE_SECONDS)),
-        "marker_suffix": str(section.get("marker_suffix", DEFAULT_MARKER_SUFFIX)),
-    }
-
-
-QUALITY_KEYS = ("max_quantity", "outlier_k", "baseline_weeks")
-
-
-def _validate_quality(config: dict[str, Any], path: Path) -> None:
-    """Checks of the optional ``quality`` section (the raw gates' business rules;
-    absent keys take the defaults of restock.ingest.gated.GateRules)."""
-    section = config.get("quality")
-    if section is None:
-        return
-    if not isinstance(section, dict):
-        raise ConfigError(f"{path}: quality must be a mapping, got {section!r}")
-    for key, value in section.items():
-        if key not in QUALITY_KEYS:
-            raise ConfigError(f"{path}: quality.{key} is not a known key ({', '.join(QUALITY_KEYS)})")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            raise ConfigError(f"{path}: quality.{key} must be a positive number, got {value!r}")
-    if "baseline_weeks" in section and not isinstance(section["baseline_weeks"], int):
-        raise ConfigError(f"{path}: quality.baseline_weeks must be a whole number of weeks, got {section['baseline_weeks']!r}")
-
-
-def quality_rules(config: dict[str, Any]) -> dict[str, Any]:
-    """Keyword arguments of :class:`restock.ingest.gated.GateRules` (only the keys set)."""
-    return dict(config.get("quality") or {})
-
-
-def column_mapping(config: dict[str, Any], extract: str) -> dict[str, str]:
-    """Contract column -> header in the user's file."""
-    spec = config["extracts"].get(extract) or {}
-    return dict(spec.get("columns") or {})
-
-
-def encodings(config: dict[str, Any]) -> list[str]:
-    return list(config["extracts"].get("encodings") or ["utf-8-sig", "gb18030"])
-
-
-def segmentation_settings(config: dict[str, Any]) -> dict[str, Any]:
-    """Keyword arguments of :func:`restock.segmentation.daily.build_customer_segments`."""
-    seg = config["segmentation"]
-    life = seg["lifecycle"]
-    return {
-        "segment_by": tuple(seg["segment_by"]),
-        "tier_bands": tuple(seg["tier_bands"]),
-        "rfm_window_weeks": int(seg["rfm_window_weeks"]),
-        "rfm_bins": int(seg["rfm_bins"]),
-        "cycle_days": int(life["cycle_days"]),
-        "new_max_cycles": int(life["new_max_cycles"]),
-        "at_risk_missed_cycles": int(life["at_risk_missed_cycles"]),
-        "churned_missed_cycles": int(life["churned_missed_cycles"]),
-    }
-
-
-def dbt_vars(config: dict[str, Any]) -> dict[str, Any]:
-    """Business rules the dbt models need, passed with --vars (besides the window)."""
-    tiers = config["tiers"]
-    return {
-        "tier_window_weeks": int(tiers["window_weeks"]),
-        "tier_volume_band_edges": list(tiers["volume_band_edges"]),
-        "tier_price_band_edges": list(tiers["price_band_edges"]),
-        "new_customer_max_tier": int(tiers["new_customer_max_tier"]),
-        "inventory_quantity_unit": (config["extracts"].get("inventory") or {}).get("quantity_unit", "sales_unit"),
-    }
-
-
-def _validate_publishing(config: dict[str, Any], path: Path) -> None:
-    """Checks of the ``publishing`` section (retention and the published-table gates)."""
-    section = config.get("publishing")
-    if section is None:
-        return
-    if not isinstance(section, dict):
-        raise ConfigError(f"{path}: publishing must be a mapping, got {section!r}")
-    known = ("retain_days", "max_row_drop_share", "max_quantity")
-    for key in section:
-        if key not in known:
-            raise ConfigError(f"{path}: publishing.{key} is not a known key ({', '.join(known)})")
-    days = section.get("retain_days", 28)
-    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
-        raise ConfigError(f"{path}: publishing.retain_days must be a whole number of days >= 1, got {days!r}")
-    drop = section.get("max_row_drop_share", 0.5)
-    if isinstance(drop, bool) or not isinstance(drop, (int, float)) or not 0 <= drop <= 1:
-        raise ConfigError(f"{path}: publishing.max_row_drop_share must be a share between 0 and 1, got {drop!r}")
-    top = section.get("max_quantity", 1e9)
-    if isinstance(top, bool) or not isinstance(top, (int, float)) or not top > 0:
-        raise ConfigError(f"{path}: publishing.max_quantity must be a positive number, got {top!r}")
-
-
-def publishing_settings(config: dict[str, Any]) -> dict[str, Any]:
-    """The ``publishing`` section with its defaults."""
-    section = config.get("publishing") or {}
-    return {
-        "retain_days": int(section.get("retain_days", 28)),
-        "max_row_drop_share": float(section.get("max_row_drop_share", 0.5)),
-        "max_quantity": float(section.get("max_quantity", 1e9)),
-    }
+def _is_union_branch(part: Any) -> bool:
+    # pydantic names the branch of a union it tried ("float", "dict[int,float]"): noise for a user.
+    return isinstance(part, str) and (part in {"float", "int", "str", "bool", "none"} or "[" in part or "-" in part)

@@ -4,6 +4,9 @@ end of `make demo`)."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+
+from duckdb import DuckDBPyConnection
 
 from restock.settings import load_settings
 from restock.warehouse import connect
@@ -59,7 +62,7 @@ LATEST_PREVIEWS = (
 )
 
 
-def _has_table(con, name: str) -> bool:
+def _has_table(con: DuckDBPyConnection, name: str) -> bool:
     """Whether analytics.<name> exists (a warehouse built before that asset ran lacks it)."""
     query = "select count(*) from information_schema.tables where table_schema = 'analytics' and table_name = ?"
     return bool(con.execute(query, [name]).fetchall()[0][0])
@@ -93,14 +96,12 @@ def main() -> int:
             print(f"\n-- analytics.{table}")
             print(con.execute(sql).df().to_string(index=False))
     con.close()
-    _print_published(settings.data_dir)
+    _print_published(settings.data_dir, settings.postgres_url, settings.postgres_schema)
     return 0
 
 
-def _print_published(data_dir) -> None:
+def _print_published(data_dir: Path, postgres_url: str | None, postgres_schema: str) -> None:
     """What BI tools see: serving.duckdb's catalogue and the latest recommendations."""
-    import os
-
     import duckdb
 
     serving = data_dir / "serving.duckdb"
@@ -111,8 +112,8 @@ def _print_published(data_dir) -> None:
     try:
         print(f"\nPublished for BI (open read-only; columns: docs/tables.md): {serving}")
         print(f"Parquet: {data_dir / 'published'}/<table>/as_of_date=<day>/")
-        if os.environ.get("RESTOCK_POSTGRES_URL"):
-            print("PostgreSQL: the same tables in the server of RESTOCK_POSTGRES_URL")
+        if postgres_url:
+            print(f"PostgreSQL: the same tables in schema {postgres_schema} of the server of RESTOCK_POSTGRES_URL")
         print(con.execute("select table_name, days, first_day, latest_day from published_tables order by 1")
               .df().to_string(index=False))
         tables = {r[0] for r in con.execute("select table_name from published_tables where has_view").fetchall()}

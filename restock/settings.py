@@ -1,51 +1,102 @@
-"""Where things are: paths and switches that come from the environment.
+"""Where things are and when they run: the only module that reads the environment.
 
-Business rules live in the config file (restock.yaml), not here.
+Business rules live in the config file (restock.yaml, :mod:`restock.config`), not
+here. :func:`load_settings` reads the variables below once; everything else receives
+a :class:`Settings` (the Dagster code location hands it on as resources).
+
+| variable | default | meaning |
+|---|---|---|
+| RESTOCK_LANDING_DIR | data/landing | the landing folder (input contract) |
+| RESTOCK_DATA_DIR | data | warehouse.duckdb, published/, serving.duckdb, quarantine/ |
+| RESTOCK_CONFIG | restock.yaml | the business-rule file |
+| RESTOCK_PARTITION_START | 2024-01-01 | the first daily partition |
+| RESTOCK_TIMEZONE | Asia/Shanghai | partitions and the daily schedule use this time zone |
+| RESTOCK_DAILY_RUN_AT | 06:00 | the daily run for yesterday's partition starts then |
+| RESTOCK_AUTOMATION | off | "on": the schedule and the landing sensor start running |
+| RESTOCK_POSTGRES_URL | (none) | also publish to this PostgreSQL database |
+| RESTOCK_POSTGRES_SCHEMA | restock | the schema of the published tables there |
+| RESTOCK_EXPECTATIONS_DIR | expectations | the Great Expectations suites of the gates |
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, time
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_PARTITION_START = "2024-01-01"  # the demo period's first day
-
-
-def _path_from_env(name: str, default: str) -> Path:
-    value = os.environ.get(name)
-    if value:
-        return Path(value).expanduser().resolve()
-    # Defaults are relative to the project, not to wherever a process was started.
-    return (PROJECT_ROOT / default).resolve()
+DEFAULT_PARTITION_START = date(2024, 1, 1)  # the demo period's first day
+POSTGRES_URL_VARIABLE = "RESTOCK_POSTGRES_URL"
 
 
 @dataclass(frozen=True)
 class Settings:
     landing_dir: Path
     data_dir: Path
-    config_path: Path
-    partition_start: date
+    config_path: Path = PROJECT_ROOT / "restock.yaml"
+    partition_start: date = DEFAULT_PARTITION_START
+    timezone: str = "Asia/Shanghai"
+    daily_run_at: time = time(6, 0)
+    automation: bool = False
+    postgres_url: str | None = None
+    postgres_schema: str = "restock"
 
     @property
     def warehouse_path(self) -> Path:
         """The working DuckDB file (one writer; BI never opens it)."""
         return self.data_dir / "warehouse.duckdb"
 
+    @property
+    def data_docs_dir(self) -> Path:
+        """Great Expectations Data Docs of the gates."""
+        return self.data_dir / "quality" / "docs"
 
-def load_settings() -> Settings:
-    start_text = os.environ.get("RESTOCK_PARTITION_START", DEFAULT_PARTITION_START)
+
+def _path(env: Mapping[str, str], name: str, default: str) -> Path:
+    value = env.get(name)
+    if value:
+        return Path(value).expanduser().resolve()
+    # Defaults are relative to the project, not to wherever a process was started.
+    return (PROJECT_ROOT / default).resolve()
+
+
+def expectations_dir(env: Mapping[str, str] | None = None) -> Path:
+    """The folder of the gates' suites (expectations/*.json)."""
+    return _path(os.environ if env is None else env, "RESTOCK_EXPECTATIONS_DIR", "expectations")
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from the environment (or ``env``); a malformed value names its variable."""
+    env = os.environ if env is None else env
+    start_text = env.get("RESTOCK_PARTITION_START") or DEFAULT_PARTITION_START.isoformat()
     try:
         start = date.fromisoformat(start_text)
-    except ValueError as exc:
-        raise ValueError(
-            f"RESTOCK_PARTITION_START={start_text!r} is not a date in YYYY-MM-DD form"
-        ) from exc
+    except ValueError:
+        raise ValueError(f"RESTOCK_PARTITION_START={start_text!r} is not a date in YYYY-MM-DD form") from None
+    timezone = env.get("RESTOCK_TIMEZONE") or "Asia/Shanghai"
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"RESTOCK_TIMEZONE={timezone!r} is not a time zone name (e.g. Asia/Shanghai)") from None
+    run_at_text = env.get("RESTOCK_DAILY_RUN_AT") or "06:00"
+    try:
+        run_at = time.fromisoformat(run_at_text)
+    except ValueError:
+        raise ValueError(f"RESTOCK_DAILY_RUN_AT={run_at_text!r} is not a time of day in HH:MM form") from None
+    automation = (env.get("RESTOCK_AUTOMATION") or "off").lower()
+    if automation not in ("on", "off"):
+        raise ValueError(f"RESTOCK_AUTOMATION={automation!r} must be 'on' or 'off'")
     return Settings(
-        landing_dir=_path_from_env("RESTOCK_LANDING_DIR", "data/landing"),
-        data_dir=_path_from_env("RESTOCK_DATA_DIR", "data"),
-        config_path=_path_from_env("RESTOCK_CONFIG", "restock.yaml"),
+        landing_dir=_path(env, "RESTOCK_LANDING_DIR", "data/landing"),
+        data_dir=_path(env, "RESTOCK_DATA_DIR", "data"),
+        config_path=_path(env, "RESTOCK_CONFIG", "restock.yaml"),
         partition_start=start,
+        timezone=timezone,
+        daily_run_at=run_at,
+        automation=automation == "on",
+        postgres_url=env.get(POSTGRES_URL_VARIABLE) or None,
+        postgres_schema=env.get("RESTOCK_POSTGRES_SCHEMA") or "restock",
     )

@@ -1,31 +1,39 @@
 """dbt models as Dagster assets: staging -> intermediate -> marts, run per partition window.
 
-dbt tests become asset checks. The partition window goes to dbt as vars, so a daily
-run rebuilds one day and a backfill one range (incremental models replace the window).
+dbt tests become asset checks. The partition window and the business rules go to dbt
+as vars (:func:`dbt_vars_for_window`), so a daily run rebuilds one day and a backfill
+one range (incremental models replace the window).
 """
 
-
+import functools
 import json
-import sys
-from collections.abc import Mapping
-from datetime import timedelta
-from pathlib import Path
+from collections.abc import Iterator, Mapping
+from datetime import date
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
-from orchestration.environment import CONFIG, SETTINGS
-from orchestration.partitions import daily_partitions
-from restock.config import dbt_vars
+from orchestration.partitions import daily_partitions, inclusive_days
+from orchestration.resources import RestockResource, WarehouseResource
+from restock.config import RestockConfig
 from restock.settings import PROJECT_ROOT
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-if not dbt_project.manifest_path.exists():
-    # A fresh clone has no manifest yet: parse once (make targets do this up front).
-    dbt_project.preparer.prepare(dbt_project)
+
+@functools.cache
+def dbt_project() -> DbtProject:
+    """The dbt project; its manifest is parsed by `make manifest` (every make target
+    depends on it) or, under `dagster dev`, by prepare_if_dev. Loading the code
+    location never runs dbt."""
+    project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+    project.prepare_if_dev()
+    if not project.manifest_path.exists():
+        raise FileNotFoundError(
+            f"no dbt manifest at {project.manifest_path}: run `make manifest` (or `dbt parse` in dbt_project/)"
+        )
+    return project
 
 
 class RestockDbtTranslator(DagsterDbtTranslator):
@@ -35,34 +43,29 @@ class RestockDbtTranslator(DagsterDbtTranslator):
         return fqn[1] if dbt_resource_props.get("resource_type") == "model" and len(fqn) > 2 else None
 
 
-def window_vars(start_day, end_day_inclusive) -> dict[str, Any]:
-    return {"min_date": start_day.isoformat(), "max_date": end_day_inclusive.isoformat(), **dbt_vars(CONFIG)}
+def dbt_vars_for_window(first: date, last: date, config: RestockConfig, warehouse_path: str) -> dict[str, Any]:
+    """--vars of one dbt build: the inclusive window, the business rules, the warehouse file."""
+    return {
+        "min_date": first.isoformat(),
+        "max_date": last.isoformat(),
+        **config.dbt_vars(),
+        "warehouse_path": warehouse_path,
+    }
 
 
 @dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
+    manifest=dbt_project().manifest_path,
+    project=dbt_project(),
     partitions_def=daily_partitions,
     dagster_dbt_translator=RestockDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)),
 )
-def restock_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    window = context.partition_time_window
-    dbt_vars_json = json.dumps(window_vars(window.start.date(), window.end.date() - timedelta(days=1)))
-    context.log.info(f"dbt build for {window.start.date()} .. {window.end.date() - timedelta(days=1)}")
+def restock_dbt_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, restock: RestockResource, warehouse: WarehouseResource
+) -> Iterator[Any]:
+    first, last = inclusive_days(context.partition_time_window)
+    dbt_vars = dbt_vars_for_window(first, last, restock.config, warehouse.path)
+    context.log.info(f"dbt build for {first} .. {last} into {warehouse.path}")
     # Unit tests are a development check (make test), not part of a data run.
     yield from dbt.cli(
-        ["build", "--vars", dbt_vars_json, "--exclude-resource-type", "unit_test"], context=context
+        ["build", "--vars", json.dumps(dbt_vars), "--exclude-resource-type", "unit_test"], context=context
     ).stream()
-
-
-def dbt_resource() -> DbtCliResource:
-    # The dbt next to this interpreter (the project venv), so nothing depends on PATH.
-    venv_dbt = Path(sys.executable).parent / "dbt"
-    return DbtCliResource(
-        project_dir=dbt_project,
-        profiles_dir=str(DBT_PROJECT_DIR),
-        dbt_executable=str(venv_dbt) if venv_dbt.exists() else "dbt",
-    )
-
-
-__all__ = ["restock_dbt_models", "dbt_resource", "dbt_project", "SETTINGS"]

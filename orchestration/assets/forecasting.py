@@ -1,14 +1,18 @@
 """Segmentation, forecasts and their accuracy review: thin wiring around
-restock.segmentation.daily and restock.forecasting.daily (tables in schema analytics)."""
-
+restock.segmentation.tables, restock.forecasting.origins and
+restock.forecasting.accuracy_review (tables in schema analytics)."""
 
 import time
+from collections.abc import Callable
+from datetime import date
+from typing import Any
 
 import dagster as dg
+import pandas as pd
+from duckdb import DuckDBPyConnection
 
-from orchestration.environment import CONFIG
 from orchestration.partitions import daily_partitions, window_days
-from orchestration.resources import WarehouseResource
+from orchestration.resources import RestockResource, WarehouseResource
 
 PROGRESS_EVERY_DAYS = 30
 MARTS = {name: dg.AssetKey(["marts", name]) for name in ("customers", "order_lines", "products", "customer_sku_weekly_demand")}
@@ -17,9 +21,15 @@ PRODUCT_CLASSES = dg.AssetKey(["segmentation", "product_classes"])
 DEMAND_FORECASTS = dg.AssetKey(["forecasting", "demand_forecasts"])
 
 
-def _daily_table(context: dg.AssetExecutionContext, warehouse: WarehouseResource, table: str, build, columns) -> dict:
+def _daily_table(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    table: str,
+    build: Callable[[DuckDBPyConnection, date], pd.DataFrame],
+    columns: list[str],
+) -> dict[str, Any]:
     """Build and replace one table's rows for every day of the run's range."""
-    from restock.segmentation.daily import ensure_tables
+    from restock.segmentation.tables import ensure_tables
     from restock.warehouse import replace_day
 
     days = window_days(context)
@@ -46,23 +56,20 @@ def _daily_table(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         "segment_id (restock.yaml segmentation). Point in time: orders on or before the day."
     ),
 )
-def customer_segments(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    from restock.config import segmentation_settings
-    from restock.segmentation.daily import SEGMENT_COLUMNS, customer_segments_for_day
+def customer_segments(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, restock: RestockResource
+) -> dg.MaterializeResult:
+    from restock.segmentation.tables import SEGMENT_COLUMNS, customer_segments_for_day, segments_summary
 
-    settings = segmentation_settings(CONFIG)
+    rules = restock.config.segmentation
     stats = _daily_table(context, warehouse, "customer_segments",
-                         lambda con, day: customer_segments_for_day(con, day, **settings), SEGMENT_COLUMNS)
-    last = window_days(context)[-1]
+                         lambda con, day: customer_segments_for_day(con, day, rules), SEGMENT_COLUMNS)
     with warehouse.connect() as con:
-        states = con.execute(
-            "select lifecycle_state, count(*) from analytics.customer_segments where as_of_date = ? group by 1 order by 1", [last]
-        ).fetchall()
-        segments = con.execute("select count(distinct segment_id) from analytics.customer_segments where as_of_date = ?", [last]).fetchone()[0]
+        summary = segments_summary(con, window_days(context)[-1])
     return dg.MaterializeResult(metadata={
         "row_count": stats["rows"], "days": stats["days"], "seconds": stats["seconds"],
-        "segments_last_day": segments,
-        "lifecycle_last_day": dg.MetadataValue.json(dict(states)),
+        "segments_last_day": summary["segments"],
+        "lifecycle_last_day": dg.MetadataValue.json(summary["lifecycle"]),
     })
 
 
@@ -79,21 +86,19 @@ def customer_segments(context: dg.AssetExecutionContext, warehouse: WarehouseRes
         "configured window of complete weeks (restock.yaml product_classes)."
     ),
 )
-def product_classes(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    from restock.segmentation.daily import PRODUCT_COLUMNS, product_classes_for_day
+def product_classes(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, restock: RestockResource
+) -> dg.MaterializeResult:
+    from restock.segmentation.tables import PRODUCT_COLUMNS, demand_class_counts, product_classes_for_day
 
-    settings = dict(CONFIG["product_classes"])
-    quantity = CONFIG["forecasting"]["quantity"]
+    rules, quantity = restock.config.product_classes, restock.config.forecasting.quantity
     stats = _daily_table(context, warehouse, "product_classes",
-                         lambda con, day: product_classes_for_day(con, day, quantity=quantity, **settings), PRODUCT_COLUMNS)
-    last = window_days(context)[-1]
+                         lambda con, day: product_classes_for_day(con, day, rules, quantity), PRODUCT_COLUMNS)
     with warehouse.connect() as con:
-        classes = con.execute(
-            "select demand_class, count(*) from analytics.product_classes where as_of_date = ? group by 1 order by 1", [last]
-        ).fetchall()
+        classes = demand_class_counts(con, window_days(context)[-1])
     return dg.MaterializeResult(metadata={
         "row_count": stats["rows"], "days": stats["days"], "seconds": stats["seconds"],
-        "demand_classes_last_day": dg.MetadataValue.json(dict(classes)),
+        "demand_classes_last_day": dg.MetadataValue.json(classes),
     })
 
 
@@ -111,14 +116,18 @@ def product_classes(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         "selection_every_weeks, refits in between (restock/forecasting/panel.py). Fitted by a process pool."
     ),
 )
-def demand_forecasts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    from restock.forecasting.daily import describe, ensure_tables, panel_settings, run_forecasts
+def demand_forecasts(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, restock: RestockResource
+) -> dg.MaterializeResult:
+    from restock.forecasting.origins import OriginResult, describe, model_mix, run_forecasts
+    from restock.forecasting.tables import ensure_tables
     from restock.forecasting.panel import make_pool
 
     days = window_days(context)
-    pool = make_pool(panel_settings(CONFIG).workers)
+    config = restock.config
+    pool = make_pool(config.forecasting.workers)
 
-    def progress(result) -> None:
+    def progress(result: OriginResult) -> None:
         context.log.info(
             f"origin {result.origin}: {result.status}, {result.series} series, {result.selected} selected, "
             f"{result.fallbacks} on a fallback rule ({result.failed_fits} failed fits), {result.forecast_rows} rows, "
@@ -128,13 +137,8 @@ def demand_forecasts(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     try:
         with warehouse.connect() as con:
             ensure_tables(con)
-            results = run_forecasts(con, days, CONFIG, pool, progress)
-            model_mix = con.execute(
-                """select model, count(*) from analytics.segment_forecasts
-                   where forecast_origin = (select max(forecast_origin) from analytics.forecast_runs where as_of_date <= ?)
-                     and horizon = 1 group by 1 order by 2 desc""",
-                [days[-1]],
-            ).fetchall()
+            results = run_forecasts(con, days, config, pool, progress)
+            models = model_mix(con, days[-1])
     finally:
         if pool is not None:
             pool.shutdown()
@@ -154,7 +158,7 @@ def demand_forecasts(context: dg.AssetExecutionContext, warehouse: WarehouseReso
         "customer_share_rows": sum(r.share_rows for r in computed),
         "series_without_customers": sum(r.unallocated_series for r in computed),
         "seconds_fitting": round(sum(r.seconds for r in computed), 2),
-        "models_last_origin": dg.MetadataValue.json(dict(model_mix)),
+        "models_last_origin": dg.MetadataValue.json(models),
     })
 
 
@@ -171,23 +175,18 @@ def demand_forecasts(context: dg.AssetExecutionContext, warehouse: WarehouseReso
         "SKU, series) and horizon; out_of_control flags |tracking signal| above the configured limit."
     ),
 )
-def forecast_accuracy(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    from restock.forecasting.daily import ensure_tables, run_accuracy
+def forecast_accuracy(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, restock: RestockResource
+) -> dg.MaterializeResult:
+    from restock.forecasting.accuracy_review import accuracy_summary, run_accuracy
+    from restock.forecasting.tables import ensure_tables
 
     days = window_days(context)
     started = time.monotonic()
     with warehouse.connect() as con:
         ensure_tables(con)
-        reviews = run_accuracy(con, days, CONFIG)
-        latest = con.execute(
-            """select horizon, round(wape, 4), round(bias, 4), n_periods from analytics.forecast_accuracy
-               where as_of_date = ? and level = 'total' order by horizon""",
-            [days[-1]],
-        ).fetchall()
-        flagged = con.execute(
-            "select count(*) from analytics.forecast_accuracy where as_of_date = ? and level = 'series' and out_of_control",
-            [days[-1]],
-        ).fetchone()[0]
+        reviews = run_accuracy(con, days, restock.config)
+        latest, flagged = accuracy_summary(con, days[-1])
     table = "| horizon | WAPE | bias | weeks |\n|---|---|---|---|\n" + "\n".join(f"| {h} | {w} | {b} | {n} |" for h, w, b, n in latest)
     return dg.MaterializeResult(metadata={
         "reviews_computed": len(reviews),

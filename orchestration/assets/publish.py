@@ -1,19 +1,20 @@
 """Publishing: each day's tables gated (expectations/published_*.json) then published
 to RESTOCK_DATA_DIR (Parquet + serving.duckdb) and PostgreSQL when configured.
 
-Thin wiring around restock.publish.daily. The gate of each table is reported as a
+Thin wiring around restock.publish.gated_publish. The gate of each table is reported as a
 blocking asset check of its published asset; a day whose gates fail is not published
 at all (the previous published days stay as they were) and the step fails.
 """
 
 
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import dagster as dg
 
-from orchestration.environment import CONFIG, SETTINGS
 from orchestration.partitions import daily_partitions, window_days
-from orchestration.resources import WarehouseResource
+from orchestration.resources import RestockResource, WarehouseResource
 
 PROGRESS_EVERY_DAYS = 7
 # published table -> the asset that computes it
@@ -55,21 +56,24 @@ def _key(table: str) -> dg.AssetKey:
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
 )
-def published_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    from restock.publish.daily import publish_days
+def published_tables(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, restock: RestockResource
+) -> Iterator[Any]:
+    from restock.publish.gated_publish import DayOutcome, publish_days
 
     days = window_days(context)
     started = time.monotonic()
     done = []
 
-    def progress(outcome):
+    def progress(outcome: DayOutcome) -> None:
         done.append(outcome)
         if len(done) % PROGRESS_EVERY_DAYS == 0:
             context.log.info(f"publish: {len(done)} days gated (through {outcome.as_of_date})")
 
     with warehouse.connect() as con:
-        outcomes = publish_days(con, SETTINGS.data_dir, days, CONFIG,
-                                data_docs_dir=SETTINGS.data_dir / "quality" / "docs", progress=progress)
+        outcomes = publish_days(con, restock.data, days, restock.config,
+                                postgres_url=restock.postgres_url, postgres_schema=restock.postgres_schema,
+                                data_docs_dir=restock.data_docs_dir, progress=progress)
     published = [o for o in outcomes if o.published]
     failed = [o for o in outcomes if o.gates and not o.published]
     skipped = [o for o in outcomes if o.skipped_reason]
@@ -77,7 +81,7 @@ def published_tables(context: dg.AssetExecutionContext, warehouse: WarehouseReso
         context.log.info(f"{len(skipped)} days not published (retention or no forecast yet), e.g. "
                          f"{skipped[0].message()}; {skipped[-1].message()}")
     seconds = round(time.monotonic() - started, 2)
-    serving = SETTINGS.data_dir / "serving.duckdb"
+    serving = restock.data / "serving.duckdb"
 
     for table in SOURCES:
         if published:
@@ -89,7 +93,7 @@ def published_tables(context: dg.AssetExecutionContext, warehouse: WarehouseReso
                     "latest_day": str(last.as_of_date),
                     "row_count": last.rows.get(table, 0),
                     "serving": dg.MetadataValue.path(str(serving)),
-                    "parquet": dg.MetadataValue.path(str(SETTINGS.data_dir / "published" / table)),
+                    "parquet": dg.MetadataValue.path(str(restock.data / "published" / table)),
                     "seconds": seconds,
                 },
             )

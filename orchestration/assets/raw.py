@@ -8,17 +8,16 @@ previous accepted rows, so dbt never reads it; the asset's blocking check
 
 
 import time
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
-from orchestration.environment import CONFIG, SETTINGS
 from orchestration.partitions import daily_partitions, window_days
-from orchestration.resources import WarehouseResource
-from restock.config import column_mapping, encodings, quality_rules
-from restock.ingest.contract import EXTRACTS
-from restock.ingest.gated import GateRules, GatedLoad, data_docs_dir, load_gated_days
+from orchestration.resources import RestockResource, WarehouseResource
+from restock.contract import EXTRACTS
+from restock.ingest.gated import GateRules, GatedLoad, load_gated_days
 
 PROGRESS_EVERY_DAYS = 30
 MAX_DAYS_IN_METADATA = 60  # the UI stays readable; raw._loads / raw._quarantine have every day
@@ -66,16 +65,23 @@ def build_raw_asset(extract_name: str) -> dg.AssetsDefinition:
             f"Delivery: {extract.delivery}."
         ),
     )
-    def raw_extract(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    def raw_extract(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, restock: RestockResource
+    ) -> Iterator[Any]:
         days = window_days(context)
-        mapping, encs = column_mapping(CONFIG, extract_name), encodings(CONFIG)
-        rules = GateRules(**quality_rules(CONFIG))
-        today = datetime.now(ZoneInfo(CONFIG["schedule"]["timezone"])).date()
+        config = restock.config
+        mapping, encs = config.extracts.column_mapping(extract_name), list(config.extracts.encodings)
+        rules = GateRules(
+            outlier_k=config.quality.outlier_k,
+            max_quantity=config.quality.max_quantity,
+            baseline_weeks=config.quality.baseline_weeks,
+        )
+        today = restock.today()
         started = time.monotonic()
         results: list[GatedLoad] = []
         window, done = set(days), 0
         with warehouse.connect() as con:
-            gated = load_gated_days(con, SETTINGS.landing_dir, SETTINGS.data_dir, extract_name, days,
+            gated = load_gated_days(con, restock.landing, restock.data, extract_name, days,
                                     mapping=mapping, encodings=encs, rules=rules, today=today)
             for result in gated:
                 results.append(result)
@@ -93,7 +99,7 @@ def build_raw_asset(extract_name: str) -> dg.AssetsDefinition:
                     context.log.info(f"raw.{extract_name}: {done}/{len(days)} days gated and loaded (through {result.day})")
         seconds = round(time.monotonic() - started, 2)
         yield dg.MaterializeResult(metadata=_materialization_metadata(results, len(days), seconds))
-        yield _check_result(extract_name, results, len(days))
+        yield _check_result(extract_name, results, len(days), restock.data_docs_dir)
         quarantined = [r for r in results if not r.passed]
         if quarantined:
             context.log.error(
@@ -104,7 +110,7 @@ def build_raw_asset(extract_name: str) -> dg.AssetsDefinition:
     return raw_extract
 
 
-def _materialization_metadata(results: list[GatedLoad], n_days: int, seconds: float) -> dict:
+def _materialization_metadata(results: list[GatedLoad], n_days: int, seconds: float) -> dict[str, Any]:
     loaded = [r for r in results if r.status == "loaded"]
     quarantined = [r for r in results if r.status == "quarantined"]
     metadata = {
@@ -134,11 +140,13 @@ def _materialization_metadata(results: list[GatedLoad], n_days: int, seconds: fl
     return metadata
 
 
-def _check_result(extract_name: str, results: list[GatedLoad], n_days: int) -> dg.AssetCheckResult:
+def _check_result(
+    extract_name: str, results: list[GatedLoad], n_days: int, data_docs_dir: Path
+) -> dg.AssetCheckResult:
     quarantined = [r for r in results if not r.passed]
     validated = [r for r in results if r.gate is not None]
     warned = [r for r in results if r.warnings]
-    metadata: dict = {
+    metadata: dict[str, Any] = {
         "days": n_days,
         "files_validated": len(validated),
         "rows_validated": sum(r.gate.row_count for r in validated),
@@ -149,7 +157,7 @@ def _check_result(extract_name: str, results: list[GatedLoad], n_days: int) -> d
     if docs:
         metadata["data_docs"] = dg.MetadataValue.path(str(docs[0]))
         metadata["data_docs_url"] = dg.MetadataValue.url(docs[0].resolve().as_uri())
-    elif (index := data_docs_dir(SETTINGS.data_dir) / "index.html").exists():
+    elif (index := data_docs_dir / "index.html").exists():
         metadata["data_docs"] = dg.MetadataValue.path(str(index))
     if quarantined:
         first = quarantined[0]

@@ -1,15 +1,15 @@
 """Replenishment plan, customer order suggestions and inventory alerts: thin wiring
-around restock.replenishment.daily (tables in schema analytics, one set per day)."""
-
+around restock.replenishment.tables (tables in schema analytics, one set per day)."""
 
 import time
+from collections.abc import Iterator
+from datetime import date
 
 import dagster as dg
 
 from orchestration.assets.forecasting import CUSTOMER_SEGMENTS, DEMAND_FORECASTS, MARTS, PRODUCT_CLASSES
-from orchestration.environment import CONFIG
 from orchestration.partitions import daily_partitions, window_days
-from orchestration.resources import WarehouseResource
+from orchestration.resources import RestockResource, WarehouseResource
 
 PROGRESS_EVERY_DAYS = 30
 TABLES = {
@@ -41,31 +41,30 @@ DEPS = [DEMAND_FORECASTS, CUSTOMER_SEGMENTS, PRODUCT_CLASSES, MARTS["products"],
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
 )
-def replenishment(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    from restock.replenishment.daily import ensure_tables, run_day
+def replenishment(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, restock: RestockResource
+) -> Iterator[dg.MaterializeResult]:
+    from restock.replenishment.tables import run_days
 
     days = window_days(context)
     started = time.monotonic()
-    totals = {name: 0 for name in TABLES}
-    skipped = []
+
+    def progress(i: int, day: date, totals: dict[str, int], skipped: int) -> None:
+        if i % PROGRESS_EVERY_DAYS == 0 or i == len(days):
+            context.log.info(f"replenishment: {i}/{len(days)} days (through {day}), rows {totals}, "
+                             f"{skipped} days without forecasts")
+
     with warehouse.connect() as con:
-        ensure_tables(con)
-        for i, day in enumerate(days, 1):
-            # A day before the first forecast origin with data has no forecast to plan from.
-            if not con.execute("select count(*) from analytics.forecast_runs where as_of_date = ?", [day]).fetchall()[0][0]:
-                skipped.append(day)
-            else:
-                for name, rows in run_day(con, day, CONFIG).items():
-                    totals[name] += rows
-            if i % PROGRESS_EVERY_DAYS == 0 or i == len(days):
-                context.log.info(f"replenishment: {i}/{len(days)} days (through {day}), rows {totals}, {len(skipped)} days without forecasts")
+        totals, skipped = run_days(con, days, restock.config, progress)
     if skipped:
-        context.log.warning(f"no forecast for {len(skipped)} days ({skipped[0]} .. {skipped[-1]}): no replenishment rows for them")
+        context.log.warning(f"no forecast for {len(skipped)} days ({skipped[0]} .. {skipped[-1]}): "
+                            "no replenishment rows for them")
     seconds = round(time.monotonic() - started, 2)
     for name in TABLES:
         yield dg.MaterializeResult(
             asset_key=["replenishment", name],
-            metadata={"row_count": totals[name], "days": len(days), "days_without_forecast": len(skipped), "seconds": seconds},
+            metadata={"row_count": totals[name], "days": len(days), "days_without_forecast": len(skipped),
+                      "seconds": seconds},
         )
 
 

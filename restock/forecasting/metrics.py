@@ -1,4 +1,6 @@
-"""Forecast accuracy and bias metrics that are defined on zero demand.
+"""Forecast accuracy and bias metrics that are defined on zero demand: the one
+definition of each, used by model selection (:mod:`.selection`) and the accuracy
+review (:mod:`.accuracy_review`).
 
 Sign convention everywhere: **error = forecast − actual**, so a positive error,
 bias or tracking signal means over-forecasting (too much stock), negative means
@@ -15,16 +17,6 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike
-
-# Default (configured in restock.yaml later): a tracking signal beyond ±4 MADs is the
-# usual "out of control" limit for a bias alarm.
-DEFAULT_TRACKING_SIGNAL_LIMIT = 4.0
-
-
-def forecast_error(actual: ArrayLike, forecast: ArrayLike) -> np.ndarray:
-    """Per-period error ``forecast − actual`` (positive = over-forecast)."""
-    y, y_hat = _paired(actual, forecast)
-    return y_hat - y
 
 
 def wape(actual: ArrayLike, forecast: ArrayLike) -> float:
@@ -74,11 +66,6 @@ def rmsse(actual: ArrayLike, forecast: ArrayLike, insample: ArrayLike, season: i
     return float(np.sqrt(_ratio(np.mean((y_hat - y) ** 2), scale)))
 
 
-def mean_error(actual: ArrayLike, forecast: ArrayLike) -> float:
-    """Mean error ``mean(ŷ − y)`` in units of demand; positive = over-forecast."""
-    return float(forecast_error(actual, forecast).mean())
-
-
 def relative_bias(actual: ArrayLike, forecast: ArrayLike) -> float:
     """Scale-free bias ``Σ(ŷ − y) / Σ|y|``; positive = over-forecast.
 
@@ -94,8 +81,8 @@ def tracking_signal(errors: ArrayLike) -> float:
     """Cumulative error ÷ mean absolute deviation: ``Σe_t / (mean|e_t|)``.
 
     The classic bias alarm for a running forecast (R. G. Brown's MAD-based control;
-    Trigg 1964 smooths it instead). ``errors`` are ``forecast − actual`` (see
-    :func:`forecast_error`), so a positive signal means persistent over-forecasting.
+    Trigg 1964 smooths it instead). ``errors`` are ``forecast − actual``, so a
+    positive signal means persistent over-forecasting.
     Here MAD is the mean absolute error (around zero, not around the mean error).
     All errors zero → 0.0 (no bias). Note ``|TS| ≤ len(errors)``: the ±4 limit can
     only fire after more than 4 periods.
@@ -107,13 +94,11 @@ def tracking_signal(errors: ArrayLike) -> float:
     return float(e.sum() / mad)
 
 
-def is_out_of_control(
-    signal: float | ArrayLike, limit: float = DEFAULT_TRACKING_SIGNAL_LIMIT
-) -> bool | np.ndarray:
+def is_out_of_control(signal: float | ArrayLike, limit: float) -> bool | np.ndarray:
     """True where ``|tracking signal| > limit`` (strictly; NaN is never flagged).
 
-    Works on one signal or an array of them. ``limit`` defaults to 4 — configured in
-    restock.yaml later.
+    Works on one signal or an array of them; ``limit`` is restock.yaml's
+    ``accuracy.tracking_signal_limit`` (4 MADs, the usual bias alarm).
     """
     if not limit > 0:
         raise ValueError(f"limit must be positive, got {limit!r}")

@@ -447,7 +447,7 @@ def fit_forecast(
     _check_positive_int(season, "season")
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
-    min_obs = int(params.pop("min_obs", DEFAULT_MIN_OBS.get(name, 1)))  # type: ignore[arg-type]
+    min_obs = int(params.pop("min_obs", DEFAULT_MIN_OBS.get(name, 1)))  # type: ignore[call-overload]
     if values.size < min_obs:
         raise ModelFitError(name, f"needs at least {min_obs} weeks, got {values.size}")
     try:

@@ -3,7 +3,7 @@
 The unit of work of the ``demand_forecasts`` asset. Pure Python: a long frame of
 weekly history in, forecast rows and model choices out; the caller owns storage.
 
-Cadence (the rule the asset follows; :class:`PanelSettings` holds the parameters):
+Cadence (the rule the asset follows; :class:`restock.config.ForecastingConfig` holds the parameters):
 
 - **Forecast origin** of a day D = the last cut-off weekday on or before D
   (:func:`forecast_origin`). Weeks are Monday–Sunday (the marts' ``week_start``); the
@@ -41,37 +41,19 @@ import math
 import os
 from collections.abc import Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 
 from restock.calendar import last_complete_week_start
+from restock.config import ForecastingConfig
 
 # Model of a series without a stored choice at a refit origin, by demand class
-# (smooth/erratic: PanelSettings.default_model).
+# (smooth/erratic: ForecastingConfig.default_model).
 CLASS_DEFAULTS = {"intermittent": "sba", "lumpy": "sba", "no_demand": "zero"}
 # Grid anchor of the selection origins: a Monday, so week numbers are whole weeks.
 SELECTION_GRID_ANCHOR = date(2000, 1, 3)
-
-
-@dataclass(frozen=True)
-class PanelSettings:
-    """Forecasting rules (restock.yaml ``forecasting``)."""
-
-    horizon_weeks: int = 8
-    cutoff_weekday: int = 7  # ISO weekday 1 = Monday .. 7 = Sunday
-    interval_level: float = 0.8
-    season_weeks: int = 52
-    min_history_weeks: int = 12
-    selection_every_weeks: int = 26
-    default_model: str = "combination"
-    switch_margin: float = 0.25
-    ses_alpha: float = 0.1
-    class_metrics: dict[str, str] = field(default_factory=lambda: {"smooth": "wape", "erratic": "wape", "intermittent": "rmsse", "lumpy": "rmsse"})
-    class_origins: dict[str, int] = field(default_factory=lambda: {"smooth": 3, "erratic": 3, "intermittent": 8, "lumpy": 8})
-    workers: int = 2
 
 
 def forecast_origin(day: date, cutoff_weekday: int) -> date:
@@ -88,7 +70,7 @@ def is_selection_origin(origin: date, every_weeks: int) -> bool:
     return ((origin - SELECTION_GRID_ANCHOR).days // 7) % every_weeks == 0
 
 
-def selection_origin_for(origin: date, settings: PanelSettings) -> date:
+def selection_origin_for(origin: date, settings: ForecastingConfig) -> date:
     """The latest selection origin on or before ``origin`` (same cut-off weekday)."""
     current = origin
     while not is_selection_origin(current, settings.selection_every_weeks):
@@ -122,7 +104,7 @@ def build_series(history: pd.DataFrame, origin: date, keys: tuple[str, ...] = ("
 def forecast_panel(
     tasks: list[dict],
     origin: date,
-    settings: PanelSettings,
+    settings: ForecastingConfig,
     choices: dict[tuple, dict] | None,
     pool: Executor | None = None,
     chunks_per_worker: int = 4,
@@ -170,7 +152,7 @@ def _quiet_worker() -> None:
         os.environ[var] = "1"
 
 
-def _forecast_chunk(jobs: list[dict], origin: date, settings: PanelSettings) -> tuple[list[tuple], list[tuple]]:
+def _forecast_chunk(jobs: list[dict], origin: date, settings: ForecastingConfig) -> tuple[list[tuple], list[tuple]]:
     rows: list[tuple] = []
     selected: list[tuple] = []
     for job in jobs:
@@ -181,7 +163,7 @@ def _forecast_chunk(jobs: list[dict], origin: date, settings: PanelSettings) -> 
     return rows, selected
 
 
-def _forecast_one(job: dict, origin: date, settings: PanelSettings) -> tuple[list[tuple], tuple | None]:
+def _forecast_one(job: dict, origin: date, settings: ForecastingConfig) -> tuple[list[tuple], tuple | None]:
     from restock.forecasting.models import ModelFitError, fit_forecast, future_week_starts
     from restock.forecasting.selection import select_and_forecast
     from restock.segmentation.product_classes import classify_demand
@@ -217,6 +199,7 @@ def _forecast_one(job: dict, origin: date, settings: PanelSettings) -> tuple[lis
         result = select_and_forecast(
             y, weeks, h, demand_class=klass, min_history_weeks=settings.min_history_weeks,
             season=settings.season_weeks, level=settings.interval_level, candidates=[default],
+            ses_alpha=settings.ses_alpha,
         )
         forecast, method = result.forecast, "class_default"
         fallback = "; ".join(reason for reason in (fallback, result.fallback_reason) if reason) or None
@@ -226,12 +209,13 @@ def _forecast_one(job: dict, origin: date, settings: PanelSettings) -> tuple[lis
             y, weeks, h,
             demand_class=klass,
             min_history_weeks=settings.min_history_weeks,
-            origins=settings.class_origins.get(klass),
-            metric=settings.class_metrics.get(klass),
+            origins=settings.backtest_origins.as_dict().get(klass),
+            metric=settings.backtest_metric.as_dict().get(klass),
             season=settings.season_weeks,
             level=settings.interval_level,
-            default_model=settings.default_model if klass in ("smooth", "erratic") else "",
+            default_model=(settings.default_model or "") if klass in ("smooth", "erratic") else "",
             switch_margin=settings.switch_margin,
+            ses_alpha=settings.ses_alpha,
         )
         forecast = result.forecast
         method = "selection"

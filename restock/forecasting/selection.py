@@ -40,6 +40,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -49,6 +50,7 @@ from restock.forecasting.models import (
     COMBINATION,
     CROSTON,
     DEFAULT_LEVEL,
+    DEFAULT_SES_ALPHA,
     DEFAULT_MA_WINDOW,
     DEFAULT_SEASON,
     ETS_DAMPED,
@@ -173,7 +175,7 @@ def rolling_origin_backtest(
     min_train: int = DEFAULT_MIN_TRAIN_WEEKS,
     season: int = DEFAULT_SEASON,
     cache: dict | None = None,
-    **params: object,
+    **params: Any,
 ) -> float:
     """Expanding-window backtest score of ``candidate`` on ``y`` (lower is better).
 
@@ -206,14 +208,15 @@ def rolling_origin_backtest(
     step = h if step is None else step
     if origins < 1 or h < 1 or step < 1:
         raise ValueError("origins, h and step must be positive")
-    x = None if exog is None else np.asarray(exog, dtype=float).reshape(len(exog), -1)
+    x = None if exog is None else np.asarray(exog, dtype=float)
+    x = None if x is None else x.reshape(x.shape[0], -1)
     actuals, forecasts, first_train = [], [], None
     for i in range(origins):
         end = n - h - step * (origins - 1 - i)
         if end < max(min_train, 1):
             continue
         first_train = values[:end] if first_train is None else first_train
-        exog_kw = {} if x is None else {"exog_history": x[:end], "exog_future": x[end:end + h]}
+        exog_kw: dict[str, Any] = {} if x is None else {"exog_history": x[:end], "exog_future": x[end:end + h]}
         point = _cached_combination(cache, end, h, season, x is not None) if candidate == COMBINATION else None
         if point is None:
             result = fit_forecast(candidate, values[:end], h, season=season, **exog_kw, **params)
@@ -226,7 +229,7 @@ def rolling_origin_backtest(
             cache[(candidate, end, h)] = point
         actuals.append(values[end:end + h])
         forecasts.append(point)
-    if not actuals:
+    if not actuals or first_train is None:
         return float("nan")
     return _score(np.concatenate(actuals), np.concatenate(forecasts), first_train, metric)
 
@@ -273,6 +276,7 @@ def select_and_forecast(
     candidates: Sequence[str] | None = None,
     default_model: str | None = None,
     switch_margin: float = DEFAULT_SWITCH_MARGIN,
+    ses_alpha: float = DEFAULT_SES_ALPHA,
 ) -> SelectionResult:
     """Choose a model for one weekly series by backtest and forecast ``h`` weeks.
 
@@ -283,7 +287,8 @@ def select_and_forecast(
     :data:`DEFAULT_CLASS_ORIGINS` (3 for smooth/erratic, 8 for intermittent/lumpy).
     ``candidates`` overrides :func:`candidates_for`. ``default_model`` (None →
     :data:`DEFAULT_CLASS_MODELS` of the class, ``""`` → none) is kept unless the best
-    candidate's score is below ``(1 − switch_margin)`` × its score. Raises
+    candidate's score is below ``(1 − switch_margin)`` × its score. ``ses_alpha`` is
+    the fixed weight of ``ses_fixed`` (alone and in the combination). Raises
     ``ValueError`` only for invalid input (NaN, negative, mismatched lengths, bad
     ``h``); every model failure ends in a fallback, see the module docstring.
     """
@@ -304,6 +309,7 @@ def select_and_forecast(
     names = list(candidates) if candidates is not None else candidates_for(klass, values.size, min_history_weeks)
     if names == [ZERO]:
         return _fixed(values, h, ZERO, level, None)
+    params = {SES_FIXED: {"alpha": ses_alpha}, COMBINATION: {"alpha": ses_alpha}}
     metric = DEFAULT_CLASS_METRICS.get(klass, "wape") if metric is None else metric
     origins = DEFAULT_CLASS_ORIGINS.get(klass, DEFAULT_ORIGINS) if origins is None else origins
     try:
@@ -317,10 +323,11 @@ def select_and_forecast(
         # One candidate: nothing to choose, so no backtest; fit it (or fall back).
         exog_kw = {} if exog is None else {"exog_history": exog[: values.size], "exog_future": exog[values.size:values.size + h]}
         try:
-            return SelectionResult(fit_forecast(names[0], values, h, season=season, level=level, **exog_kw), names[0], {}, None)
+            forecast = fit_forecast(names[0], values, h, season=season, level=level, **exog_kw, **params.get(names[0], {}))
+            return SelectionResult(forecast, names[0], {}, None)
         except ModelFitError as exc:
             return _fixed(values, h, MOVING_AVERAGE, level, f"{names[0]} failed: {exc.reason}", window=fallback_window)
-    scores, failures = _backtest_all(values, names, origins, backtest_h or h, metric, exog, season)
+    scores, failures = _backtest_all(values, names, origins, backtest_h or h, metric, exog, season, params)
     if calendar_failure is not None:
         scores[SARIMAX_CALENDAR], failures[SARIMAX_CALENDAR] = math.inf, calendar_failure
     ranked = [name for _, _, name in sorted((s, i, name) for i, (name, s) in enumerate(scores.items()) if math.isfinite(s))]
@@ -331,7 +338,7 @@ def select_and_forecast(
     for name in ranked:
         try:
             exog_kw = {} if exog is None else {"exog_history": exog[: values.size], "exog_future": exog[values.size:values.size + h]}
-            forecast = fit_forecast(name, values, h, season=season, level=level, **exog_kw)
+            forecast = fit_forecast(name, values, h, season=season, level=level, **exog_kw, **params.get(name, {}))
             return SelectionResult(forecast, name, scores, None)
         except ModelFitError as exc:
             failures[name] = exc.reason
@@ -351,6 +358,7 @@ def _backtest_all(
     metric: str | Metric,
     exog: np.ndarray | None,
     season: int,
+    params: dict[str, dict[str, Any]],
 ) -> tuple[dict[str, float], dict[str, str]]:
     """Score every candidate; ModelFitError → ``inf``, unscoreable (NaN) → ``inf``."""
     scores: dict[str, float] = {}
@@ -359,7 +367,8 @@ def _backtest_all(
     for name in names:
         try:
             x = exog if name in (SARIMAX_CALENDAR, COMBINATION) else None
-            score = rolling_origin_backtest(values, name, origins=origins, h=h, metric=metric, exog=x, season=season, cache=cache)
+            score = rolling_origin_backtest(values, name, origins=origins, h=h, metric=metric, exog=x, season=season,
+                                            cache=cache, **params.get(name, {}))
         except ModelFitError as exc:
             failures[name] = exc.reason
             score = math.inf
@@ -385,7 +394,7 @@ def _fixed(
     level: float,
     reason: str | None,
     scores: dict[str, float] | None = None,
-    **params: object,
+    **params: Any,
 ) -> SelectionResult:
     """A rule-based forecast (zero or moving average) computed directly, not through
     :func:`fit_forecast`, so that it cannot fail on valid data."""

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from restock.ingest.contract import EXTRACTS, FILE_SUFFIXES
+from restock.contract import EXTRACTS, day_of_file
 
 DEFAULT_SETTLE_SECONDS = 120
 DEFAULT_MARKER_SUFFIX = ".done"
@@ -40,21 +40,6 @@ class LandingFile:
     size: int
     mtime_ns: int
     marker_mtime_ns: int | None = None  # mtime of its marker file, None without one
-
-
-def day_of_file(filename: str) -> date | None:
-    """The day a landing file is for, from its name (<YYYY-MM-DD>.<suffix>), else None.
-
-    Marker files (``2025-03-02.csv.done``) and anything else not ending in a data
-    suffix are not data files: None.
-    """
-    for suffix in FILE_SUFFIXES:
-        if filename.endswith(suffix):
-            try:
-                return date.fromisoformat(filename[: -len(suffix)])
-            except ValueError:
-                return None
-    return None
 
 
 def scan_landing(landing_dir: Path, marker_suffix: str = DEFAULT_MARKER_SUFFIX) -> dict[date, dict[str, LandingFile]]:

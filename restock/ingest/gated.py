@@ -45,7 +45,8 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from restock.ingest.contract import EXTRACTS, PARTITION_COLUMN, QUARANTINE_TABLE, RAW_SCHEMA, create_raw_tables
+from restock.contract import EXTRACTS, PARTITION_COLUMN
+from restock.ingest.raw_tables import QUARANTINE_TABLE, RAW_SCHEMA, create_raw_tables
 from restock.ingest.landing import ExtractFile, LandingError, find_file, read_extract_file
 from restock.ingest.loader import LoadResult, no_delivery, release_quarantined, write_day
 
@@ -259,7 +260,7 @@ class _Gate:
         return self._in_force_ids[key]
 
     def _quantity_baseline(self, first_day: date) -> pd.DataFrame | None:
-        from restock.quality import quantity_baseline
+        from restock.ingest.order_baseline import quantity_baseline
 
         since = first_day - timedelta(weeks=self.rules.baseline_weeks)
         history = self.con.execute(

@@ -18,7 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from restock.ingest.contract import FILE_SUFFIXES, Extract
+from restock.contract import FILE_SUFFIXES, Extract
 
 
 class LandingError(ValueError):

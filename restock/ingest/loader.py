@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-from restock.ingest.contract import EXTRACTS, PARTITION_COLUMN, QUARANTINE_TABLE, RAW_SCHEMA, create_raw_tables
-from restock.ingest.deliveries import day_of_file
+from restock.contract import EXTRACTS, PARTITION_COLUMN
+from restock.ingest.raw_tables import QUARANTINE_TABLE, RAW_SCHEMA, create_raw_tables
+from restock.contract import day_of_file
 from restock.ingest.landing import ExtractFile, LandingError, expected_paths, find_file, read_extract_file
 
 log = logging.getLogger(__name__)

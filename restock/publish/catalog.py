@@ -1,9 +1,10 @@
 """The catalogue of the published tables and the BI reference generated from it.
 
-``published_tables.yml`` (next to this module) describes each published table:
+The published entries of the warehouse registry (``restock/warehouse_tables.yml``,
+read and validated by :mod:`restock.table_registry`) describe each published table:
 source relation, description, grain, key and its columns in order (type, unit,
-description). :func:`load_catalog` reads and validates it, :func:`render_markdown`
-turns it into ``docs/tables.md``. Plain Python, no Dagster import::
+description). :func:`load_catalog` returns them, :func:`render_markdown` turns them
+into ``docs/tables.md``. Plain Python, no Dagster import::
 
     python -m restock.publish.catalog          # rewrite docs/tables.md
     python -m restock.publish.catalog --check  # exit 1 if docs/tables.md is out of date
@@ -16,17 +17,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
+from restock import table_registry
 
-CATALOG_PATH = Path(__file__).with_name("published_tables.yml")
+REGISTRY_PATH = table_registry.REGISTRY_PATH
 DOCS_PATH = Path(__file__).resolve().parents[2] / "docs" / "tables.md"
-TABLE_FIELDS = ("source", "description", "grain", "key", "columns")
-COLUMN_FIELDS = ("type", "unit", "description")
-UNITS = (
-    "date", "id", "code", "text", "flag", "count", "score 1..5", "ratio", "share 0..1",
-    "cartons", "cartons/week", "cartons/day", "cartons/case", "cases", "days", "weeks",
-    "CNY", "CNY/carton", "by alert_type",
-)
+COLUMN_FIELDS = ("type", "unit", "description")  # of a column in the catalogue
 
 INTRO = """\
 # Published tables
@@ -59,74 +54,27 @@ are the defaults of `restock.yaml`.
 """
 
 
-def _mapping_loader() -> type:
-    """A SafeLoader that rejects a key repeated in one mapping (YAML keeps the last)."""
-
-    class Loader(yaml.SafeLoader):
-        pass
-
-    def construct(loader, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            key = loader.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise ValueError(f"duplicate key {key!r} at line {key_node.start_mark.line + 1}")
-            seen.add(key)
-        return loader.construct_mapping(node, deep)
-
-    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct)
-    return Loader
+def catalog_of(registry: dict[str, Any]) -> dict[str, Any]:
+    """The published entries of a validated ``registry``, in its order, as the
+    catalogue: ``{"tables": {name: {source, description, grain, key, columns}}}``
+    (columns: ``{name: {type, unit, description}}``)."""
+    tables = {}
+    for name, entry in registry["tables"].items():
+        if entry["published"]:
+            tables[name] = {
+                "source": entry["relation"],
+                "description": entry["description"],
+                "grain": entry["grain"],
+                "key": list(entry["key"]),
+                "columns": {c: {f: spec[f] for f in COLUMN_FIELDS} for c, spec in entry["columns"].items()},
+            }
+    return {"tables": tables}
 
 
-def _text(value: Any) -> bool:
-    return isinstance(value, str) and value.strip() != ""
-
-
-def validate(catalog: Any) -> dict:
-    """``catalog`` checked; raises ValueError naming the table and column at fault."""
-    if not isinstance(catalog, dict) or not isinstance(catalog.get("tables"), dict) or not catalog["tables"]:
-        raise ValueError("catalogue: expected a mapping with a non-empty 'tables' mapping")
-    for name, table in catalog["tables"].items():
-        where = f"table {name!r}"
-        if not isinstance(table, dict) or set(table) != set(TABLE_FIELDS):
-            got = sorted(table) if isinstance(table, dict) else type(table).__name__
-            raise ValueError(f"{where}: needs exactly the fields {list(TABLE_FIELDS)}, got {got}")
-        for field in ("source", "description", "grain"):
-            if not _text(table[field]):
-                raise ValueError(f"{where}: {field!r} must be a non-empty string")
-        if table["source"].count(".") != 1:
-            raise ValueError(f"{where}: source must be <schema>.<relation>, got {table['source']!r}")
-        columns = table["columns"]
-        if not isinstance(columns, dict) or not columns:
-            raise ValueError(f"{where}: 'columns' must be a non-empty mapping")
-        for column, spec in columns.items():
-            at = f"{where}, column {column!r}"
-            if not isinstance(spec, dict) or set(spec) != set(COLUMN_FIELDS):
-                got = sorted(spec) if isinstance(spec, dict) else type(spec).__name__
-                raise ValueError(f"{at}: needs exactly the fields {list(COLUMN_FIELDS)}, got {got}")
-            if not _text(spec["type"]) or not _text(spec["description"]):
-                raise ValueError(f"{at}: 'type' and 'description' must be non-empty strings")
-            if spec["unit"] is not None and spec["unit"] not in UNITS:
-                raise ValueError(f"{at}: unit {spec['unit']!r} is not one of {list(UNITS)} (or null)")
-        key = table["key"]
-        if not isinstance(key, list) or not key or len(set(key)) != len(key):
-            raise ValueError(f"{where}: 'key' must be a non-empty list of distinct columns, got {key!r}")
-        unknown = [c for c in key if c not in columns]
-        if unknown:
-            raise ValueError(f"{where}: key column(s) {unknown} are not in its columns")
-        if "as_of_date" not in key:
-            raise ValueError(f"{where}: key must include as_of_date")
-    return catalog
-
-
-def load_catalog(path: Path | str | None = None) -> dict:
-    """The validated catalogue: ``{"tables": {name: {source, description, grain, key, columns}}}``."""
-    path = Path(path) if path is not None else CATALOG_PATH
-    try:
-        catalog = yaml.load(path.read_text(encoding="utf-8"), Loader=_mapping_loader())
-    except (yaml.YAMLError, ValueError) as exc:
-        raise ValueError(f"{path}: {exc}") from exc
-    return validate(catalog)
+def load_catalog(path: Path | str | None = None) -> dict[str, Any]:
+    """The catalogue of the registry at ``path`` (default: restock/warehouse_tables.yml,
+    loaded once per process); ValueError naming the table and column of a bad entry."""
+    return catalog_of(table_registry.registry() if path is None else table_registry.load(path))
 
 
 def _flat(value: Any) -> str:
@@ -138,12 +86,12 @@ def _cell(value: Any) -> str:
     return _flat(value).replace("|", "\\|")
 
 
-def render_markdown(catalog: dict) -> str:
+def render_markdown(catalog: dict[str, Any]) -> str:
     """``docs/tables.md``: the intro, then one section per table."""
     lines = [
         INTRO,
-        "Generated from `restock/publish/published_tables.yml` by `python -m restock.publish.catalog`:",
-        "edit the YAML and regenerate, do not edit this file by hand.",
+        "Generated from the published entries of `restock/warehouse_tables.yml` by",
+        "`python -m restock.publish.catalog`: edit the YAML and regenerate, do not edit this file by hand.",
         "",
         "| table | grain | key |",
         "|---|---|---|",
@@ -173,10 +121,10 @@ def render_markdown(catalog: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m restock.publish.catalog", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if the docs file is out of date, write nothing")
-    parser.add_argument("--catalog", type=Path, default=CATALOG_PATH, help=f"default {CATALOG_PATH}")
+    parser.add_argument("--registry", type=Path, default=None, help=f"default {REGISTRY_PATH}")
     parser.add_argument("--output", type=Path, default=DOCS_PATH, help=f"default {DOCS_PATH}")
     args = parser.parse_args(argv)
-    text = render_markdown(load_catalog(args.catalog))
+    text = render_markdown(load_catalog(args.registry))
     if args.check:
         current = args.output.read_text(encoding="utf-8") if args.output.exists() else None
         if current != text:

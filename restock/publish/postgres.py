@@ -1,18 +1,18 @@
 """Optional PostgreSQL target: the published tables loaded into a server.
 
-Switched on by ``RESTOCK_POSTGRES_URL`` (a libpq URL, e.g.
-``postgresql://user:pass@host:5432/db``); ``RESTOCK_POSTGRES_SCHEMA`` names the
-schema (default ``restock``). One transaction per table and day: lock the table
-name, create the table when missing (columns from the frame's Arrow types; columns
-that a later frame adds are added), delete the day, COPY the rows, commit. Readers
-see the previous complete day until the commit and the new one after it.
+The caller passes the libpq URL (e.g. ``postgresql://user:pass@host:5432/db``) and
+the schema; the pipeline takes them from ``restock.settings.Settings``
+(``RESTOCK_POSTGRES_URL``, ``RESTOCK_POSTGRES_SCHEMA``). One transaction per table
+and day: lock the table name, create the table when missing (columns from the
+frame's Arrow types; columns that a later frame adds are added), delete the day,
+COPY the rows, commit. Readers see the previous complete day until the commit and
+the new one after it.
 """
 
 from __future__ import annotations
 
 import io
 import logging
-import os
 import time
 from datetime import date
 
@@ -22,16 +22,8 @@ import pyarrow.csv as pacsv
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SCHEMA = "restock"
+DEFAULT_SCHEMA = "restock"  # as restock.settings.Settings.postgres_schema
 _COPY_CHUNK = 1 << 20
-
-
-def postgres_url() -> str | None:
-    return os.environ.get("RESTOCK_POSTGRES_URL") or None
-
-
-def postgres_schema() -> str:
-    return os.environ.get("RESTOCK_POSTGRES_SCHEMA") or DEFAULT_SCHEMA
 
 
 def pg_type(table: str, column: str, typ: pa.DataType) -> str:
@@ -74,7 +66,7 @@ def pg_type(table: str, column: str, typ: pa.DataType) -> str:
 def _csv_ready(data: pa.Table) -> pa.Table:
     """Cast columns whose CSV text PostgreSQL would not read back exactly."""
     cols = []
-    for field, col in zip(data.schema, data.columns):
+    for field, col in zip(data.schema, data.columns, strict=True):
         typ = field.type
         if pa.types.is_dictionary(typ):
             col = col.cast(typ.value_type)
@@ -95,66 +87,65 @@ def load_day(
     table: str,
     as_of_date: date,
     data: pa.Table,
-    schema: str | None = None,
+    *,
+    schema: str,
 ) -> int:
     """Replace ``as_of_date`` of ``schema.table`` with ``data`` in one transaction."""
     import psycopg
     from psycopg import sql
 
-    schema = schema or postgres_schema()
     started = time.perf_counter()
     columns = data.column_names
     types = {f.name: pg_type(table, f.name, f.type) for f in data.schema}
     qualified = sql.Identifier(schema, table)
-    with psycopg.connect(url) as conn:  # commits on success, rolls back on error
-        with conn.cursor() as cur:
-            # Serialize publishers of the same table (CREATE TABLE IF NOT EXISTS races).
-            cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"{schema}.{table}"])
-            cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-            cur.execute(
-                sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
-                    qualified,
-                    sql.SQL(", ").join(
-                        sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(types[c]))
-                        for c in columns
-                    ),
-                )
+    with psycopg.connect(url) as conn, conn.cursor() as cur:  # commits on success, rolls back on error
+        # Serialize publishers of the same table (CREATE TABLE IF NOT EXISTS races).
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"{schema}.{table}"])
+        cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        cur.execute(
+            sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
+                qualified,
+                sql.SQL(", ").join(
+                    sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(types[c]))
+                    for c in columns
+                ),
             )
-            cur.execute(
-                sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (as_of_date)").format(
-                    sql.Identifier(f"{table}_as_of_date_idx"), qualified
-                )
+        )
+        cur.execute(
+            sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (as_of_date)").format(
+                sql.Identifier(f"{table}_as_of_date_idx"), qualified
             )
-            cur.execute(
-                "SELECT column_name FROM information_schema.columns"
-                " WHERE table_schema = %s AND table_name = %s",
-                [schema, table],
-            )
-            existing = {r[0] for r in cur.fetchall()}
-            for c in columns:
-                if c not in existing:
-                    log.info("postgres: adding column %s.%s.%s %s", schema, table, c, types[c])
-                    cur.execute(
-                        sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(
-                            qualified, sql.Identifier(c), sql.SQL(types[c])
-                        )
+        )
+        cur.execute(
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_schema = %s AND table_name = %s",
+            [schema, table],
+        )
+        existing = {r[0] for r in cur.fetchall()}
+        for c in columns:
+            if c not in existing:
+                log.info("postgres: adding column %s.%s.%s %s", schema, table, c, types[c])
+                cur.execute(
+                    sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(
+                        qualified, sql.Identifier(c), sql.SQL(types[c])
                     )
-            cur.execute(
-                sql.SQL("DELETE FROM {} WHERE as_of_date = %s").format(qualified), [as_of_date]
-            )
-            deleted = cur.rowcount
-            buf = io.BytesIO()
-            pacsv.write_csv(
-                _csv_ready(data), buf, pacsv.WriteOptions(include_header=False)
-            )
-            payload = buf.getbuffer()
-            copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
-                qualified, sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-            )
-            with cur.copy(copy_sql) as copy:
-                for start in range(0, len(payload), _COPY_CHUNK):
-                    copy.write(payload[start : start + _COPY_CHUNK])
-            del payload
+                )
+        cur.execute(
+            sql.SQL("DELETE FROM {} WHERE as_of_date = %s").format(qualified), [as_of_date]
+        )
+        deleted = cur.rowcount
+        buf = io.BytesIO()
+        pacsv.write_csv(
+            _csv_ready(data), buf, pacsv.WriteOptions(include_header=False)
+        )
+        payload = buf.getbuffer()
+        copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+            qualified, sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+        )
+        with cur.copy(copy_sql) as copy:
+            for start in range(0, len(payload), _COPY_CHUNK):
+                copy.write(payload[start : start + _COPY_CHUNK])
+        del payload
     log.info(
         "postgres: %s.%s as_of_date=%s: %d rows loaded (%d replaced) in %.2fs",
         schema,
@@ -167,17 +158,16 @@ def load_day(
     return len(data)
 
 
-def delete_day(url: str, table: str, as_of_date: date, schema: str | None = None) -> int:
+def delete_day(url: str, table: str, as_of_date: date, *, schema: str) -> int:
     """Delete one day of ``schema.table`` (retention); 0 when the table does not exist."""
     import psycopg
     from psycopg import sql
 
-    schema = schema or postgres_schema()
-    with psycopg.connect(url) as conn:
-        with conn.cursor() as cur:
-            cur.execute("SELECT to_regclass(%s)", [f'"{schema}"."{table}"'])
-            if cur.fetchone()[0] is None:
-                return 0
-            cur.execute(sql.SQL("DELETE FROM {} WHERE as_of_date = %s").format(sql.Identifier(schema, table)),
-                        [as_of_date])
-            return cur.rowcount
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT to_regclass(%s)", [f'"{schema}"."{table}"'])
+        found = cur.fetchone()
+        if found is None or found[0] is None:
+            return 0
+        cur.execute(sql.SQL("DELETE FROM {} WHERE as_of_date = %s").format(sql.Identifier(schema, table)),
+                    [as_of_date])
+        return cur.rowcount

@@ -3,9 +3,9 @@ expiring and dead stock.
 
 Pure function :func:`inventory_alerts` on the ``replenishment_plan`` rows (see
 :mod:`restock.replenishment.policy`) joined with batch and demand-history facts. The
-thresholds are parameters whose defaults are module constants here (configured in
-restock.yaml later). Formulas: days of supply = stock ÷ mean daily demand and the
-safety stock of domain.md ("Inventory formulas").
+thresholds are parameters; their defaults here equal restock.yaml's
+(:class:`restock.config.AlertsConfig`). Formulas: days of supply = stock ÷ mean
+daily demand and the safety stock of domain.md ("Inventory formulas").
 
 Every alert row carries the number compared (``value``), the limit it was compared
 with (``threshold``) and a ``detail`` sentence with the numbers. Rules, with the
@@ -51,7 +51,8 @@ ALERT_TYPES = (STOCKOUT_RISK, BELOW_SAFETY_STOCK, OVERSTOCK, EXPIRING, DEAD_STOC
 HIGH, MEDIUM, LOW = "high", "medium", "low"
 SEVERITIES = (HIGH, MEDIUM, LOW)
 
-# Defaults (configured in restock.yaml later).
+# Keyword defaults for use on their own; the daily run passes restock.yaml's values
+# (equal by default: tests/replenishment/test_defaults.py).
 DEFAULT_OVERSTOCK_DAYS = 60.0  # days of supply above which stock is excess
 DEFAULT_EXPIRY_WARNING_DAYS = 30  # warn this many days before the oldest batch expires
 DEFAULT_DEAD_STOCK_WEEKS = 8  # no demand for this many weeks → dead stock

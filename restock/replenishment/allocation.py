@@ -5,8 +5,8 @@ for the next order cycle into whole sales units; :func:`allocate` shares a SKU's
 available quantity among customers when it is below the sum of their suggestions,
 by one of the rules practised by tobacco wholesalers (domain.md, "The reference
 case": by tier, with per-customer caps; "selected outlets, fixed quantity" for new or
-premium brands). Every business number is a parameter whose default is a module
-constant here (configured in restock.yaml later).
+premium brands). Every business number is a parameter; its default here equals
+restock.yaml's (:class:`restock.config.AllocationConfig`).
 
 Guarantees of :func:`allocate`, per SKU (property-tested):
 
@@ -55,13 +55,13 @@ PROPORTIONAL = "proportional"
 SELECTED_FIXED = "selected_fixed"
 RULES = (TIER_WEIGHTS, PROPORTIONAL, SELECTED_FIXED)
 
-# Defaults (configured in restock.yaml later).
+# Keyword defaults for use on their own; the daily run passes restock.yaml's values
+# (equal by default: tests/replenishment/test_defaults.py).
 DEFAULT_RULE = TIER_WEIGHTS
 DEFAULT_MAX_TIER = 30
-# weight = tier number: tier 30 gets 30× the share of tier 1 (before caps)
+# weight = tier number, also what tier_weights: null in restock.yaml means: tier 30
+# gets 30× the share of tier 1 (before caps)
 DEFAULT_TIER_WEIGHTS: Mapping[int, float] = MappingProxyType({t: float(t) for t in range(1, DEFAULT_MAX_TIER + 1)})
-DEFAULT_CAP_QTY = None  # no per-customer cap
-DEFAULT_MIN_QTY = None  # no per-customer minimum
 DEFAULT_SUGGESTION_ROUNDING = "nearest"  # half up: 2.5 → 3, 2.49 → 2
 SUGGESTION_ROUNDINGS = ("nearest", "up", "down")
 _FRACTION_DECIMALS = 9  # fractional parts equal to 1e-9 are ties (float noise must not decide)
@@ -112,9 +112,9 @@ def allocate(
     rule: str = DEFAULT_RULE,
     rules_by_sku: Mapping[str, str] | None = None,
     tier_weights: Mapping[int, float] = DEFAULT_TIER_WEIGHTS,
-    cap_qty: int | Mapping[int, int] | None = DEFAULT_CAP_QTY,
-    min_qty: int | Mapping[int, int] | None = DEFAULT_MIN_QTY,
-    fixed_qty: int | None = None,
+    cap_qty: float | Mapping[int, float] | None = None,
+    min_qty: float | Mapping[int, float] | None = None,
+    fixed_qty: float | None = None,
 ) -> pd.DataFrame:
     """Allocate each SKU's available quantity among customers (see the module docstring).
 
@@ -234,7 +234,7 @@ def _available_by_sku(available: pd.DataFrame | Mapping, skus: np.ndarray) -> di
 def _per_row(
     frame: pd.DataFrame,
     column: str,
-    default: int | Mapping[int, int] | None,
+    default: float | Mapping[int, float] | None,
     tier: np.ndarray,
     none_value: float,
 ) -> np.ndarray:
@@ -264,7 +264,7 @@ def _tier_weights(tier: np.ndarray, tier_weights: Mapping[int, float]) -> np.nda
     return out
 
 
-def _fixed_quantities(rows: pd.DataFrame, default: int | None) -> np.ndarray:
+def _fixed_quantities(rows: pd.DataFrame, default: float | None) -> np.ndarray:
     selected = rows["selected"].fillna(False).astype(bool).to_numpy() if "selected" in rows.columns else None
     if selected is None:
         raise ValueError("suggestions: missing column 'selected' required by rule 'selected_fixed'")

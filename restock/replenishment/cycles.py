@@ -1,6 +1,6 @@
 """Order cycles, and the part of weekly forecasts that falls in the days after the as-of day.
 
-Pure functions (numpy, no I/O), used by :mod:`restock.replenishment.daily` to turn the
+Pure functions (numpy, no I/O), used by :mod:`restock.replenishment.assemble` to turn the
 weekly customer forecasts of an as-of day ``D`` into demand over the protection
 interval and into each customer's next order cycle.
 

@@ -2,8 +2,8 @@
 
 Pure functions: scalar formulas (each checked by hand in the tests) and
 :func:`replenishment_plan`, their vectorised form per warehouse × SKU, whose output is
-the ``replenishment_plan`` table of design.md. Every business number is a parameter
-whose default is a module constant here (configured in restock.yaml later).
+the ``replenishment_plan`` table of design.md. Every business number is a parameter;
+its default here equals restock.yaml's (:class:`restock.config.ReplenishmentConfig`).
 
 Formulas (domain.md, "Inventory formulas"; Silver, Pyke & Thomas, *Inventory and
 Production Management in Supply Chains*, 4th ed., ch. 6–7; Chopra & Meindl, *Supply
@@ -68,7 +68,8 @@ MIN_MAX = "min_max"
 CONTINUOUS_REVIEW = "continuous_review"
 POLICIES = (PERIODIC_REVIEW, MIN_MAX, CONTINUOUS_REVIEW)
 
-# Defaults (configured in restock.yaml later).
+# Keyword defaults for use on their own; the daily run passes restock.yaml's values
+# (equal by default: tests/replenishment/test_defaults.py).
 DEFAULT_SERVICE_LEVELS: Mapping[str, float] = MappingProxyType({"A": 0.98, "B": 0.95, "C": 0.90})
 DEFAULT_UNCLASSIFIED_SERVICE_LEVEL = 0.90  # SKU without an ABC class (no sales value yet): as C
 DEFAULT_REVIEW_PERIOD_DAYS = 7.0  # one purchase review a week

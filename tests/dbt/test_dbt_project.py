@@ -29,7 +29,7 @@ import duckdb
 import pytest
 
 import sample_raw as raw
-from restock.ingest.contract import create_raw_tables
+from restock.ingest.raw_tables import create_raw_tables
 
 REPO = Path(__file__).resolve().parents[2]
 PROJECT_DIR = REPO / "dbt_project"

@@ -15,7 +15,7 @@ import pytest
 from restock import calendar as cal
 from restock.demo import DemoConfig, generate, read_manifest
 from restock.demo.cli import main as cli_main
-from restock.ingest.contract import EXTRACTS
+from restock.contract import EXTRACTS
 
 ID_TYPES = {"customer_id": str, "sku": str, "order_id": str}
 

@@ -10,10 +10,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from restock.forecasting.metrics import (
-    forecast_error,
     is_out_of_control,
     mase,
-    mean_error,
     relative_bias,
     rmsse,
     tracking_signal,
@@ -77,9 +75,7 @@ def test_rmsse_undefined_cases_are_nan():
 
 
 def test_bias_sign_convention_positive_is_over_forecast():
-    # errors = forecast - actual = 1, 1, 1 -> mean 1; relative 3 / (2+0+4) = 0.5
-    np.testing.assert_array_equal(forecast_error([2, 0, 4], [3, 1, 5]), [1, 1, 1])
-    assert mean_error([2, 0, 4], [3, 1, 5]) == pytest.approx(1.0)
+    # errors = forecast - actual = 1, 1, 1; relative 3 / (2+0+4) = 0.5
     assert relative_bias([2, 0, 4], [3, 1, 5]) == pytest.approx(0.5)
     assert relative_bias([2, 0, 4], [1, 0, 3]) == pytest.approx(-2 / 6)
     assert math.isnan(relative_bias([0, 0], [1, 1]))
@@ -97,12 +93,14 @@ def test_tracking_signal_by_hand():
 
 
 def test_is_out_of_control_threshold():
-    assert not is_out_of_control(4.0)  # strictly beyond the limit
-    assert is_out_of_control(4.01)
-    assert is_out_of_control(-5.0)
-    assert not is_out_of_control(float("nan"))
+    assert not is_out_of_control(4.0, limit=4.0)  # strictly beyond the limit
+    assert is_out_of_control(4.01, limit=4.0)
+    assert is_out_of_control(-5.0, limit=4.0)
+    assert not is_out_of_control(float("nan"), limit=4.0)
     assert is_out_of_control(2.5, limit=2.0)
-    np.testing.assert_array_equal(is_out_of_control([3.0, -4.5, 6.0]), [False, True, True])
+    np.testing.assert_array_equal(is_out_of_control([3.0, -4.5, 6.0], limit=4.0), [False, True, True])
+    with pytest.raises(ValueError, match="limit must be positive"):
+        is_out_of_control(1.0, limit=0)
 
 
 @pytest.mark.parametrize(

@@ -201,3 +201,23 @@ def test_dates_outside_the_holiday_table_drop_only_the_calendar_model():
 def test_invalid_input_raises_value_error(y, weeks):
     with pytest.raises(ValueError):
         select_and_forecast(y, mondays(weeks), 4)
+
+
+def test_ses_alpha_of_the_config_reaches_ses_fixed_and_the_combination():
+    from datetime import date, timedelta
+
+    from restock.forecasting.selection import select_and_forecast
+
+    y = np.array([10.0, 20.0, 10.0, 30.0, 20.0, 10.0, 40.0, 20.0, 30.0, 20.0, 10.0, 30.0, 20.0, 20.0])
+    weeks = [date(2025, 1, 6) + timedelta(weeks=k) for k in range(y.size)]
+    level = y[:4].mean()  # initial level: mean of the first 4 weeks
+    for value in y:
+        level += 0.5 * (value - level)  # SES with weight 0.5, by hand
+    one = select_and_forecast(y, weeks, 2, candidates=["ses_fixed"], ses_alpha=0.5, min_history_weeks=4)
+    assert one.forecast.params["alpha"] == 0.5
+    np.testing.assert_allclose(one.forecast.point, [level, level])
+    default = select_and_forecast(y, weeks, 2, candidates=["ses_fixed"], min_history_weeks=4)
+    assert default.forecast.params["alpha"] == 0.1
+    chosen = select_and_forecast(y, weeks, 2, candidates=["ses_fixed", "combination"], ses_alpha=0.5,
+                                 min_history_weeks=4, origins=2)
+    assert chosen.forecast.params.get("alpha", 0.5) == 0.5

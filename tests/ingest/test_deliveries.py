@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 from datetime import date
 
+from restock.contract import day_of_file
 from restock.ingest.deliveries import (
-    day_of_file,
     fingerprint,
     is_complete,
     is_delivered,

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from restock.ingest.contract import EXTRACTS
+from restock.contract import EXTRACTS
 from restock.ingest.gated import GateRules, load_gated_day, load_gated_days, open_quarantines
 from restock.ingest.landing import LandingError
 from restock.ingest.loader import MissingDeliveryError

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from restock.ingest.contract import EXTRACTS
+from restock.contract import EXTRACTS
 from restock.ingest.landing import LandingError, find_file, read_extract_file
 
 ENCODINGS = ["utf-8-sig", "gb18030"]

@@ -43,39 +43,43 @@ def test_sensor_launches_complete_days_in_order_then_redeliveries(pipeline, land
     defs, _ = pipeline
 
     with dg.instance_for_test() as instance:
-        first = landing_sensor.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=defs))
+        first = landing_sensor.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=defs, resources=defs.resources))
         keys = [r.partition_key for r in first.run_requests]
         assert keys[0] == "2024-01-01" and len(keys) == min(21, MAX_RUNS_PER_TICK)
         assert keys == sorted(keys)
 
         # Nothing new: the cursor remembers what was launched.
-        again = landing_sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=first.cursor, definitions=defs))
+        again = landing_sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=first.cursor, definitions=defs, resources=defs.resources))
         assert not again.run_requests and again.skip_message
 
         # A re-delivered inventory file for 2024-01-03 launches that day again.
         path = landing_dir / "inventory" / "2024-01-03.csv.gz"
         stat = path.stat()
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
-        redelivered = landing_sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=first.cursor, definitions=defs))
+        redelivered = landing_sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=first.cursor, definitions=defs, resources=defs.resources))
         assert [r.partition_key for r in redelivered.run_requests] == ["2024-01-03"]
         assert redelivered.run_requests[0].run_key != first.run_requests[2].run_key
 
 
-def test_sensor_waits_for_files_still_being_written(pipeline, clock, monkeypatch, tmp_path):
+def test_sensor_waits_for_files_still_being_written(pipeline, clock, tmp_path):
     from orchestration import automation
-    from orchestration.environment import CONFIG
-    from restock.config import landing_rules
+    from orchestration.definitions import build_definitions
 
-    defs, settings = pipeline
-    # A landing folder of its own (the session's is shared with other tests).
-    monkeypatch.setattr(automation, "SETTINGS", dataclasses.replace(settings, landing_dir=tmp_path))
-    rules = landing_rules(CONFIG)
-    settle, marker = rules["settle_seconds"], rules["marker_suffix"]
+    _, settings = pipeline
+    # A landing folder of its own (the session's is shared with other tests), handed
+    # to the sensor as a resource.
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    defs = build_definitions(dataclasses.replace(settings, landing_dir=landing))
+    from restock.config import load_config
+
+    rules = load_config(settings.config_path).landing
+    settle, marker = rules.settle_seconds, rules.marker_suffix
     t0 = clock["t"]
 
     def write(extract, name, text, mtime):
-        (tmp_path / extract).mkdir(exist_ok=True)
-        path = tmp_path / extract / name
+        (landing / extract).mkdir(exist_ok=True)
+        path = landing / extract / name
         path.write_text(text)
         os.utime(path, (mtime, mtime))
         return path
@@ -86,7 +90,7 @@ def test_sensor_waits_for_files_still_being_written(pipeline, clock, monkeypatch
     with dg.instance_for_test() as instance:
         def tick(cursor=None):
             return automation.landing_sensor.evaluate_tick(
-                dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
+                dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs, resources=defs.resources)
             )
 
         waiting = tick()

@@ -66,7 +66,7 @@ def test_definitions_load(pipeline):
     blocking = {key: graph.get_check_spec(key).blocking for key in specs}
     from orchestration.assets.dbt import dbt_project
 
-    manifest = json.loads(dbt_project.manifest_path.read_text())
+    manifest = json.loads(dbt_project().manifest_path.read_text())
     warn_only = {n["name"] for n in manifest["nodes"].values()
                  if n["resource_type"] == "test" and n["config"]["severity"].lower() == "warn"}
     dbt_checks = [k for k in blocking if k.asset_key.path[0] in ("staging", "marts")]

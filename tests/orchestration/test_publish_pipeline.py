@@ -13,7 +13,7 @@ import duckdb
 import pytest
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from restock.publish.serving import published_state
+from restock.publish import published_state
 
 FIRST, LAST = "2024-01-01", "2024-01-09"
 FORECAST_DAYS = ["2024-01-07", "2024-01-08", "2024-01-09"]  # the first forecast origin is 01-07
@@ -29,24 +29,19 @@ def _range(first, last):
     return {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
 
 
-PG_SCHEMA = "restock_pipeline_test"
-
-
 @pytest.fixture(scope="module")
 def published(pipeline, instance):
     """The tiny pipeline run (or reused from test_pipeline) and published (also to
     PostgreSQL, in a schema of its own, when .ci/run started a server)."""
     from orchestration.assets.publish import SOURCES
 
-    previous_schema = os.environ.get("RESTOCK_POSTGRES_SCHEMA")
-    os.environ["RESTOCK_POSTGRES_SCHEMA"] = PG_SCHEMA
-    if os.environ.get("RESTOCK_POSTGRES_URL"):
+    defs, settings = pipeline
+    if settings.postgres_url:
         import psycopg
 
-        with psycopg.connect(os.environ["RESTOCK_POSTGRES_URL"], autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
+        with psycopg.connect(settings.postgres_url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {settings.postgres_schema} CASCADE")
 
-    defs, settings = pipeline
     job = defs.resolve_job_def("restock_daily")
     con = duckdb.connect(str(settings.warehouse_path)) if settings.warehouse_path.exists() else None
     have = con.execute("select count(*) from analytics.forecast_runs").fetchall()[0][0] if con else 0
@@ -57,11 +52,7 @@ def published(pipeline, instance):
     keys = [dg.AssetKey(["published", t]) for t in SOURCES]
     result = job.execute_in_process(instance=instance, asset_selection=keys, tags=_range(FIRST, LAST))
     assert result.success
-    yield job, keys, settings, list(SOURCES)
-    if previous_schema is None:
-        os.environ.pop("RESTOCK_POSTGRES_SCHEMA", None)
-    else:
-        os.environ["RESTOCK_POSTGRES_SCHEMA"] = previous_schema
+    return job, keys, settings, list(SOURCES)
 
 
 def _warehouse_counts(settings, tables) -> dict[str, dict[str, int]]:
@@ -96,15 +87,17 @@ def test_published_tables_equal_the_warehouse_days_and_checks_pass(published, in
 
 
 def test_postgres_target_holds_the_same_days(published):
-    if not os.environ.get("RESTOCK_POSTGRES_URL"):
+    job, keys, settings, tables = published
+    if not settings.postgres_url:
         pytest.skip("RESTOCK_POSTGRES_URL not set (.ci/run starts a PostgreSQL server and sets it)")
     import psycopg
 
-    job, keys, settings, tables = published
     expected = _warehouse_counts(settings, tables)
-    with psycopg.connect(os.environ["RESTOCK_POSTGRES_URL"]) as conn:
+    with psycopg.connect(settings.postgres_url) as conn:
         for table in tables:
-            rows = conn.execute(f"SELECT as_of_date::text, count(*) FROM {PG_SCHEMA}.{table} GROUP BY 1").fetchall()
+            rows = conn.execute(
+                f"SELECT as_of_date::text, count(*) FROM {settings.postgres_schema}.{table} GROUP BY 1"
+            ).fetchall()
             assert dict(rows) == {d: n for d, n in expected[table].items() if d in FORECAST_DAYS}, table
 
 

@@ -20,7 +20,7 @@ import duckdb
 import pytest
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from restock.publish.serving import published_state
+from restock.publish import published_state
 
 FIRST, DAY = "2024-01-01", "2024-01-09"  # the last day other modules build too
 BAD_ROW = 17  # data row (header excluded) whose quantity the bad delivery breaks

@@ -24,8 +24,9 @@ from restock.publish import (
     publish_day,
     published_days,
     serving_path,
+    unpublish_day,
+    versions,
 )
-from restock.publish import serving as serving_mod
 
 HERE = Path(__file__).resolve().parent
 D1, D2, D3 = date(2024, 3, 1), date(2024, 3, 2), date(2024, 3, 3)
@@ -141,7 +142,7 @@ def test_failed_write_keeps_the_previous_day(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(serving_mod, "_write_parquet", boom)
+    monkeypatch.setattr(versions, "_write_parquet", boom)
     with pytest.raises(OSError, match="disk full"):
         publish_day(tmp_path, "t", D1, frame(8, version=2))
     with pytest.raises(OSError, match="disk full"):
@@ -288,6 +289,15 @@ def test_concurrent_reader_never_sees_a_partial_day(tmp_path, capsys):
 
 # ---------------------------------------------------------------- PostgreSQL
 
+
+def test_postgres_is_used_only_when_the_caller_passes_a_url(tmp_path, monkeypatch):
+    # The environment is read by restock.settings alone; a URL there is not a target here.
+    monkeypatch.setenv("RESTOCK_POSTGRES_URL", "postgresql://nobody@127.0.0.1:1/none")
+    assert publish_day(tmp_path, "t", D1, frame(2)).rows == 2
+    publish_day(tmp_path, "t", D2, frame(1))
+    assert unpublish_day(tmp_path, "t", D1)
+    assert published_days(tmp_path, "t") == [D2]
+
 PG_URL = os.environ.get("RESTOCK_POSTGRES_URL")
 needs_pg = pytest.mark.skipif(not PG_URL, reason="RESTOCK_POSTGRES_URL is not set")
 
@@ -303,10 +313,10 @@ def pg_schema():
 
 
 @needs_pg
-def test_postgres_day_is_replaced_in_one_transaction(tmp_path, pg_schema, monkeypatch):
+def test_postgres_day_is_replaced_in_one_transaction(tmp_path, pg_schema):
     import psycopg
 
-    monkeypatch.setenv("RESTOCK_POSTGRES_SCHEMA", pg_schema)
+    pg = {"postgres_url": PG_URL, "postgres_schema": pg_schema}
     df = frame(3, version=1).assign(
         price=[1.5, None, float("nan")],
         note=["a,b", "", None],
@@ -314,17 +324,17 @@ def test_postgres_day_is_replaced_in_one_transaction(tmp_path, pg_schema, monkey
         at=pd.to_datetime(["2024-03-01 10:00:00.123456", None, "2024-03-01 00:00:00"], format="ISO8601"),
         day=[D1, D2, None],
     )
-    publish_day(tmp_path, "t", D1, df, postgres_url=PG_URL)
-    publish_day(tmp_path, "t", D2, frame(2, version=1), postgres_url=PG_URL)
+    publish_day(tmp_path, "t", D1, df, **pg)
+    publish_day(tmp_path, "t", D2, frame(2, version=1), **pg)
     # re-publish D1 with fewer rows and a new column
-    publish_day(tmp_path, "t", D1, frame(1, version=2).assign(extra="x"), postgres_url=PG_URL)
+    publish_day(tmp_path, "t", D1, frame(1, version=2).assign(extra="x"), **pg)
     with psycopg.connect(PG_URL) as conn:
         rows = conn.execute(
             f'SELECT as_of_date, min(version), max(version), count(*), max(extra)'
             f' FROM "{pg_schema}".t GROUP BY 1 ORDER BY 1'
         ).fetchall()
         assert rows == [(D1, 2, 2, 1, "x"), (D2, 1, 1, 2, None)]
-    publish_day(tmp_path, "t2", D1, df, postgres_url=PG_URL)
+    publish_day(tmp_path, "t2", D1, df, **pg)
     with psycopg.connect(PG_URL) as conn:
         got = conn.execute(
             f'SELECT price, note, active, "at", day FROM "{pg_schema}".t2 ORDER BY qty'
@@ -345,8 +355,8 @@ def test_postgres_failed_load_keeps_previous_day(tmp_path, pg_schema, monkeypatc
 
     from restock.publish import postgres
 
-    monkeypatch.setenv("RESTOCK_POSTGRES_SCHEMA", pg_schema)
-    publish_day(tmp_path, "t", D1, frame(3, version=1), postgres_url=PG_URL)
+    pg = {"postgres_url": PG_URL, "postgres_schema": pg_schema}
+    publish_day(tmp_path, "t", D1, frame(3, version=1), **pg)
     monkeypatch.setattr(postgres, "_COPY_CHUNK", 10)
 
     def broken(data):  # fails after DELETE, inside the transaction
@@ -354,7 +364,7 @@ def test_postgres_failed_load_keeps_previous_day(tmp_path, pg_schema, monkeypatc
 
     monkeypatch.setattr(postgres, "_csv_ready", broken)
     with pytest.raises(RuntimeError):
-        publish_day(tmp_path, "t", D1, frame(5, version=2), postgres_url=PG_URL)
+        publish_day(tmp_path, "t", D1, frame(5, version=2), **pg)
     with psycopg.connect(PG_URL) as conn:
         assert conn.execute(
             f'SELECT count(*), max(version) FROM "{pg_schema}".t'

@@ -1,4 +1,4 @@
-"""The daily replenishment assembly on a small hand-made warehouse: every number of
+"""The replenishment of one day on a small hand-made warehouse: every number of
 the plan, the suggestions, the allocation and the alerts is worked out by hand below.
 
 Day D = Sunday 2025-03-09 (a forecast origin). Customers (analytics.customer_segments,
@@ -37,7 +37,6 @@ test_mid_week_* below for the hand computation.
 
 from __future__ import annotations
 
-import copy
 import math
 from datetime import date, timedelta
 from pathlib import Path
@@ -47,10 +46,11 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from restock.config import load_config
-from restock.forecasting import daily as forecasting_daily
-from restock.replenishment import daily
-from restock.segmentation import daily as segmentation_daily
+from restock.config import RestockConfig, load_config
+from restock.forecasting import tables as forecasting_tables
+from restock.replenishment.assemble import build_replenishment
+from restock.replenishment.tables import write_replenishment
+from restock.segmentation import tables as segmentation_tables
 from restock.settings import PROJECT_ROOT
 
 D = date(2025, 3, 9)  # a Sunday: the forecast origin of the day
@@ -61,14 +61,14 @@ Z98 = norm.ppf(0.98)
 
 
 @pytest.fixture(scope="module")
-def config():
-    cfg = copy.deepcopy(load_config(PROJECT_ROOT / "restock.yaml"))
-    cfg["forecasting"]["horizon_weeks"] = 4
-    cfg["accuracy"]["window_weeks"] = 4
-    cfg["replenishment"].update(
-        region_warehouse={"R1": "WH1", "R2": "WH2"}, default_warehouse=None, min_error_weeks=2
-    )
-    return cfg
+def config() -> RestockConfig:
+    return load_config(PROJECT_ROOT / "restock.yaml").override({
+        "forecasting.horizon_weeks": 4,
+        "accuracy.window_weeks": 4,
+        "replenishment.region_warehouse": {"R1": "WH1", "R2": "WH2"},
+        "replenishment.default_warehouse": None,
+        "replenishment.min_error_weeks": 2,
+    })
 
 
 def _insert(con, table: str, rows: list[tuple], columns: list[str]) -> None:
@@ -81,8 +81,8 @@ def _insert(con, table: str, rows: list[tuple], columns: list[str]) -> None:
 def _warehouse(path: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(path))
     con.execute("create schema marts")
-    segmentation_daily.ensure_tables(con)
-    forecasting_daily.ensure_tables(con)
+    segmentation_tables.ensure_tables(con)
+    forecasting_tables.ensure_tables(con)
     customers = [("c1", "R1", 10, "active", "active"), ("c2", "R1", 20, "suspended", "at_risk"),
                  ("c3", "R2", 5, "active", "active"), ("c4", "R9", 5, "active", "active"),
                  ("c6", "R1", 30, "active", "active")]
@@ -146,7 +146,7 @@ def _warehouse(path: Path) -> duckdb.DuckDBPyConnection:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, config):
     con = _warehouse(tmp_path_factory.mktemp("rep") / "w.duckdb")
-    frames = daily.build_replenishment(con, D, config)
+    frames = build_replenishment(con, D, config)
     yield con, frames
     con.close()
 
@@ -160,7 +160,7 @@ def _row(frame: pd.DataFrame, warehouse: str, sku: str) -> pd.Series:
 def test_plan_numbers_by_hand(built):
     _, frames = built
     plan = frames["replenishment_plan"]
-    assert sorted(zip(plan["warehouse_id"], plan["sku"])) == [("WH1", "K1"), ("WH1", "K2"), ("WH2", "K1"), ("WH2", "K3")]
+    assert sorted(zip(plan["warehouse_id"], plan["sku"], strict=True)) == [("WH1", "K1"), ("WH1", "K2"), ("WH2", "K1"), ("WH2", "K3")]
     assert (plan["as_of_date"] == D).all()
     k1 = _row(plan, "WH1", "K1")
     assert k1["forecast_weeks"] == 2 and k1["inventory_position"] == 110
@@ -210,8 +210,8 @@ def test_alerts(built):
 
 def test_write_replaces_the_day(built, config):
     con, frames = built
-    first = daily.write_replenishment(con, D, frames)
-    again = daily.write_replenishment(con, D, daily.build_replenishment(con, D, config))
+    first = write_replenishment(con, D, frames)
+    again = write_replenishment(con, D, build_replenishment(con, D, config))
     assert first == again == {"replenishment_plan": 4, "customer_order_suggestions": 4, "inventory_alerts": 5}
     for table, n in first.items():
         assert con.execute(f"select count(*) from analytics.{table} where as_of_date = ?", [D]).fetchone()[0] == n
@@ -219,9 +219,9 @@ def test_write_replaces_the_day(built, config):
 
 def test_default_warehouse_and_interval_fallback(built, config):
     con, _ = built
-    cfg = copy.deepcopy(config)
-    cfg["replenishment"].update(default_warehouse="WH2", min_error_weeks=5)  # 4 weeks of errors: too few
-    frames = daily.build_replenishment(con, D, cfg)
+    # 4 weeks of errors: too few
+    cfg = config.override({"replenishment.default_warehouse": "WH2", "replenishment.min_error_weeks": 5})
+    frames = build_replenishment(con, D, cfg)
     assert frames["unmapped_customers"].empty
     wh2 = _row(frames["replenishment_plan"], "WH2", "K1")  # c3 + c4: 0.4 of the segment
     assert wh2["daily_demand_mean"] == pytest.approx((28 + 56) / 2 / 7)
@@ -243,7 +243,7 @@ def test_missing_input_is_named(tmp_path, config, sql, message):
     con = _warehouse(tmp_path / "w.duckdb")
     con.execute(sql)
     with pytest.raises(ValueError, match=message):
-        daily.build_replenishment(con, D, config)
+        build_replenishment(con, D, config)
 
 
 # --- a mid-week day ----------------------------------------------------------------------
@@ -285,7 +285,7 @@ def _mid_week(path: Path) -> duckdb.DuckDBPyConnection:
 @pytest.fixture(scope="module")
 def mid_week(tmp_path_factory, config):
     con = _mid_week(tmp_path_factory.mktemp("mid") / "w.duckdb")
-    yield con, daily.build_replenishment(con, D2, config)
+    yield con, build_replenishment(con, D2, config)
     con.close()
 
 
@@ -321,7 +321,7 @@ def test_mid_week_suggestions_are_for_the_next_cycle(mid_week):
 def test_mid_week_without_an_order_weekday(tmp_path, config):
     con = _mid_week(tmp_path / "w.duckdb")
     con.execute("update marts.customers set order_weekday = null where customer_id in ('c2', 'c6')")
-    frames = daily.build_replenishment(con, D2, config)
+    frames = build_replenishment(con, D2, config)
     plan = frames["replenishment_plan"]
     assert _row(plan, "WH1", "K1")["daily_demand_mean"] == pytest.approx((140 + 54) / 14)
     assert _row(plan, "WH1", "K2")["daily_demand_mean"] == pytest.approx(80 / 14)
@@ -331,8 +331,26 @@ def test_mid_week_without_an_order_weekday(tmp_path, config):
 
 def test_min_daily_demand_comes_from_the_config(built, config):
     con, _ = built
-    assert daily.replenishment_settings(config)["min_daily_demand"] == 0.1  # restock.yaml
-    cfg = copy.deepcopy(config)
-    cfg["replenishment"]["alerts"]["min_daily_demand"] = 6.0  # above WH1 K2 (40/7) and WH2 K1 (3)
-    got = {(r.warehouse_id, r.sku, r.alert_type) for r in daily.build_replenishment(con, D, cfg)["inventory_alerts"].itertuples()}
+    assert config.replenishment.alerts.min_daily_demand == 0.1  # restock.yaml
+    cfg = config.override({"replenishment.alerts.min_daily_demand": 6.0})  # above WH1 K2 (40/7) and WH2 K1 (3)
+    got = {(r.warehouse_id, r.sku, r.alert_type) for r in build_replenishment(con, D, cfg)["inventory_alerts"].itertuples()}
     assert got == {("WH2", "K3", "overstock"), ("WH2", "K3", "expiring"), ("WH2", "K3", "dead_stock")}
+
+
+def test_allocation_rules_come_from_the_config(built, config):
+    con, _ = built
+    # WH1 K2 is short (40 suggested, 10 available): caps per tier bind before the tier weights.
+    cfg = config.override({"replenishment.allocation.cap_qty": {10: 2, 30: 5}})
+    s = build_replenishment(con, D, cfg)["customer_order_suggestions"].set_index(["warehouse_id", "sku", "customer_id"])
+    assert s.loc[[("WH1", "K2", "c1"), ("WH1", "K2", "c6")], "allocated_qty"].tolist() == [2, 5]
+    cfg = config.override({"replenishment.allocation.tier_weights": {5: 1, 10: 1, 20: 1, 30: 1}})
+    s = build_replenishment(con, D, cfg)["customer_order_suggestions"].set_index(["warehouse_id", "sku", "customer_id"])
+    assert s.loc[[("WH1", "K2", "c1"), ("WH1", "K2", "c6")], "allocated_qty"].tolist() == [5, 5]
+
+
+def test_policy_comes_from_the_config(built, config):
+    con, _ = built
+    plan = build_replenishment(con, D, config.override({"replenishment.policy": "min_max"}))["replenishment_plan"]
+    k1 = _row(plan, "WH1", "K1")  # min-max protects the lead time only: window 7 days, horizon 1
+    assert k1["policy"] == "min_max" and k1["forecast_weeks"] == 1
+    assert k1["daily_demand_mean"] == pytest.approx(0.6 * 70 / 7)

@@ -3,14 +3,14 @@
 For each ``as_of_date`` D (plain Python, no Dagster import):
 
 1. read D's rows of every published table from the working warehouse (the source
-   relation of each table in ``restock/publish/published_tables.yml``);
+   relation of each published table in ``restock/warehouse_tables.yml``);
 2. run each table's suite ``expectations/published_<table>.json`` on them, with the
    parameters computed here from the warehouse (previous published row count,
-   active SKUs and customers, horizon...);
+   active SKUs and customers, ``forecasting.horizon_weeks``...);
 3. only when every table passes: publish each table's day (``publish_day``: immutable
-   Parquet + symlink swap; PostgreSQL when ``RESTOCK_POSTGRES_URL`` is set) and
-   rebuild serving.duckdb once. A failing day publishes nothing: readers keep the
-   previous complete days.
+   Parquet + symlink swap; PostgreSQL when the caller passes a URL) and rebuild
+   serving.duckdb once. A failing day publishes nothing: readers keep the previous
+   complete days.
 
 Retention (``publishing.retain_days``): only days within that many days of the newest
 day are served; older days are unpublished after a publish (the warehouse keeps them).
@@ -25,20 +25,20 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from restock.config import publishing_settings
+from restock.config import ReplenishmentConfig, RestockConfig
 from restock.publish.catalog import load_catalog
-from restock.publish.serving import (
-    cleanup_versions,
-    ensure_serving,
-    published_days,
-    publish_day,
-    row_count,
-    unpublish_day,
-)
+from restock.publish.paths import published_days
+from restock.publish.postgres import DEFAULT_SCHEMA
+from restock.publish.serving import ensure_serving
+from restock.publish.versions import cleanup_versions, publish_day, row_count, unpublish_day
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -69,16 +69,18 @@ class DayOutcome:
 
 
 def published_catalog() -> dict[str, dict[str, Any]]:
-    """table -> {source, key, description, columns, ...} (published_tables.yml)."""
-    return load_catalog()["tables"]
+    """table -> {source, key, description, columns, ...} (restock/warehouse_tables.yml)."""
+    tables: dict[str, dict[str, Any]] = load_catalog()["tables"]
+    return tables
 
 
-def read_day(con, source: str, day: date, order_by: list[str]) -> pa.Table:
+def read_day(con: duckdb.DuckDBPyConnection, source: str, day: date, order_by: list[str]) -> pa.Table:
+    """The rows of ``day`` in warehouse relation ``source``, in ``order_by`` order."""
     order = ", ".join(f'"{c}"' for c in order_by)
     return con.sql(f"select * from {source} where as_of_date = $day order by {order}", params={"day": day}).to_arrow_table()
 
 
-def _relation_exists(con, qualified: str) -> bool:
+def _relation_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
     schema, name = qualified.split(".", 1)
     return bool(con.execute(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
@@ -88,19 +90,19 @@ def _relation_exists(con, qualified: str) -> bool:
 # --------------------------------------------------------------------- gate inputs
 
 
-def gate_parameters(con, day: date, config: Mapping[str, Any], previous_rows: Mapping[str, int],
-                    forecasts: pa.Table) -> dict[str, dict]:
+def gate_parameters(con: duckdb.DuckDBPyConnection, day: date, config: RestockConfig,
+                    previous_rows: Mapping[str, int], forecasts: pa.Table) -> dict[str, dict[str, Any]]:
     """Suite parameters per table, computed from the warehouse independently of the
     code that built the tables (so a dropped join shows up as a failed gate).
     ``forecasts``: the day's demand_forecasts rows, already read for publishing."""
-    settings = publishing_settings(dict(config))
-    horizon = int((config.get("forecasting") or {}).get("horizon", 8))
-    common = {"partition_date": day, "max_quantity": settings["max_quantity"]}
+    publishing = config.publishing
+    # float: a failure message quotes the limit, the same however restock.yaml wrote it
+    common = {"partition_date": day, "max_quantity": float(publishing.max_quantity)}
     params = {}
     for table, rows in previous_rows.items():
         # A drop of exactly the configured share passes; anything beyond it fails.
-        params[table] = dict(common, min_row_count=math.ceil(rows * (1 - settings["max_row_drop_share"]) - 1e-9))
-    params.setdefault("demand_forecasts", dict(common))["horizon"] = horizon
+        params[table] = dict(common, min_row_count=math.ceil(rows * (1 - publishing.max_row_drop_share) - 1e-9))
+    params.setdefault("demand_forecasts", dict(common))["horizon"] = config.forecasting.horizon_weeks
     params.setdefault("replenishment_plan", dict(common))["active_skus"] = [
         r[0] for r in con.execute(
             """select distinct i.sku from marts.inventory_positions i
@@ -108,19 +110,19 @@ def gate_parameters(con, day: date, config: Mapping[str, Any], previous_rows: Ma
                where i.as_of_date = ? and p.is_active order by 1""", [day]).fetchall()
     ]
     params.setdefault("customer_order_suggestions", dict(common))["active_customers"] = _active_customers(
-        con, day, config, forecasts)
+        con, day, config.replenishment, forecasts)
     return params
 
 
-def _active_customers(con, day: date, config: Mapping[str, Any], forecasts: pa.Table) -> list[str]:
+def _active_customers(con: duckdb.DuckDBPyConnection, day: date, replenishment: ReplenishmentConfig,
+                      forecasts: pa.Table) -> list[str]:
     """Customers active on ``day`` (status active, lifecycle not churned/closed), in a
     region served by a warehouse, with a positive forecast for their next order cycle:
     the week holding the first ``order_weekday`` strictly after ``day`` (without a
     weekday: the first week starting after ``day``). Written here in SQL on purpose,
     apart from restock.replenishment.cycles, so the two cross-check each other."""
-    rep = config.get("replenishment") or {}
-    regions = [str(r) for r in (rep.get("region_warehouse") or {})]
-    any_region = rep.get("default_warehouse") is not None
+    regions = list(replenishment.region_warehouse)
+    any_region = replenishment.default_warehouse is not None
     region_filter = "" if any_region else "and list_contains($regions::varchar[], s.region)"
     params: dict[str, Any] = {"day": day} | ({} if any_region else {"regions": regions})
     con.register("_day_forecasts", forecasts)
@@ -150,23 +152,24 @@ def _active_customers(con, day: date, config: Mapping[str, Any], forecasts: pa.T
     return [r[0] for r in rows]
 
 
-def gate_frame(table: str, data: pa.Table, config: Mapping[str, Any], con, day: date):
+def gate_frame(table: str, data: pa.Table, config: RestockConfig, con: duckdb.DuckDBPyConnection,
+               day: date) -> pd.DataFrame:
     """The pandas frame a published suite validates: the table's rows plus the
     columns a suite needs that the table itself does not carry."""
     frame = data.to_pandas()
     frame.insert(0, "_source_file", f"{table} as_of_date={day}")
     frame.insert(1, "_source_row", range(1, len(frame) + 1))
     if table == "customer_order_suggestions":
-        frame = _with_availability(frame, con, day, config)
+        frame = _with_availability(frame, con, day, config.replenishment.allocation.available_includes_in_transit)
     return frame
 
 
-def _with_availability(frame, con, day: date, config: Mapping[str, Any]):
+def _with_availability(frame: pd.DataFrame, con: duckdb.DuckDBPyConnection, day: date,
+                       in_transit: bool) -> pd.DataFrame:
     """_available_qty (the warehouse x SKU's quantity available for allocation that
     day, as restock.yaml defines it) and _allocated_total (the sum allocated). Holds for
-    every SKU: an unconstrained one is one whose suggestions fit in what is available."""
-    in_transit = bool(((config.get("replenishment") or {}).get("allocation") or {}).get(
-        "available_includes_in_transit", True))
+    every SKU: an unconstrained one is one whose suggestions fit in what is available.
+    ``in_transit``: replenishment.allocation.available_includes_in_transit."""
     stock = con.execute(
         f"""select warehouse_id, sku,
                    greatest(on_hand_qty {'+ in_transit_qty' if in_transit else ''} - allocated_qty, 0) as available
@@ -191,24 +194,29 @@ def days_to_publish(days: Iterable[date], already: Iterable[date], retain_days: 
 
 
 def publish_days(
-    con,
+    con: duckdb.DuckDBPyConnection,
     data_dir: Path,
     days: Iterable[date],
-    config: Mapping[str, Any],
+    config: RestockConfig,
     *,
+    postgres_url: str | None = None,
+    postgres_schema: str = DEFAULT_SCHEMA,
     data_docs_dir: Path | None = None,
     progress: Callable[[DayOutcome], None] | None = None,
 ) -> list[DayOutcome]:
-    """Gate and publish each day (see the module docstring); returns one outcome per day."""
+    """Gate and publish each day (see the module docstring); returns one outcome per day.
+
+    With ``postgres_url`` every published day is also loaded into ``postgres_schema``
+    of that database, and days leaving retention are deleted there too."""
     from restock.quality import validate_frame
 
     data_dir = Path(data_dir)
     catalog = published_catalog()
-    settings = publishing_settings(dict(config))
+    retain_days = config.publishing.retain_days
     all_days = sorted(set(days))
     already = {d for t in catalog for d in published_days(data_dir, t)}
-    wanted, first_kept = days_to_publish(all_days, already, settings["retain_days"])
-    outcomes = [DayOutcome(d, False, skipped_reason=f"older than publishing.retain_days={settings['retain_days']}")
+    wanted, first_kept = days_to_publish(all_days, already, retain_days)
+    outcomes = [DayOutcome(d, False, skipped_reason=f"older than publishing.retain_days={retain_days}")
                 for d in all_days if d not in wanted]
     missing = [t for t, spec in catalog.items() if not _relation_exists(con, spec["source"])]
     for day in wanted:
@@ -238,7 +246,8 @@ def publish_days(
             for table, rows in data.items():
                 # Keys were checked by the gate (a key may hold nulls, e.g. customer_id of segment rows).
                 result = publish_day(data_dir, table, day, rows, description=catalog[table]["description"],
-                                     refresh_serving=False)
+                                     refresh_serving=False, postgres_url=postgres_url,
+                                     postgres_schema=postgres_schema)
                 outcome.rows[table] = result.rows
             ensure_serving(data_dir, {t: spec["description"] for t, spec in catalog.items()})
             outcome.published = True
@@ -248,7 +257,7 @@ def publish_days(
         if progress is not None:
             progress(outcome)
     if first_kept is not None and any(o.published for o in outcomes):
-        _apply_retention(data_dir, catalog, first_kept)
+        _apply_retention(data_dir, catalog, first_kept, postgres_url, postgres_schema)
     cleanup_versions(data_dir)
     return sorted(outcomes, key=lambda o: o.as_of_date)
 
@@ -258,12 +267,13 @@ def _previous_rows(data_dir: Path, table: str, day: date) -> int:
     return row_count(data_dir, table, earlier[-1]) if earlier else 0
 
 
-def _apply_retention(data_dir: Path, catalog: Mapping[str, Any], first_kept: date) -> None:
+def _apply_retention(data_dir: Path, catalog: Mapping[str, Any], first_kept: date,
+                     postgres_url: str | None, postgres_schema: str) -> None:
     dropped = 0
     for table in catalog:
         for day in published_days(data_dir, table):
             if day < first_kept:
-                unpublish_day(data_dir, table, day)
+                unpublish_day(data_dir, table, day, postgres_url=postgres_url, postgres_schema=postgres_schema)
                 dropped += 1
     if dropped:
         ensure_serving(data_dir, {t: spec["description"] for t, spec in catalog.items()})

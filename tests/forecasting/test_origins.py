@@ -3,7 +3,6 @@ customer numbers summing to the segment, refits between selections, the review."
 
 from __future__ import annotations
 
-import copy
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -13,8 +12,9 @@ import pandas as pd
 import pytest
 
 from restock.config import load_config
-from restock.forecasting import daily
-from restock.forecasting.panel import PanelSettings, forecast_origin, forecast_panel
+from restock.forecasting import accuracy_review, origins, tables
+from restock.config import ForecastingConfig
+from restock.forecasting.panel import forecast_origin, forecast_panel
 from restock.settings import PROJECT_ROOT
 
 START = date(2024, 1, 1)  # a Monday
@@ -26,8 +26,9 @@ FIRST_DAY, LAST_DAY = date(2025, 2, 17), date(2025, 3, 11)  # 3+ weeks, 4 origin
 
 @pytest.fixture(scope="module")
 def config():
-    cfg = copy.deepcopy(load_config(PROJECT_ROOT / "restock.yaml"))
-    cfg["forecasting"].update(workers=1, selection_every_weeks=2, horizon_weeks=4)
+    cfg = load_config(PROJECT_ROOT / "restock.yaml").override(
+        {"forecasting.workers": 1, "forecasting.selection_every_weeks": 2, "forecasting.horizon_weeks": 4}
+    )
     return cfg
 
 
@@ -61,7 +62,7 @@ def _warehouse(path: Path, demand: pd.DataFrame) -> duckdb.DuckDBPyConnection:
             state = "churned" if customer == "c6" and day >= date(2025, 1, 1) else "active"
             con.execute("insert into analytics.customer_segments values (?, ?, ?, ?)", [day, customer, segment, state])
         day += timedelta(days=1)
-    daily.ensure_tables(con)
+    tables.ensure_tables(con)
     return con
 
 
@@ -77,7 +78,7 @@ def _days(first: date, last: date) -> list[date]:
 @pytest.fixture(scope="module")
 def backfilled(tmp_path_factory, config):
     con = _warehouse(tmp_path_factory.mktemp("wh") / "a.duckdb", _demand())
-    results = daily.run_forecasts(con, _days(FIRST_DAY, LAST_DAY), config)
+    results = origins.run_forecasts(con, _days(FIRST_DAY, LAST_DAY), config)
     yield con, results
     con.close()
 
@@ -87,7 +88,7 @@ def test_backfill_equals_day_by_day_runs(backfilled, tmp_path, config):
     assert [r.status for r in results] == ["computed"] * 4
     day_by_day = _warehouse(tmp_path / "b.duckdb", _demand())
     for day in _days(FIRST_DAY, LAST_DAY):
-        daily.run_forecasts(day_by_day, [day], config)
+        origins.run_forecasts(day_by_day, [day], config)
     left, right = _tables(con), _tables(day_by_day)
     for name in left:
         pd.testing.assert_frame_equal(left[name], right[name], obj=name)
@@ -101,7 +102,7 @@ def test_a_forecast_uses_nothing_after_its_origin(backfilled, tmp_path, config):
     later = pd.to_datetime(changed["week_start"]) > pd.Timestamp(origin)
     changed.loc[later, ["ordered_qty", "requested_qty"]] *= 50
     other = _warehouse(tmp_path / "c.duckdb", changed)
-    daily.run_forecasts(other, _days(FIRST_DAY, LAST_DAY), config)
+    origins.run_forecasts(other, _days(FIRST_DAY, LAST_DAY), config)
     query = "select * from analytics.segment_forecasts where forecast_origin = ? order by all"
     pd.testing.assert_frame_equal(con.execute(query, [origin]).df(), other.execute(query, [origin]).df())
     assert pd.Timestamp(con.execute(query, [origin]).df()["period_start"].min()) == pd.Timestamp(origin + timedelta(days=1))
@@ -147,7 +148,7 @@ def test_a_failing_refit_falls_back_without_failing_the_run():
     y = np.array([3.0, 4.0, 5.0, 4.0, 3.0, 5.0, 4.0, 4.0, 6.0, 5.0, 4.0, 5.0, 6.0, 4.0])
     task = {"key": ("S1", "K1"), "first_week": START, "y": y}
     choices = {("S1", "K1"): {"model": "ets_damped", "params": {}, "fallback": False}}
-    settings = PanelSettings(workers=1, horizon_weeks=3)
+    settings = ForecastingConfig(workers=1, horizon_weeks=3)
     forecasts, _ = forecast_panel([{**task, "y": y[:5]}], START + timedelta(weeks=5, days=-1), settings, choices)
     assert forecasts["fallback_reason"].str.contains("refit of ets_damped failed").all()
     assert (forecasts["forecast_qty"] >= 0).all() and len(forecasts) == 3
@@ -160,7 +161,7 @@ def test_accuracy_review_by_hand(tmp_path):
         ('c1', 'K', date '2025-01-06', 10.0, 10.0), ('c1', 'K', date '2025-01-13', 20.0, 20.0),
         ('c2', 'K', date '2025-01-06', 10.0, 10.0), ('c2', 'K', date '2025-01-13', 0.0, 0.0))
         t(customer_id, sku, week_start, ordered_qty, requested_qty)""")
-    daily.ensure_tables(con)
+    tables.ensure_tables(con)
     # c2 was in segment S on the first origin only: its week-2 demand is not S's actual.
     con.execute("""insert into analytics.forecast_members values
         ('2025-01-05', 'c1', 'S'), ('2025-01-05', 'c2', 'S'), ('2025-01-12', 'c1', 'S'), ('2025-01-12', 'c2', 'T')""")
@@ -168,7 +169,7 @@ def test_accuracy_review_by_hand(tmp_path):
         ('2025-01-05', 'S', 'K', '2025-01-06', 1, 24.0, 0, 30, 'combination', 'selection', null, 5.0),
         ('2025-01-12', 'S', 'K', '2025-01-13', 1, 16.0, 0, 30, 'combination', 'refit', null, 4.0),
         ('2025-01-05', 'S', 'K', '2025-01-13', 2, 25.0, 0, 30, 'combination', 'selection', null, 5.0)""")
-    review = daily.accuracy_review(con, date(2025, 1, 19), window_weeks=2, limit=1.5)
+    review = accuracy_review.accuracy_review(con, date(2025, 1, 19), window_weeks=2, limit=1.5)
     total_h1 = review[(review["level"] == "total") & (review["horizon"] == 1)].iloc[0]
     # h1: week 1 forecast 24 vs actual 20 (c1 + c2), week 2 forecast 16 vs actual 20 (c1 only)
     assert total_h1["actual_qty"] == 40 and total_h1["forecast_qty"] == 40 and total_h1["n_periods"] == 2
@@ -185,13 +186,41 @@ def test_accuracy_review_by_hand(tmp_path):
     assert not review["out_of_control"].any()
 
 
+def test_accuracy_review_uses_the_metrics_module_a_perfect_forecast_has_no_bias(tmp_path):
+    from restock.forecasting import metrics
+
+    con = duckdb.connect(str(tmp_path / "acc.duckdb"))
+    con.execute("create schema marts")
+    con.execute("""create table marts.customer_sku_weekly_demand as select * from (values
+        ('c1', 'K', date '2025-01-06', 10.0, 10.0), ('c1', 'K', date '2025-01-13', 30.0, 30.0),
+        ('c1', 'Z', date '2025-01-06', 0.0, 0.0), ('c1', 'Z', date '2025-01-13', 0.0, 0.0))
+        t(customer_id, sku, week_start, ordered_qty, requested_qty)""")
+    tables.ensure_tables(con)
+    con.execute("insert into analytics.forecast_members values ('2025-01-05', 'c1', 'S'), ('2025-01-12', 'c1', 'S')")
+    con.execute("""insert into analytics.segment_forecasts values
+        ('2025-01-05', 'S', 'K', '2025-01-06', 1, 14.0, 0, 30, 'combination', 'selection', null, 5.0),
+        ('2025-01-12', 'S', 'K', '2025-01-13', 1, 36.0, 0, 40, 'combination', 'refit', null, 4.0),
+        ('2025-01-05', 'S', 'Z', '2025-01-06', 1, 0.0, 0, 0, 'zero', 'selection', null, null),
+        ('2025-01-12', 'S', 'Z', '2025-01-13', 1, 0.0, 0, 0, 'zero', 'refit', null, null)""")
+    review = accuracy_review.accuracy_review(con, date(2025, 1, 19), window_weeks=2, limit=1.5).set_index(["level", "key"])
+    over = review.loc[("series", "S|K")]
+    assert over["wape"] == pytest.approx(metrics.wape([10, 30], [14, 36]))
+    assert over["bias"] == pytest.approx(metrics.relative_bias([10, 30], [14, 36]))
+    assert over["tracking_signal"] == pytest.approx(metrics.tracking_signal([4, 6])) == pytest.approx(2.0)
+    assert over["out_of_control"], "|TS| 2 > limit 1.5"
+    # Nothing forecast, nothing ordered: no bias (0, as metrics.tracking_signal says), not NaN.
+    silent = review.loc[("series", "S|Z")]
+    assert silent["tracking_signal"] == 0.0 and not silent["out_of_control"]
+    assert np.isnan(silent["wape"]) and np.isnan(silent["bias"])
+
+
 def test_series_without_a_choice_use_the_class_default_without_a_backtest():
     rng = np.random.default_rng(2)
     smooth = rng.poisson(20, 40).astype(float)
     sparse = np.where(rng.random(40) < 0.3, rng.poisson(4, 40) + 1, 0).astype(float)
     tasks = [{"key": ("S", "A"), "first_week": START, "y": smooth}, {"key": ("S", "B"), "first_week": START, "y": sparse}]
     origin = START + timedelta(weeks=40, days=-1)
-    forecasts, selected = forecast_panel(tasks, origin, PanelSettings(workers=1, horizon_weeks=2), choices={})
+    forecasts, selected = forecast_panel(tasks, origin, ForecastingConfig(workers=1, horizon_weeks=2), choices={})
     assert selected.empty, "nothing is selected (or stored) at a refit origin"
     assert set(forecasts["method"]) == {"class_default"}
     models = dict(zip([k[1] for k in forecasts["key"]], forecasts["model"], strict=True))

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from duckdb import DuckDBPyConnection
 
+from restock import table_registry
 from restock.calendar import last_complete_week_start
-
+from restock.config import ProductClassesConfig, SegmentationConfig
 from restock.segmentation.customers import lifecycle_states, rfm_scores, segment_ids
 from restock.segmentation.product_classes import (
     abc_classes,
@@ -28,34 +31,14 @@ from restock.segmentation.product_classes import (
     xyz_classes,
 )
 
-SEGMENT_COLUMNS = [
-    "as_of_date", "customer_id", "tier", "tier_source", "channel", "region", "customer_status",
-    "lifecycle_state", "recency_days", "frequency", "monetary", "rfm_r", "rfm_f", "rfm_m", "segment_id",
-]
-PRODUCT_COLUMNS = [
-    "as_of_date", "sku", "weeks", "total_qty", "total_value", "value_share", "abc_class",
-    "cv", "xyz_class", "adi", "cv2", "demand_class",
-]
-
-DDL = {
-    "customer_segments": """
-        create table if not exists analytics.customer_segments (
-            as_of_date date not null, customer_id varchar not null, tier integer, tier_source varchar,
-            channel varchar, region varchar, customer_status varchar, lifecycle_state varchar not null,
-            recency_days integer, frequency integer, monetary double, rfm_r integer, rfm_f integer,
-            rfm_m integer, segment_id varchar not null)""",
-    "product_classes": """
-        create table if not exists analytics.product_classes (
-            as_of_date date not null, sku varchar not null, weeks integer, total_qty double,
-            total_value double, value_share double, abc_class varchar, cv double, xyz_class varchar,
-            adi double, cv2 double, demand_class varchar not null)""",
-}
+TABLES = ("customer_segments", "product_classes")
+# Columns in table order, from restock/warehouse_tables.yml.
+SEGMENT_COLUMNS = table_registry.columns("customer_segments")
+PRODUCT_COLUMNS = table_registry.columns("product_classes")
 
 
-def ensure_tables(con) -> None:
-    con.execute("create schema if not exists analytics")
-    for ddl in DDL.values():
-        con.execute(ddl)
+def ensure_tables(con: DuckDBPyConnection) -> None:
+    table_registry.ensure_tables(con, TABLES)
 
 
 # --------------------------------------------------------------------------- customers
@@ -66,14 +49,7 @@ def build_customer_segments(
     daily_amounts: pd.DataFrame,
     order_bounds: pd.DataFrame,
     as_of: date,
-    segment_by: Sequence[str] = ("tier_band", "channel"),
-    tier_bands: Sequence[int] = (5, 10, 15, 20, 25),
-    rfm_window_weeks: int = 26,
-    rfm_bins: int = 5,
-    cycle_days: int = 7,
-    new_max_cycles: int = 4,
-    at_risk_missed_cycles: int = 2,
-    churned_missed_cycles: int = 6,
+    rules: SegmentationConfig,
 ) -> pd.DataFrame:
     """The customer_segments rows of one day (pure).
 
@@ -84,6 +60,7 @@ def build_customer_segments(
     first_order_date, last_order_date over all orders on or before ``as_of``.
     """
     bounds = order_bounds.set_index("customer_id")
+    rfm_window_weeks, lifecycle = rules.rfm_window_weeks, rules.lifecycle
     # RFM needs the last order before the window for recency: add it as a zero-amount
     # day, which lies outside the window so frequency and monetary are unchanged.
     window_start = pd.Timestamp(as_of) - pd.Timedelta(days=7 * rfm_window_weeks - 1)
@@ -91,24 +68,28 @@ def build_customer_segments(
     history = pd.concat(
         [
             daily_amounts[["customer_id", "order_date", "line_amount"]],
-            pd.DataFrame({"customer_id": older.index, "order_date": older["last_order_date"].to_numpy(), "line_amount": 0.0}),
+            pd.DataFrame(
+                {"customer_id": older.index, "order_date": older["last_order_date"].to_numpy(), "line_amount": 0.0}
+            ),
         ],
         ignore_index=True,
     )
-    rfm = rfm_scores(history, as_of, window_weeks=rfm_window_weeks, n_bins=rfm_bins, customer_ids=customers["customer_id"])
+    rfm = rfm_scores(
+        history, as_of, window_weeks=rfm_window_weeks, n_bins=rules.rfm_bins, customer_ids=customers["customer_id"]
+    )
     states = lifecycle_states(
         customers,
         bounds["last_order_date"],
         as_of,
-        new_max_cycles=new_max_cycles,
-        at_risk_missed_cycles=at_risk_missed_cycles,
-        churned_missed_cycles=churned_missed_cycles,
-        cycle_days=cycle_days,
+        new_max_cycles=lifecycle.new_max_cycles,
+        at_risk_missed_cycles=lifecycle.at_risk_missed_cycles,
+        churned_missed_cycles=lifecycle.churned_missed_cycles,
+        cycle_days=lifecycle.cycle_days,
         first_order_dates=bounds["first_order_date"],
     )
     out = customers.merge(rfm, on="customer_id", how="left")
     out["lifecycle_state"] = out["customer_id"].map(states)
-    out["segment_id"] = segment_ids(out, by=segment_by, tier_bands=tier_bands).to_numpy()
+    out["segment_id"] = segment_ids(out, by=rules.segment_by, tier_bands=rules.tier_bands).to_numpy()
     out["as_of_date"] = as_of
     for column in ("tier_source", "channel", "region", "customer_status"):
         if column not in out.columns:
@@ -116,9 +97,9 @@ def build_customer_segments(
     return out[SEGMENT_COLUMNS].sort_values("customer_id", ignore_index=True)
 
 
-def customer_segments_for_day(con, day: date, **settings) -> pd.DataFrame:
+def customer_segments_for_day(con: DuckDBPyConnection, day: date, rules: SegmentationConfig) -> pd.DataFrame:
     """Read the marts for ``day`` and build its customer_segments rows."""
-    window_weeks = settings.get("rfm_window_weeks", 26)
+    window_weeks = rules.rfm_window_weeks
     customers = con.execute(
         """select customer_id, tier, tier_source, channel, region, customer_status, opened_on, closed_on
            from marts.customers where as_of_date = ? order by customer_id""",
@@ -134,7 +115,7 @@ def customer_segments_for_day(con, day: date, **settings) -> pd.DataFrame:
            from marts.order_lines where order_date <= ? group by all""",
         [day],
     ).df()
-    return build_customer_segments(customers, amounts, bounds, day, **settings)
+    return build_customer_segments(customers, amounts, bounds, day, rules)
 
 
 # --------------------------------------------------------------------------- products
@@ -144,11 +125,7 @@ def build_product_classes(
     weekly: pd.DataFrame,
     skus: Sequence[str],
     as_of: date,
-    window_weeks: int = 26,
-    abc_cuts: Sequence[float] = (0.8, 0.95),
-    xyz_cuts: Sequence[float] = (0.5, 1.0),
-    adi_cut: float = 1.32,
-    cv2_cut: float = 0.49,
+    rules: ProductClassesConfig,
 ) -> pd.DataFrame:
     """The product_classes rows of one day (pure).
 
@@ -158,6 +135,7 @@ def build_product_classes(
     window's value, XYZ by the coefficient of variation of weekly quantity (zeros
     included), demand class by ADI / CV² (leading and trailing zeros not counted).
     """
+    window_weeks = rules.window_weeks
     last = pd.Timestamp(last_complete_week_start(as_of))
     weeks = pd.date_range(end=last, periods=window_weeks, freq="7D")
     frame = weekly.copy()
@@ -177,7 +155,7 @@ def build_product_classes(
                 "cv": coefficient_of_variation(series),
                 "adi": adi,
                 "cv2": cv2,
-                "demand_class": demand_class(adi, cv2, adi_cut=adi_cut, cv2_cut=cv2_cut),
+                "demand_class": demand_class(adi, cv2, adi_cut=rules.adi_cut, cv2_cut=rules.cv2_cut),
             }
         )
     out = pd.DataFrame(rows, columns=["sku", "total_qty", "cv", "adi", "cv2", "demand_class"])
@@ -185,17 +163,20 @@ def build_product_classes(
     out["total_value"] = value.to_numpy(dtype=float)
     total = out["total_value"].sum()
     out["value_share"] = out["total_value"] / total if total > 0 else 0.0
-    out["abc_class"] = abc_classes(out.set_index("sku")["total_value"], abc_cuts).to_numpy()
+    out["abc_class"] = abc_classes(out.set_index("sku")["total_value"], rules.abc_cuts).to_numpy()
     cv = out.set_index("sku")["cv"]
     # An item without demand has no CV: it is the least forecastable, Z.
-    out["xyz_class"] = np.where(cv.isna(), "Z", xyz_classes(cv.fillna(0.0), xyz_cuts)).astype(object)
+    out["xyz_class"] = np.where(cv.isna(), "Z", xyz_classes(cv.fillna(0.0), rules.xyz_cuts)).astype(object)
     out["as_of_date"] = as_of
     return out[PRODUCT_COLUMNS]
 
 
-def product_classes_for_day(con, day: date, quantity: str = "requested_qty", **settings) -> pd.DataFrame:
-    """Read the marts for ``day`` and build its product_classes rows."""
-    window_weeks = settings.get("window_weeks", 26)
+def product_classes_for_day(
+    con: DuckDBPyConnection, day: date, rules: ProductClassesConfig, quantity: str
+) -> pd.DataFrame:
+    """Read the marts for ``day`` and build its product_classes rows (``quantity``:
+    the forecast quantity column, forecasting.quantity)."""
+    window_weeks = rules.window_weeks
     last = last_complete_week_start(day)
     first = last - timedelta(weeks=window_weeks - 1)
     weekly = con.execute(
@@ -206,5 +187,32 @@ def product_classes_for_day(con, day: date, quantity: str = "requested_qty", **s
             where d.week_start between ? and ? group by d.sku, d.week_start, v.value""",
         [first, last, first, last],
     ).df()
-    skus = [row[0] for row in con.execute("select distinct sku from marts.products where as_of_date = ?", [day]).fetchall()]
-    return build_product_classes(weekly, skus, day, **settings)
+    skus = [
+        row[0] for row in con.execute("select distinct sku from marts.products where as_of_date = ?", [day]).fetchall()
+    ]
+    return build_product_classes(weekly, skus, day, rules)
+
+
+# --------------------------------------------------------------------------- summaries
+
+
+def segments_summary(con: DuckDBPyConnection, day: date) -> dict[str, Any]:
+    """What a run reports about ``day``'s customer_segments: segments and lifecycle counts."""
+    states = con.execute(
+        """select lifecycle_state, count(*) from analytics.customer_segments
+           where as_of_date = ? group by 1 order by 1""",
+        [day],
+    ).fetchall()
+    segments = con.execute(
+        "select count(distinct segment_id) from analytics.customer_segments where as_of_date = ?", [day]
+    ).fetchone()
+    return {"segments": segments[0] if segments else 0, "lifecycle": dict(states)}
+
+
+def demand_class_counts(con: DuckDBPyConnection, day: date) -> dict[str, int]:
+    """SKUs per demand class on ``day`` (product_classes)."""
+    rows = con.execute(
+        "select demand_class, count(*) from analytics.product_classes where as_of_date = ? group by 1 order by 1",
+        [day],
+    ).fetchall()
+    return dict(rows)

@@ -1,31 +1,26 @@
-"""Gated publishing of a day's tables (restock.publish.daily) on a real DuckDB file:
+"""Gated publishing of a day's tables (restock.publish.gated_publish) on a real DuckDB file:
 the published-table suites run for real (Great Expectations), Parquet and serving.duckdb
 are real files. The warehouse holds a small hand-made day set that passes every gate;
 each test breaks one thing."""
 
-import copy
-from datetime import date
+import os
+import uuid
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from restock.config import load_config
-from restock.forecasting.daily import ensure_tables as ensure_forecast_tables
-from restock.publish.daily import publish_days
-from restock.publish.serving import published_days, published_state, serving_path
-from restock.replenishment.daily import ensure_tables as ensure_replenishment_tables
-from restock.segmentation.daily import ensure_tables as ensure_segment_tables
+from restock.forecasting.tables import ensure_tables as ensure_forecast_tables
+from restock.publish import published_days, published_state, serving_path
+from restock.publish.gated_publish import publish_days
+from restock.replenishment.tables import ensure_tables as ensure_replenishment_tables
+from restock.segmentation.tables import ensure_tables as ensure_segment_tables
 from restock.settings import PROJECT_ROOT
 
 ORIGIN, D1, D2, D3 = date(2024, 1, 7), date(2024, 1, 8), date(2024, 1, 9), date(2024, 1, 10)
 CUSTOMERS = {"C1": 0.5, "C2": 0.3, "C3": 0.2}  # share of the segment's demand
-
-
-@pytest.fixture(autouse=True)
-def _no_postgres(monkeypatch):
-    # PostgreSQL loading is covered by tests/publish/test_serving.py and the pipeline test.
-    monkeypatch.delenv("RESTOCK_POSTGRES_URL", raising=False)
 
 
 @pytest.fixture(scope="module")
@@ -145,8 +140,7 @@ def test_a_failing_gate_publishes_nothing_of_that_day_and_leaves_the_published_f
 
 def test_coverage_row_drop_and_availability_are_gated(setup, config):
     warehouse, data_dir = setup
-    config = copy.deepcopy(config)
-    config["publishing"] = {**config.get("publishing", {}), "max_row_drop_share": 0.4}  # 2 -> 1 row is a 50% drop
+    config = config.override({"publishing.max_row_drop_share": 0.4})  # 2 -> 1 row is a 50% drop
     assert all(o.published for o in _publish(warehouse, data_dir, [D1], config))
     # A customer's suggestions vanish; half the plan disappears; a rationed SKU gives
     # out more than the warehouse has.
@@ -168,8 +162,7 @@ def test_coverage_row_drop_and_availability_are_gated(setup, config):
 def test_retention_keeps_the_last_days_and_a_backfill_publishes_only_them(setup, config, tmp_path):
     warehouse, data_dir = setup
     _build_warehouse(tmp_path / "w3.duckdb", days=(D1, D2, D3))
-    short = copy.deepcopy(config)
-    short["publishing"] = {**short.get("publishing", {}), "retain_days": 2}
+    short = config.override({"publishing.retain_days": 2})
     outcomes = _publish(tmp_path / "w3.duckdb", data_dir, [D1, D2, D3], short)
     assert [(o.as_of_date, o.published) for o in outcomes] == [(D1, False), (D2, True), (D3, True)]
     assert "retain_days" in outcomes[0].message()
@@ -189,3 +182,53 @@ def test_days_without_a_forecast_are_skipped_not_failed(tmp_path, config):
     outcomes = _publish(warehouse, tmp_path / "data", [D1, D2], config)
     assert [(o.as_of_date, o.published, o.gates == {}) for o in outcomes] == [(D1, False, True), (D2, True, False)]
     assert "no rows yet" in outcomes[0].message()
+
+
+def _forecast_horizons(warehouse: Path, horizons) -> None:
+    """Segment forecasts for more horizons than the fixture's 1 and 2."""
+    con = duckdb.connect(str(warehouse))
+    for sku in ("S1", "S2"):
+        for h in horizons:
+            con.execute("insert into analytics.segment_forecasts values (?, 'SEG1', ?, ?, ?, 100, 80, 120, "
+                        "'combination', 'combination', null, 10)", [ORIGIN, sku, date(2024, 1, 1) + timedelta(weeks=h), h])
+    con.close()
+
+
+@pytest.mark.parametrize(("last_horizon", "horizon_weeks", "published"), [(12, 12, True), (5, 4, False)])
+def test_the_forecast_gate_follows_forecasting_horizon_weeks(tmp_path, config, last_horizon, horizon_weeks, published):
+    # A fixed limit of 8 would fail horizons 9..12 and let horizon 5 through with horizon_weeks 4.
+    warehouse = tmp_path / "w.duckdb"
+    _build_warehouse(warehouse, days=(D1,))
+    _forecast_horizons(warehouse, range(3, last_horizon + 1))
+    [outcome] = _publish(warehouse, tmp_path / "data", [D1], config.override({"forecasting.horizon_weeks": horizon_weeks}))
+    assert outcome.published is published, outcome.message()
+    if published:
+        assert outcome.rows["demand_forecasts"] == 2 * last_horizon * (1 + len(CUSTOMERS))
+    else:
+        assert outcome.failed_tables == ["demand_forecasts"]
+        message = outcome.gates["demand_forecasts"].message()
+        # Only the horizon-5 rows (2 SKUs x segment + 3 customers) are out of range.
+        assert "expect_column_values_to_be_between]: 8 of 40 rows" in message and "horizon='5'" in message, message
+
+
+PG_URL = os.environ.get("RESTOCK_POSTGRES_URL")
+
+
+@pytest.mark.skipif(not PG_URL, reason="RESTOCK_POSTGRES_URL is not set")
+def test_published_days_go_to_the_postgres_schema_passed_and_leave_it_with_retention(tmp_path, config):
+    import psycopg
+
+    schema = f"restock_test_{uuid.uuid4().hex[:10]}"
+    warehouse, data_dir = tmp_path / "w.duckdb", tmp_path / "data"
+    _build_warehouse(warehouse, days=(D1, D2, D3))
+    short = config.override({"publishing.retain_days": 2})
+    pg = {"postgres_url": PG_URL, "postgres_schema": schema}
+    try:
+        assert all(o.published for o in _publish(warehouse, data_dir, [D1, D2], short, **pg))
+        assert all(o.published for o in _publish(warehouse, data_dir, [D3], short, **pg))
+        with psycopg.connect(PG_URL) as conn:
+            days = conn.execute(f'select distinct as_of_date from "{schema}".replenishment_plan order by 1').fetchall()
+        assert days == [(D2,), (D3,)]
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

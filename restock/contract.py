@@ -1,15 +1,14 @@
 """The input contract (design.md, "Input contract: the landing folder") as data.
 
-One ``Extract`` per landing sub-folder. The raw warehouse tables mirror it: every
-contract column is stored as VARCHAR exactly as delivered (staging casts), plus
-lineage columns, so the raw layer is a faithful, replayable copy of the landing files.
+One ``Extract`` per landing sub-folder, the file suffixes it may come in and how a
+file's name gives its day. The ground floor: the configuration, ingest and the
+quality gates all name extracts and columns from here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-RAW_SCHEMA = "raw"
+from datetime import date
 
 # Lineage columns added to every raw row.
 PARTITION_COLUMN = "_partition_date"  # DATE: the file's date = the partition key
@@ -92,49 +91,18 @@ EXTRACTS: dict[str, Extract] = {
 FILE_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 
 
-def raw_table_ddl(extract: Extract) -> str:
-    cols = [f'"{c}" VARCHAR' for c in extract.columns]
-    cols += [f'"{c}" {t}' for c, t in LINEAGE_COLUMNS.items()]
-    return f'CREATE TABLE IF NOT EXISTS {RAW_SCHEMA}."{extract.name}" ({", ".join(cols)})'
 
 
-LOADS_TABLE_DDL = f"""
-CREATE TABLE IF NOT EXISTS {RAW_SCHEMA}._loads (
-    extract VARCHAR NOT NULL,
-    partition_date DATE NOT NULL,
-    status VARCHAR NOT NULL,          -- loaded / no_delivery
-    source_file VARCHAR,
-    checksum_sha256 VARCHAR,
-    row_count INTEGER NOT NULL,
-    loaded_at TIMESTAMP NOT NULL,
-    PRIMARY KEY (extract, partition_date)
-)
-"""
+def day_of_file(filename: str) -> date | None:
+    """The day a landing file is for, from its name (<YYYY-MM-DD>.<suffix>), else None.
 
-
-# Delivered files the validation gate rejected (restock/ingest/gated.py). The raw table
-# keeps the previous accepted rows of that day; a later accepted load (or a settled
-# day without delivery) of the same extract and day sets released_at.
-QUARANTINE_TABLE = f"{RAW_SCHEMA}._quarantine"
-QUARANTINE_TABLE_DDL = f"""
-CREATE TABLE IF NOT EXISTS {QUARANTINE_TABLE} (
-    extract VARCHAR NOT NULL,
-    partition_date DATE NOT NULL,
-    source_file VARCHAR NOT NULL,     -- the landing file as delivered
-    checksum_sha256 VARCHAR NOT NULL, -- of the quarantined bytes
-    quarantine_file VARCHAR NOT NULL, -- byte-for-byte copy under RESTOCK_DATA_DIR/quarantine
-    quarantined_at TIMESTAMP NOT NULL,
-    reason VARCHAR NOT NULL,          -- the gate's message (or why the file cannot be read)
-    failed_expectations VARCHAR NOT NULL,  -- JSON list: type, column, counts, sample rows
-    released_at TIMESTAMP             -- null while the day still waits for a good file
-)
-"""
-
-
-def create_raw_tables(con) -> None:
-    """Create the raw schema and tables if missing (a duckdb connection)."""
-    con.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
-    for extract in EXTRACTS.values():
-        con.execute(raw_table_ddl(extract))
-    con.execute(LOADS_TABLE_DDL)
-    con.execute(QUARANTINE_TABLE_DDL)
+    Marker files (``2025-03-02.csv.done``) and anything else not ending in a data
+    suffix are not data files: None.
+    """
+    for suffix in FILE_SUFFIXES:
+        if filename.endswith(suffix):
+            try:
+                return date.fromisoformat(filename[: -len(suffix)])
+            except ValueError:
+                return None
+    return None

@@ -1,0 +1,96 @@
+"""Parameters of a generated demo set: scale presets, ``DemoConfig`` and what a run returns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from restock import calendar as cal
+from restock.demo.reference import REGIONS
+
+# Recorded in the manifest; bump it when the same config gives other bytes (cli --if-missing
+# keeps a folder only if the version matches).
+GENERATOR_VERSION = 1
+MANIFEST_NAME = "_demo_manifest.json"
+HORIZON_DAYS = 60  # days simulated past the end for the look-ahead and late receipts
+
+# --- scale presets ------------------------------------------------------------------
+SCALES: dict[str, dict[str, int]] = {
+    # Tests: covers the 2024 Spring Festival (peak, holiday, dip) and Labour Day.
+    "tiny": {"n_customers": 60, "n_skus": 15, "days": 140},
+    "demo": {"n_customers": 2000, "n_skus": 150, "days": 731},
+    "city": {"n_customers": 20000, "n_skus": 300, "days": 731},
+}
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """Parameters of one generated data set (everything that changes its bytes)."""
+
+    scale: str = "demo"
+    n_customers: int = 2000
+    n_skus: int = 150
+    days: int = 731
+    start: date = date(2024, 1, 1)
+    seed: int = 42
+    n_warehouses: int = 2
+
+    @classmethod
+    def for_scale(cls, scale: str = "demo", **overrides: Any) -> DemoConfig:
+        """A preset (tiny / demo / city) with optional overrides; None values are ignored."""
+        if scale not in SCALES:
+            raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
+        params: dict[str, Any] = dict(SCALES[scale], scale=scale)
+        params.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**params).validated()
+
+    @property
+    def end(self) -> date:
+        return self.start + timedelta(days=self.days - 1)
+
+    def validated(self) -> "DemoConfig":
+        if self.n_customers < 10:
+            raise ValueError("n_customers must be at least 10")
+        if self.n_skus < 5:
+            raise ValueError("n_skus must be at least 5")
+        if self.days < 1:
+            raise ValueError("days must be at least 1")
+        if not 1 <= self.n_warehouses <= len(REGIONS):
+            raise ValueError(f"n_warehouses must be 1..{len(REGIONS)}")
+        # The calendar (and the replenishment look-ahead) must cover the whole range.
+        cal.spring_festival(self.start.year)
+        cal.spring_festival((self.end + timedelta(days=HORIZON_DAYS)).year)
+        return self
+
+
+@dataclass
+class GenerationResult:
+    """What a run wrote, plus the warehouse simulation's daily arrays for tests.
+
+    Arrays are indexed ``[day, warehouse, sku]`` (day 0 = ``config.start``), sku in the
+    order of ``skus``. ``receipts[t]`` arrived in the morning of day t (supplier
+    deliveries and the initial stocking of a newly launched SKU); ``allocated[t]`` is
+    the confirmed quantity of day t's orders, shipped the morning of day t+1.
+    """
+
+    config: DemoConfig
+    out_dir: Path
+    dates: list[date]
+    warehouses: tuple[str, ...]
+    skus: tuple[str, ...]
+    region_warehouse: dict[str, str]
+    receipts: np.ndarray
+    allocated: np.ndarray
+    on_hand: np.ndarray
+    in_transit: np.ndarray
+    counts: dict[str, int] = field(default_factory=dict)
+    files: dict[str, int] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+
+
+ProgressFn = Callable[[int, date, dict], None]

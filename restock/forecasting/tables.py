@@ -1,0 +1,65 @@
+"""The forecasting tables of the warehouse (schema ``analytics``) and their views.
+
+- ``segment_forecasts``: segment × SKU × week for each forecast origin (horizon
+  1..H, point and bounds, model, how it was obtained, the in-sample naive MAE used
+  by MASE);
+- ``customer_forecast_shares``: customer × SKU shares of each segment × SKU per
+  origin (:mod:`restock.forecasting.disaggregation`);
+- ``forecast_members``: customer → segment on each origin for the customers still
+  trading (not churned or closed): the population each segment forecast is made
+  from and for; the accuracy review compares with its demand;
+- ``model_choices``: the model picked per series at each selection origin, with its
+  parameters and backtest scores;
+- ``forecast_runs``: as_of_date → forecast_origin, one row per materialized day;
+- ``accuracy_reviews``: the review computed on each origin.
+
+Views: ``demand_forecasts`` (segment and customer levels per as_of_date, the
+published shape) and ``forecast_accuracy`` (per as_of_date). Days between two
+origins reuse the origin's rows through ``forecast_runs`` instead of copying them.
+
+The columns of every table and view are described in ``restock/warehouse_tables.yml``,
+which the tables are created from (:mod:`restock.table_registry`).
+"""
+
+from __future__ import annotations
+
+from duckdb import DuckDBPyConnection
+
+from restock import table_registry
+
+# Created from restock/warehouse_tables.yml, in this order.
+TABLES = (
+    "segment_forecasts",
+    "customer_forecast_shares",
+    "forecast_members",
+    "model_choices",
+    "forecast_runs",
+    "accuracy_reviews",
+)
+# Queries over the tables (their columns are described in warehouse_tables.yml too).
+VIEWS = [
+    """create or replace view analytics.demand_forecasts as
+        select r.as_of_date, 'segment' as level, f.segment_id, null::varchar as customer_id, f.sku,
+               f.forecast_origin, f.period_start, f.horizon, f.forecast_qty, f.lower_qty, f.upper_qty, f.model
+        from analytics.forecast_runs r join analytics.segment_forecasts f using (forecast_origin)
+        union all
+        select r.as_of_date, 'customer' as level, f.segment_id, s.customer_id, f.sku,
+               f.forecast_origin, f.period_start, f.horizon, f.forecast_qty * s.share, f.lower_qty * s.share,
+               f.upper_qty * s.share, f.model
+        from analytics.forecast_runs r
+        join analytics.segment_forecasts f using (forecast_origin)
+        join analytics.customer_forecast_shares s using (forecast_origin, segment_id, sku)""",
+    """create or replace view analytics.forecast_accuracy as
+        select r.as_of_date, a.* exclude (review_date), a.review_date
+        from analytics.forecast_runs r join analytics.accuracy_reviews a on a.review_date = r.forecast_origin""",
+]
+
+# Columns in table order, from restock/warehouse_tables.yml.
+FORECAST_COLUMNS = table_registry.columns("segment_forecasts")
+CHOICE_COLUMNS = table_registry.columns("model_choices")
+
+
+def ensure_tables(con: DuckDBPyConnection) -> None:
+    table_registry.ensure_tables(con, TABLES)
+    for view in VIEWS:
+        con.execute(view)

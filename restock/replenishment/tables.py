@@ -1,0 +1,78 @@
+"""The replenishment tables in the warehouse: ``analytics.replenishment_plan``,
+``analytics.customer_order_suggestions`` and ``analytics.inventory_alerts``, one set of
+rows per ``as_of_date``; :func:`run_day` builds a day and writes it.
+
+A re-run of a day replaces that day of each table in one transaction
+(:func:`restock.warehouse.replace_day`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
+
+import pandas as pd
+from duckdb import DuckDBPyConnection
+
+from restock import table_registry
+from restock.config import RestockConfig
+from restock.replenishment.assemble import build_replenishment
+from restock.warehouse import replace_day
+
+# table -> its columns in order; the tables are created from restock/warehouse_tables.yml.
+TABLES = {
+    name: table_registry.columns(name)
+    for name in ("replenishment_plan", "customer_order_suggestions", "inventory_alerts")
+}
+
+
+def ensure_tables(con: DuckDBPyConnection) -> None:
+    table_registry.ensure_tables(con, TABLES)
+
+
+def write_replenishment(con: DuckDBPyConnection, day: date, frames: Mapping[str, pd.DataFrame]) -> dict[str, int]:
+    """Replace ``day`` in the three ``analytics`` tables; returns rows written per table."""
+    ensure_tables(con)
+    counts = {}
+    for table, columns in TABLES.items():
+        frame = frames[table]
+        if len(frame) and (frame["as_of_date"] != day).any():
+            raise ValueError(f"{table}: rows with an as_of_date other than {day}")
+        counts[table] = replace_day(con, f"analytics.{table}", "as_of_date", day, frame, columns)
+    return counts
+
+
+def run_day(con: DuckDBPyConnection, day: date, config: RestockConfig) -> dict[str, int]:
+    """Build and write one day; returns rows written per table."""
+    return write_replenishment(con, day, build_replenishment(con, day, config))
+
+
+def has_forecast(con: DuckDBPyConnection, day: date) -> bool:
+    """A day before the first forecast origin with data has no forecast to plan from."""
+    found = con.execute("select count(*) from analytics.forecast_runs where as_of_date = ?", [day]).fetchone()
+    return bool(found and found[0])
+
+
+def run_days(
+    con: DuckDBPyConnection,
+    days: Sequence[date],
+    config: RestockConfig,
+    progress: Callable[[int, date, dict[str, int], int], None] | None = None,
+) -> tuple[dict[str, int], list[date]]:
+    """Build and write every day that has a forecast; (rows per table, days skipped).
+    ``progress(i, day, rows so far, days skipped so far)`` after each day."""
+    ensure_tables(con)
+    totals = dict.fromkeys(TABLES, 0)
+    skipped: list[date] = []
+    for i, day in enumerate(days, 1):
+        if has_forecast(con, day):
+            for name, rows in run_day(con, day, config).items():
+                totals[name] += rows
+        else:
+            skipped.append(day)
+        if progress:
+            progress(i, day, totals, len(skipped))
+    return totals, skipped
+
+
+__all__ = ["TABLES", "ensure_tables", "has_forecast", "run_day", "run_days", "write_replenishment"]
