@@ -26,7 +26,9 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 # Wall-clock columns: different on every run by design.
-RUN_TIME_COLUMNS = {"loaded_at", "quarantined_at", "released_at", "published_at", "computed_at"}
+RUN_TIME_COLUMNS = {"loaded_at", "_loaded_at", "quarantined_at", "released_at", "published_at", "computed_at"}
+# Columns naming a landing file: compared relative to the landing folder of the run.
+SOURCE_FILE_COLUMNS = {"source_file", "_source_file"}
 
 
 def run(out: Path, days: int) -> None:
@@ -43,10 +45,10 @@ def run(out: Path, days: int) -> None:
     started = time.monotonic()
     subprocess.run([python, "-m", "orchestration.cli", "backfill", "--demo-period"], check=True, cwd=ROOT, env=env)
     print(f"backfill: {time.monotonic() - started:.1f} s")
-    dump(data / "warehouse.duckdb", out / "tables")
+    dump(data / "warehouse.duckdb", out / "tables", landing)
 
 
-def dump(warehouse: Path, target: Path) -> None:
+def dump(warehouse: Path, target: Path, landing: Path) -> None:
     target.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
@@ -56,6 +58,8 @@ def dump(warehouse: Path, target: Path) -> None:
         for schema, name in relations:
             frame = con.execute(f'select * from "{schema}"."{name}"').df()
             frame = frame.drop(columns=[c for c in frame.columns if c in RUN_TIME_COLUMNS])
+            for column in SOURCE_FILE_COLUMNS & set(frame.columns):
+                frame[column] = frame[column].str.replace(str(landing), "<landing>", regex=False)
             frame = _sorted(frame)
             frame.to_parquet(target / f"{schema}.{name}.parquet", index=False)
             print(f"{schema}.{name}: {len(frame)} rows")
@@ -64,10 +68,14 @@ def dump(warehouse: Path, target: Path) -> None:
 
 
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows in a stable order: by the non-float columns first (the keys), so a float
+    that changes does not move its row."""
     if frame.empty:
         return frame.reset_index(drop=True)
     keys = frame.astype(str)
-    return frame.iloc[keys.sort_values(list(keys.columns)).index].reset_index(drop=True)
+    floats = [c for c in frame.columns if pd.api.types.is_float_dtype(frame[c])]
+    order = [c for c in frame.columns if c not in floats] + floats
+    return frame.iloc[keys.sort_values(order).index].reset_index(drop=True)
 
 
 def compare(before: Path, after: Path, tolerance: float = 1e-9) -> int:
@@ -112,9 +120,14 @@ def main() -> int:
     c = sub.add_parser("compare")
     c.add_argument("before", type=Path)
     c.add_argument("after", type=Path)
+    d = sub.add_parser("dump", help="re-dump OUT/data/warehouse.duckdb of an earlier run")
+    d.add_argument("out", type=Path)
     args = parser.parse_args()
     if args.command == "run":
         run(args.out, args.days)
+        return 0
+    if args.command == "dump":
+        dump(args.out / "data" / "warehouse.duckdb", args.out / "tables", args.out / "landing")
         return 0
     return compare(args.before, args.after)
 
