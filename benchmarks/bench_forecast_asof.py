@@ -37,7 +37,9 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--warehouse", type=Path, default=ROOT / "data" / "warehouse.duckdb")
-    parser.add_argument("--origin", type=date.fromisoformat, required=True, help="a selection origin (a Sunday on the grid)")
+    parser.add_argument(
+        "--origin", type=date.fromisoformat, required=True, help="a selection origin (a Sunday on the grid)"
+    )
     parser.add_argument("--config", type=Path, default=ROOT / "restock.yaml")
     args = parser.parse_args()
 

@@ -47,7 +47,7 @@ import time  # noqa: E402
 import warnings  # noqa: E402
 from collections import Counter  # noqa: E402
 from concurrent.futures import ProcessPoolExecutor, as_completed  # noqa: E402
-from datetime import date, datetime, timezone  # noqa: E402
+from datetime import UTC, date, datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -79,7 +79,7 @@ def seasonal_naive(y: np.ndarray, h: int, season: int) -> np.ndarray:
 
 
 def moving_average(y: np.ndarray, h: int, window: int = 4) -> np.ndarray:
-    return np.full(h, y[-min(window, y.size):].mean())
+    return np.full(h, y[-min(window, y.size) :].mean())
 
 
 # Experiments only: override selection's switch margin (env, so worker processes see it).
@@ -131,7 +131,7 @@ def evaluate_series(task: dict) -> dict:
     chosen = []
     for i in range(k):
         end = n - h * (k - i)
-        train, test = y[:end], y[end:end + h]
+        train, test = y[:end], y[end : end + h]
         scale = insample_scale(train, season)
         for method in METHODS:
             started = time.perf_counter()
@@ -177,8 +177,9 @@ def warm_up() -> None:
 # --------------------------------------------------------------------------- data
 
 
-def demo_series(top: int, n_random: int, warehouse: Path = WAREHOUSE,
-                end: date | None = None) -> tuple[list[dict], dict]:
+def demo_series(
+    top: int, n_random: int, warehouse: Path = WAREHOUSE, end: date | None = None
+) -> tuple[list[dict], dict]:
     import duckdb
 
     con = duckdb.connect(str(warehouse), read_only=True)
@@ -211,10 +212,10 @@ def demo_series(top: int, n_random: int, warehouse: Path = WAREHOUSE,
         nonzero = np.flatnonzero(values > 0)
         if nonzero.size == 0:
             continue
-        values = values[nonzero[0]:]  # history starts at the first week with demand
+        values = values[nonzero[0] :]  # history starts at the first week with demand
         if values.size < MIN_WEEKS:
             continue
-        series.append({"id": f"{segment}|{sku}", "y": values, "dates": [d.date() for d in weeks[nonzero[0]:]]})
+        series.append({"id": f"{segment}|{sku}", "y": values, "dates": [d.date() for d in weeks[nonzero[0] :]]})
     eligible = len(series)
     series.sort(key=lambda s: -s["y"].sum())
     picked = series[:top]
@@ -237,11 +238,13 @@ def walmart_series() -> list[dict]:
     frame = pd.read_csv(REAL / "walmart_sales_weekly.csv", parse_dates=["Date"])
     out = []
     for dept, group in frame.sort_values("Date").groupby("Dept"):
-        out.append({
-            "id": f"store1|dept{dept}",
-            "y": group["Weekly_Sales"].clip(lower=0).to_numpy(dtype=float),
-            "dates": [d.date() for d in group["Date"]],
-        })
+        out.append(
+            {
+                "id": f"store1|dept{dept}",
+                "y": group["Weekly_Sales"].clip(lower=0).to_numpy(dtype=float),
+                "dates": [d.date() for d in group["Date"]],
+            }
+        )
     return out
 
 
@@ -269,7 +272,9 @@ def run(name: str, series: list[dict], h: int, origins: int, season: int, calend
             for done, future in enumerate(as_completed(futures), 1):
                 results.append(future.result())
                 if done % 20 == 0 or done == len(tasks):
-                    print(f"  [{name}] {done}/{len(tasks)} series done, {time.perf_counter() - started:.0f} s", flush=True)
+                    print(
+                        f"  [{name}] {done}/{len(tasks)} series done, {time.perf_counter() - started:.0f} s", flush=True
+                    )
     else:
         for done, task in enumerate(tasks, 1):
             results.append(evaluate_series(task))
@@ -279,8 +284,11 @@ def run(name: str, series: list[dict], h: int, origins: int, season: int, calend
     for method in METHODS:
         err = np.concatenate([r["methods"][method]["abs_err"] for r in results])
         act = np.concatenate([r["methods"][method]["actual"] for r in results])
-        per_series_mase = [np.nanmean(r["methods"][method]["scaled"]) for r in results
-                           if np.isfinite(r["methods"][method]["scaled"]).any()]
+        per_series_mase = [
+            np.nanmean(r["methods"][method]["scaled"])
+            for r in results
+            if np.isfinite(r["methods"][method]["scaled"]).any()
+        ]
         seconds = sum(r["methods"][method]["seconds"] for r in results)
         fits = sum(r["methods"][method]["fits"] for r in results)
         rows[method] = {
@@ -292,9 +300,15 @@ def run(name: str, series: list[dict], h: int, origins: int, season: int, calend
             "failures": sum(r["methods"][method]["failures"] for r in results),
         }
     chosen = Counter(m for r in results for m in r["chosen"])
-    return {"name": name, "rows": rows, "chosen": chosen, "n": len(results), "wall": wall,
-            "points": int(sum(r["methods"]["seasonal_naive"]["actual"].size for r in results)),
-            "results": results}
+    return {
+        "name": name,
+        "rows": rows,
+        "chosen": chosen,
+        "n": len(results),
+        "wall": wall,
+        "points": int(sum(r["methods"]["seasonal_naive"]["actual"].size for r in results)),
+        "results": results,
+    }
 
 
 def origin_breakdown(res: dict, series: list[dict], h: int, origins: int) -> None:
@@ -307,8 +321,8 @@ def origin_breakdown(res: dict, series: list[dict], h: int, origins: int) -> Non
         first, last = dates[len(dates) - h * (origins - i)], dates[len(dates) - h * (origins - i) + h - 1]
         cells = []
         for m in METHODS:
-            err = sum(r["methods"][m]["abs_err"][i * h:(i + 1) * h].sum() for r in res["results"])
-            act = sum(r["methods"][m]["actual"][i * h:(i + 1) * h].sum() for r in res["results"])
+            err = sum(r["methods"][m]["abs_err"][i * h : (i + 1) * h].sum() for r in res["results"])
+            act = sum(r["methods"][m]["actual"][i * h : (i + 1) * h].sum() for r in res["results"])
             cells.append(fmt(err / act if act > 0 else float("nan"), True))
         print(f"| {i + 1} | {first} → {last} | " + " | ".join(cells) + " |")
 
@@ -345,8 +359,10 @@ def print_table(res: dict, header: str) -> None:
     print("| method | WAPE | MASE | MAE | fit time total (s) | ms per series-origin | failures |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for method, r in res["rows"].items():
-        print(f"| {method} | {fmt(r['wape'], True)} | {fmt(r['mase'])} | {r['mae']:.2f} | {r['seconds']:.2f} "
-              f"| {r['ms_per_fit']:.1f} | {r['failures']} |")
+        print(
+            f"| {method} | {fmt(r['wape'], True)} | {fmt(r['mase'])} | {r['mae']:.2f} | {r['seconds']:.2f} "
+            f"| {r['ms_per_fit']:.1f} | {r['failures']} |"
+        )
     chosen = ", ".join(f"{m} {c}" for m, c in res["chosen"].most_common())
     print(f"\nrestock_selection chose: {chosen}")
 
@@ -356,17 +372,27 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--top", type=int, default=150, help="demo: top series by volume")
     parser.add_argument("--random", type=int, default=50, help="demo: extra random series (seed 0)")
-    parser.add_argument("--warehouse", type=Path,
-                        default=Path(os.environ.get("RESTOCK_BENCH_WAREHOUSE", str(WAREHOUSE))),
-                        help="demo warehouse (read-only; env RESTOCK_BENCH_WAREHOUSE; default data/warehouse.duckdb)")
-    parser.add_argument("--end", type=date.fromisoformat, default=None, metavar="YYYY-MM-DD",
-                        help="demo: cut the history after the week containing this date before evaluating")
+    parser.add_argument(
+        "--warehouse",
+        type=Path,
+        default=Path(os.environ.get("RESTOCK_BENCH_WAREHOUSE", str(WAREHOUSE))),
+        help="demo warehouse (read-only; env RESTOCK_BENCH_WAREHOUSE; default data/warehouse.duckdb)",
+    )
+    parser.add_argument(
+        "--end",
+        type=date.fromisoformat,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="demo: cut the history after the week containing this date before evaluating",
+    )
     args = parser.parse_args()
 
     import statsforecast
 
-    print(f"# forecast benchmark — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
-          f"{os.cpu_count()} cores, python {platform.python_version()}, statsforecast {statsforecast.__version__}")
+    print(
+        f"# forecast benchmark — {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
+        f"{os.cpu_count()} cores, python {platform.python_version()}, statsforecast {statsforecast.__version__}"
+    )
     t0 = time.perf_counter()
     warm_up()
     print(f"statsforecast numba warm-up (excluded from fit times): {time.perf_counter() - t0:.1f} s", flush=True)
@@ -375,16 +401,20 @@ def main() -> None:
     demo, info = demo_series(args.top, args.random, args.warehouse, args.end)
     demo_class = {s["id"]: classify_demand(s["y"]) for s in demo}
     classes = Counter(demo_class.values())
-    demo_header = (f"Demo warehouse, segment (tier band × channel) × SKU, weekly requested_qty; {info['weeks']}; "
-                   f"{info['segments']} segments; {info['eligible']} series with ≥ {MIN_WEEKS} weeks and demand, "
-                   f"{info['picked']} benchmarked (top {args.top} by volume + {args.random} random, seed 0). "
-                   f"Demand classes (full series): " + ", ".join(f"{k} {v}" for k, v in classes.most_common())
-                   + f" → intermittent/lumpy: {classes['intermittent'] + classes['lumpy']}. "
-                   f"K=4 origins, h=4 weeks, season 52; test weeks {info['test_weeks']} (weeks starting); "
-                   f"warehouse {args.warehouse}.")
+    demo_header = (
+        f"Demo warehouse, segment (tier band × channel) × SKU, weekly requested_qty; {info['weeks']}; "
+        f"{info['segments']} segments; {info['eligible']} series with ≥ {MIN_WEEKS} weeks and demand, "
+        f"{info['picked']} benchmarked (top {args.top} by volume + {args.random} random, seed 0). "
+        f"Demand classes (full series): "
+        + ", ".join(f"{k} {v}" for k, v in classes.most_common())
+        + f" → intermittent/lumpy: {classes['intermittent'] + classes['lumpy']}. "
+        f"K=4 origins, h=4 weeks, season 52; test weeks {info['test_weeks']} (weeks starting); "
+        f"warehouse {args.warehouse}."
+    )
     print(f"\ndemo: {demo_header}", flush=True)
-    results["demo"] = run("Demo segment × SKU (weekly)", demo, h=4, origins=4, season=52, calendar=True,
-                          workers=args.workers)
+    results["demo"] = run(
+        "Demo segment × SKU (weekly)", demo, h=4, origins=4, season=52, calendar=True, workers=args.workers
+    )
     print_table(results["demo"], demo_header)
     print("\nBy demand class of the full series (WAPE over the class's stacked points / mean MASE):")
     class_breakdown(results["demo"], demo_class)
@@ -393,25 +423,38 @@ def main() -> None:
 
     walmart = walmart_series()
     wm_classes = Counter(classify_demand(s["y"]) for s in walmart)
-    wm_header = (f"Walmart store 1, {len(walmart)} departments, weekly Weekly_Sales clipped at 0, 143 weeks; "
-                 f"classes: " + ", ".join(f"{k} {v}" for k, v in wm_classes.most_common())
-                 + ". K=4 origins, h=4 weeks, season 52. restock: sarimax_calendar removed from the candidates "
-                 "(its regressors are Chinese holidays, and restock.calendar has no Spring Festival before 2015); "
-                 "combination then averages ses_fixed and seasonal_naive only (no calendar regressors).")
-    results["walmart"] = run("Walmart store 1 (weekly)", walmart, h=4, origins=4, season=52, calendar=False,
-                             workers=args.workers)
+    wm_header = (
+        f"Walmart store 1, {len(walmart)} departments, weekly Weekly_Sales clipped at 0, 143 weeks; "
+        f"classes: "
+        + ", ".join(f"{k} {v}" for k, v in wm_classes.most_common())
+        + ". K=4 origins, h=4 weeks, season 52. restock: sarimax_calendar removed from the candidates "
+        "(its regressors are Chinese holidays, and restock.calendar has no Spring Festival before 2015); "
+        "combination then averages ses_fixed and seasonal_naive only (no calendar regressors)."
+    )
+    results["walmart"] = run(
+        "Walmart store 1 (weekly)", walmart, h=4, origins=4, season=52, calendar=False, workers=args.workers
+    )
     print_table(results["walmart"], wm_header)
 
     for active in (False, True):
         pbs = pbs_series(active)
         y = pbs[0]["y"]
-        header = (f"PBS immune sera, monthly, {y.size} months ({pbs[0]['dates'][0]:%Y-%m} → {pbs[0]['dates'][-1]:%Y-%m}), "
-                  f"class {classify_demand(y)}, {100 * (y == 0).mean():.0f}% zero months; K=4 origins, h=3 months, "
-                  f"season 12; test-window demand total {y[-12:].sum():.0f}. restock: season=12, demand_class from "
-                  "classify_demand on each training part, sarimax_calendar removed from the candidates.")
+        header = (
+            f"PBS immune sera, monthly, {y.size} months ({pbs[0]['dates'][0]:%Y-%m} → {pbs[0]['dates'][-1]:%Y-%m}), "
+            f"class {classify_demand(y)}, {100 * (y == 0).mean():.0f}% zero months; K=4 origins, h=3 months, "
+            f"season 12; test-window demand total {y[-12:].sum():.0f}. restock: season=12, demand_class from "
+            "classify_demand on each training part, sarimax_calendar removed from the candidates."
+        )
         key = "pbs_active" if active else "pbs"
-        results[key] = run("PBS immune sera (monthly" + (", cut at last demand 2005-04)" if active else ", full)"),
-                           pbs, h=3, origins=4, season=12, calendar=False, workers=1)
+        results[key] = run(
+            "PBS immune sera (monthly" + (", cut at last demand 2005-04)" if active else ", full)"),
+            pbs,
+            h=3,
+            origins=4,
+            season=12,
+            calendar=False,
+            workers=1,
+        )
         print_table(results[key], header)
 
     print("\n### Target checks\n")
@@ -419,10 +462,14 @@ def main() -> None:
     gain = 1 - d["restock_selection"]["wape"] / d["seasonal_naive"]["wape"]
     a1 = gain >= 0.15
     a2 = d["restock_selection"]["wape"] <= d["AutoETS"]["wape"]
-    print(f"(a1) demo: restock WAPE {fmt(d['restock_selection']['wape'], True)} vs seasonal naive "
-          f"{fmt(d['seasonal_naive']['wape'], True)}: {100 * gain:.1f}% lower (target ≥ 15%) → {'MET' if a1 else 'NOT MET'}")
-    print(f"(a2) demo: restock WAPE {fmt(d['restock_selection']['wape'], True)} vs AutoETS "
-          f"{fmt(d['AutoETS']['wape'], True)} (target: not worse) → {'MET' if a2 else 'NOT MET'}")
+    print(
+        f"(a1) demo: restock WAPE {fmt(d['restock_selection']['wape'], True)} vs seasonal naive "
+        f"{fmt(d['seasonal_naive']['wape'], True)}: {100 * gain:.1f}% lower (target ≥ 15%) → {'MET' if a1 else 'NOT MET'}"
+    )
+    print(
+        f"(a2) demo: restock WAPE {fmt(d['restock_selection']['wape'], True)} vs AutoETS "
+        f"{fmt(d['AutoETS']['wape'], True)} (target: not worse) → {'MET' if a2 else 'NOT MET'}"
+    )
     for key in ("pbs", "pbs_active"):
         p = results[key]["rows"]
         r, c = p["restock_selection"], p["CrostonSBA"]
@@ -432,8 +479,10 @@ def main() -> None:
         else:
             ok = r["mae"] <= c["mae"]
             basis = f"WAPE undefined (all-zero test actuals); MAE {r['mae']:.3f} vs {c['mae']:.3f}"
-        print(f"(b) {results[key]['name']}: restock vs CrostonSBA, {basis}; MASE {fmt(r['mase'])} vs "
-              f"{fmt(c['mase'])} → {'MET' if ok else 'NOT MET'}")
+        print(
+            f"(b) {results[key]['name']}: restock vs CrostonSBA, {basis}; MASE {fmt(r['mase'])} vs "
+            f"{fmt(c['mase'])} → {'MET' if ok else 'NOT MET'}"
+        )
     print(f"\ntotal run time {time.perf_counter() - t0:.0f} s")
 
 

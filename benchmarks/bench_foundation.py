@@ -45,7 +45,9 @@ def _timed_backfill(start: date, end: date) -> tuple[float, dict[str, float], fl
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "orchestration.cli", "backfill", "--start", start.isoformat(), "--end", end.isoformat()],
-        cwd=ROOT, capture_output=True, text=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     wall = time.perf_counter() - started
     text = done.stdout + done.stderr

@@ -83,7 +83,9 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=ROOT / "restock.yaml")
     parser.add_argument("--in-place", action="store_true", help="allow writing into --warehouse")
     parser.add_argument("--build-only", action="store_true", help="time the build only, read-only, no write")
-    parser.add_argument("--prepare", action="store_true", help="build the day's missing inputs first (needs --in-place)")
+    parser.add_argument(
+        "--prepare", action="store_true", help="build the day's missing inputs first (needs --in-place)"
+    )
     args = parser.parse_args()
     if not args.warehouse.is_file():
         parser.error(f"--warehouse {args.warehouse} does not exist")
@@ -120,12 +122,17 @@ def main() -> None:
             write_s = time.perf_counter() - started
         peak_mb = _peak_mb()
         inputs = {
-            "customers": _count(con, "select count(*) from analytics.customer_segments where as_of_date = ?", [args.day]),
+            "customers": _count(
+                con, "select count(*) from analytics.customer_segments where as_of_date = ?", [args.day]
+            ),
             "customer forecast rows": _count(
-                con, "select count(*) from analytics.demand_forecasts where as_of_date = ? and level = 'customer'",
+                con,
+                "select count(*) from analytics.demand_forecasts where as_of_date = ? and level = 'customer'",
                 [args.day],
             ),
-            "inventory rows": _count(con, "select count(*) from marts.inventory_positions where as_of_date = ?", [args.day]),
+            "inventory rows": _count(
+                con, "select count(*) from marts.inventory_positions where as_of_date = ?", [args.day]
+            ),
         }
     finally:
         con.close()

@@ -37,10 +37,18 @@ def run(out: Path, days: int) -> None:
     for folder in (data, home):
         folder.mkdir(exist_ok=True)
     python = sys.executable
-    subprocess.run([python, "-m", "restock.demo", "--scale", "tiny", "--days", str(days), "--out", str(landing),
-                    "--if-missing"], check=True, cwd=ROOT)
-    env = {**os.environ, "RESTOCK_LANDING_DIR": str(landing), "RESTOCK_DATA_DIR": str(data),
-           "RESTOCK_PARTITION_START": "2024-01-01", "DAGSTER_HOME": str(home)}
+    subprocess.run(
+        [python, "-m", "restock.demo", "--scale", "tiny", "--days", str(days), "--out", str(landing), "--if-missing"],
+        check=True,
+        cwd=ROOT,
+    )
+    env = {
+        **os.environ,
+        "RESTOCK_LANDING_DIR": str(landing),
+        "RESTOCK_DATA_DIR": str(data),
+        "RESTOCK_PARTITION_START": "2024-01-01",
+        "DAGSTER_HOME": str(home),
+    }
     env.pop("RESTOCK_POSTGRES_URL", None)
     started = time.monotonic()
     subprocess.run([python, "-m", "orchestration.cli", "backfill", "--demo-period"], check=True, cwd=ROOT, env=env)
@@ -102,8 +110,10 @@ def compare(before: Path, after: Path, tolerance: float = 1e-9) -> int:
                 same = (x.astype(str) == y.astype(str)).to_numpy()
             if not same.all():
                 first = int(np.argmin(same))
-                problems.append(f"{name}.{column}: {int((~same).sum())} rows differ, e.g. row {first}: "
-                                f"{x.iloc[first]!r} vs {y.iloc[first]!r}")
+                problems.append(
+                    f"{name}.{column}: {int((~same).sum())} rows differ, e.g. row {first}: "
+                    f"{x.iloc[first]!r} vs {y.iloc[first]!r}"
+                )
         print(f"{name}: {len(a)} rows compared")
     for line in problems:
         print("DIFF", line)

@@ -1,6 +1,5 @@
 """The job, the daily schedule and the landing sensor."""
 
-
 from __future__ import annotations
 
 import json
@@ -42,8 +41,9 @@ def landing_sensor(
     """Launch a day once its daily files (orders, inventory) have landed and no file of
     the day is still being written (restock/ingest/deliveries.py); again on re-delivery."""
     launched: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
-    requests, waiting = landing_requests(restock.landing, launched, time.time(),
-                                         set(daily_partitions.get_partition_keys()), restock.config.landing)
+    requests, waiting = landing_requests(
+        restock.landing, launched, time.time(), set(daily_partitions.get_partition_keys()), restock.config.landing
+    )
     if waiting:
         context.log.info(waiting)
     if not requests:
@@ -53,8 +53,9 @@ def landing_sensor(
     return requests
 
 
-def landing_requests(landing_dir: Path, launched: dict[str, str], now: float, valid_keys: set[str],
-                     rules: LandingConfig) -> tuple[list[dg.RunRequest], str]:
+def landing_requests(
+    landing_dir: Path, launched: dict[str, str], now: float, valid_keys: set[str], rules: LandingConfig
+) -> tuple[list[dg.RunRequest], str]:
     """(run requests, message naming the files still being written or "") for one tick at ``now``.
 
     ``launched`` (day -> fingerprint, the cursor) is updated with the days requested.

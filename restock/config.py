@@ -40,12 +40,30 @@ Flag = Annotated[bool, Strict()]
 # The candidates of restock.forecasting.models (named here so that loading the config
 # imports neither numpy nor pandas; a test keeps the two in step).
 MODEL_NAMES = (
-    "combination", "croston", "ets_damped", "moving_average", "sarimax_calendar",
-    "sba", "seasonal_naive", "ses", "ses_fixed", "tsb", "zero",
+    "combination",
+    "croston",
+    "ets_damped",
+    "moving_average",
+    "sarimax_calendar",
+    "sba",
+    "seasonal_naive",
+    "ses",
+    "ses_fixed",
+    "tsb",
+    "zero",
 )
 ModelName = Literal[
-    "combination", "croston", "ets_damped", "moving_average", "sarimax_calendar",
-    "sba", "seasonal_naive", "ses", "ses_fixed", "tsb", "zero",
+    "combination",
+    "croston",
+    "ets_damped",
+    "moving_average",
+    "sarimax_calendar",
+    "sba",
+    "seasonal_naive",
+    "ses",
+    "ses_fixed",
+    "tsb",
+    "zero",
 ]
 DemandClassName = Literal["smooth", "erratic", "intermittent", "lumpy"]
 ReplenishmentPolicy = Literal["periodic_review", "min_max", "continuous_review"]
@@ -442,11 +460,11 @@ def _describe(error: Mapping[str, Any]) -> str:
     location = ".".join(str(part) for part in error["loc"] if not _is_union_branch(part))
     kind, message = error["type"], str(error["msg"])
     if message.startswith("Value error, "):
-        message = message[len("Value error, "):]
+        message = message[len("Value error, ") :]
         if message.startswith(f"{location}."):  # a section's own check names its keys
             return message
     if message.startswith("Input should be "):
-        message = "must be " + message[len("Input should be "):]
+        message = "must be " + message[len("Input should be ") :]
     if kind == "extra_forbidden":
         parent = location.rsplit(".", 1)[0] if "." in location else ""
         return f"{location} is not a known key" + (f" of {parent}" if parent else " (a section)")

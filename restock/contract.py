@@ -39,8 +39,15 @@ EXTRACTS: dict[str, Extract] = {
         Extract(
             name="customers",
             columns=(
-                "customer_id", "customer_name", "channel", "region", "tier", "status",
-                "opened_on", "closed_on", "order_weekday",
+                "customer_id",
+                "customer_name",
+                "channel",
+                "region",
+                "tier",
+                "status",
+                "opened_on",
+                "closed_on",
+                "order_weekday",
             ),
             required=("customer_id", "status"),
             delivery="snapshot",
@@ -49,8 +56,16 @@ EXTRACTS: dict[str, Extract] = {
         Extract(
             name="orders",
             columns=(
-                "order_id", "line_no", "customer_id", "sku", "order_date", "quantity",
-                "requested_quantity", "unit_price", "amount", "status",
+                "order_id",
+                "line_no",
+                "customer_id",
+                "sku",
+                "order_date",
+                "quantity",
+                "requested_quantity",
+                "unit_price",
+                "amount",
+                "status",
             ),
             required=("order_id", "line_no", "customer_id", "sku", "order_date", "quantity", "status"),
             delivery="daily",
@@ -59,9 +74,21 @@ EXTRACTS: dict[str, Extract] = {
         Extract(
             name="products",
             columns=(
-                "sku", "product_name", "brand", "category", "price_band", "unit",
-                "units_per_case", "unit_cost", "list_price", "lead_time_days",
-                "lead_time_std_days", "moq_cases", "shelf_life_days", "status", "launched_on",
+                "sku",
+                "product_name",
+                "brand",
+                "category",
+                "price_band",
+                "unit",
+                "units_per_case",
+                "unit_cost",
+                "list_price",
+                "lead_time_days",
+                "lead_time_std_days",
+                "moq_cases",
+                "shelf_life_days",
+                "status",
+                "launched_on",
             ),
             required=("sku", "lead_time_days"),
             delivery="snapshot",
@@ -70,7 +97,11 @@ EXTRACTS: dict[str, Extract] = {
         Extract(
             name="inventory",
             columns=(
-                "warehouse_id", "sku", "on_hand_qty", "in_transit_qty", "allocated_qty",
+                "warehouse_id",
+                "sku",
+                "on_hand_qty",
+                "in_transit_qty",
+                "allocated_qty",
                 "oldest_batch_date",
             ),
             required=("warehouse_id", "sku", "on_hand_qty"),
@@ -89,8 +120,6 @@ EXTRACTS: dict[str, Extract] = {
 }
 
 FILE_SUFFIXES = (".csv", ".csv.gz", ".parquet")
-
-
 
 
 def day_of_file(filename: str) -> date | None:

@@ -52,13 +52,19 @@ ANALYTICS_PREVIEWS = {
 
 # What BI sees (serving.duckdb): (table, title, query)
 LATEST_PREVIEWS = (
-    ("replenishment_plan", "top recommended orders",
-     "select as_of_date, warehouse_id, sku, round(inventory_position) as position, round(order_up_to) as order_up_to, "
-     "recommended_order_qty, round(days_of_supply, 1) as days_of_supply from replenishment_plan_latest "
-     "order by recommended_order_qty desc limit 8"),
-    ("inventory_alerts", "most severe",
-     "select warehouse_id, sku, alert_type, severity, detail from inventory_alerts_latest "
-     "order by case severity when 'high' then 0 when 'medium' then 1 else 2 end, warehouse_id, sku limit 8"),
+    (
+        "replenishment_plan",
+        "top recommended orders",
+        "select as_of_date, warehouse_id, sku, round(inventory_position) as position, round(order_up_to) as order_up_to, "
+        "recommended_order_qty, round(days_of_supply, 1) as days_of_supply from replenishment_plan_latest "
+        "order by recommended_order_qty desc limit 8",
+    ),
+    (
+        "inventory_alerts",
+        "most severe",
+        "select warehouse_id, sku, alert_type, severity, detail from inventory_alerts_latest "
+        "order by case severity when 'high' then 0 when 'medium' then 1 else 2 end, warehouse_id, sku limit 8",
+    ),
 )
 
 
@@ -79,12 +85,16 @@ def main() -> int:
     print(f"{'table':<38} {'rows':>12}  period")
     for mart in MARTS:
         date_col = {"order_lines": "order_date", "customer_sku_weekly_demand": "week_start"}.get(mart, "as_of_date")
-        rows, first, last = con.execute(f"select count(*), min({date_col}), max({date_col}) from marts.{mart}").fetchone()
+        rows, first, last = con.execute(
+            f"select count(*), min({date_col}), max({date_col}) from marts.{mart}"
+        ).fetchone()
         print(f"marts.{mart:<32} {rows:>12,}  {first} .. {last}")
     has_analytics = _has_table(con, "forecast_runs")
     if has_analytics:
         for table, date_col in ANALYTICS.items():
-            rows, first, last = con.execute(f"select count(*), min({date_col}), max({date_col}) from analytics.{table}").fetchone()
+            rows, first, last = con.execute(
+                f"select count(*), min({date_col}), max({date_col}) from analytics.{table}"
+            ).fetchone()
             print(f"analytics.{table:<28} {rows:>12,}  {first} .. {last}")
     for mart, sql in PREVIEWS.items():
         print(f"\n-- marts.{mart}")
@@ -114,8 +124,11 @@ def _print_published(data_dir: Path, postgres_url: str | None, postgres_schema: 
         print(f"Parquet: {data_dir / 'published'}/<table>/as_of_date=<day>/")
         if postgres_url:
             print(f"PostgreSQL: the same tables in schema {postgres_schema} of the server of RESTOCK_POSTGRES_URL")
-        print(con.execute("select table_name, days, first_day, latest_day from published_tables order by 1")
-              .df().to_string(index=False))
+        print(
+            con.execute("select table_name, days, first_day, latest_day from published_tables order by 1")
+            .df()
+            .to_string(index=False)
+        )
         tables = {r[0] for r in con.execute("select table_name from published_tables where has_view").fetchall()}
         for table, title, sql in LATEST_PREVIEWS:
             if table in tables:

@@ -82,9 +82,12 @@ def test_sections_left_out_take_their_defaults():
     [
         (lambda c: c["extracts"].update(invoices={}), "extracts.invoices is not a known key of extracts"),
         (lambda c: c["extracts"]["orders"].update(columns={"qty": "数量"}), "unknown contract columns \\['qty'\\]"),
-        (lambda c: c["tiers"].update(volume_band_edges=[5, 3]), "tiers.volume_band_edges must be a non-empty ascending list"),
+        (
+            lambda c: c["tiers"].update(volume_band_edges=[5, 3]),
+            "tiers.volume_band_edges must be a non-empty ascending list",
+        ),
         (lambda c: c["extracts"]["inventory"].update(quantity_unit="box"), "quantity_unit"),
-                        (lambda c: c["segmentation"].update(tier_bands=[10, 5]), "segmentation.tier_bands"),
+        (lambda c: c["segmentation"].update(tier_bands=[10, 5]), "segmentation.tier_bands"),
         (lambda c: c["segmentation"]["lifecycle"].update(at_risk_missed_cycles=9), "at_risk_missed_cycles <= churned"),
         (lambda c: c["product_classes"].update(abc_cuts=[0.95, 0.8]), "product_classes.abc_cuts"),
         (lambda c: c["forecasting"].update(cutoff_weekday=0), "forecasting.cutoff_weekday"),
@@ -100,11 +103,18 @@ def test_sections_left_out_take_their_defaults():
         (lambda c: c["quality"].update(max_quantity="lots"), "quality.max_quantity must be a valid number, got 'lots'"),
         (lambda c: c["quality"].update(baseline_weeks=2.5), "quality.baseline_weeks must be a valid integer, got 2.5"),
         (lambda c: c["quality"].update(max_qty=10), "quality.max_qty is not a known key of quality"),
-        (lambda c: c["replenishment"]["alerts"].update(min_daily_demand=-0.1),
-         "replenishment.alerts.min_daily_demand must be greater than or equal to 0"),
-        (lambda c: c["replenishment"]["alerts"].update(min_daily_demand="low"),
-         "replenishment.alerts.min_daily_demand must be a valid number"),
-        (lambda c: c["replenishment"]["alerts"].update(min_demand=0.1), "replenishment.alerts.min_demand is not a known"),
+        (
+            lambda c: c["replenishment"]["alerts"].update(min_daily_demand=-0.1),
+            "replenishment.alerts.min_daily_demand must be greater than or equal to 0",
+        ),
+        (
+            lambda c: c["replenishment"]["alerts"].update(min_daily_demand="low"),
+            "replenishment.alerts.min_daily_demand must be a valid number",
+        ),
+        (
+            lambda c: c["replenishment"]["alerts"].update(min_demand=0.1),
+            "replenishment.alerts.min_demand is not a known",
+        ),
         (lambda c: c["landing"].update(settle_seconds=0), "landing.settle_seconds"),
         (lambda c: c["landing"].update(settle_seconds="2m"), "landing.settle_seconds"),
         (lambda c: c["landing"].update(settle_seconds=True), "landing.settle_seconds"),
@@ -114,11 +124,23 @@ def test_sections_left_out_take_their_defaults():
         (lambda c: c["landing"].update(settle_second=60), "landing.settle_second is not a known key of landing"),
         (lambda c: c.update(landing=120), "landing must be a valid dictionary or instance of LandingConfig"),
         # typed: a misspelt key or a string where a number belongs fails at load
-        (lambda c: c["forecasting"].update(horizon_week=8), "forecasting.horizon_week is not a known key of forecasting"),
-        (lambda c: c["forecasting"].update(horizon_weeks="8"), "forecasting.horizon_weeks must be a valid integer, got '8'"),
+        (
+            lambda c: c["forecasting"].update(horizon_week=8),
+            "forecasting.horizon_week is not a known key of forecasting",
+        ),
+        (
+            lambda c: c["forecasting"].update(horizon_weeks="8"),
+            "forecasting.horizon_weeks must be a valid integer, got '8'",
+        ),
         (lambda c: c["forecasting"].update(interval_level="80%"), "forecasting.interval_level must be a valid number"),
-        (lambda c: c["replenishment"]["allocation"].update(cap_qty={"T5": 2}), "replenishment.allocation.cap_qty must be a number"),
-        (lambda c: c.update(schedule={"timezone": "UTC"}), "schedule: this section is no longer read; .*RESTOCK_TIMEZONE"),
+        (
+            lambda c: c["replenishment"]["allocation"].update(cap_qty={"T5": 2}),
+            "replenishment.allocation.cap_qty must be a number",
+        ),
+        (
+            lambda c: c.update(schedule={"timezone": "UTC"}),
+            "schedule: this section is no longer read; .*RESTOCK_TIMEZONE",
+        ),
         (lambda c: c.update(forecast={}), "forecast is not a known key \\(a section\\)"),
     ],
 )
@@ -159,3 +181,21 @@ def test_a_file_that_is_not_a_mapping_or_not_yaml_is_named(tmp_path: Path):
         load_config(path)
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_defaults_of_the_pure_segmentation_functions_equal_the_configuration():
+    from restock.segmentation import customers, product_classes
+
+    segmentation, classes = RestockConfig().segmentation, RestockConfig().product_classes
+    assert customers.DEFAULT_RFM_WINDOW_WEEKS == segmentation.rfm_window_weeks
+    assert customers.DEFAULT_RFM_BINS == segmentation.rfm_bins
+    assert customers.DEFAULT_CYCLE_DAYS == segmentation.lifecycle.cycle_days
+    assert customers.DEFAULT_NEW_MAX_CYCLES == segmentation.lifecycle.new_max_cycles
+    assert customers.DEFAULT_AT_RISK_MISSED_CYCLES == segmentation.lifecycle.at_risk_missed_cycles
+    assert customers.DEFAULT_CHURNED_MISSED_CYCLES == segmentation.lifecycle.churned_missed_cycles
+    assert customers.DEFAULT_TIER_BANDS == segmentation.tier_bands
+    assert customers.DEFAULT_SEGMENT_BY == segmentation.segment_by
+    assert product_classes.DEFAULT_ADI_CUT == classes.adi_cut
+    assert product_classes.DEFAULT_CV2_CUT == classes.cv2_cut
+    assert product_classes.DEFAULT_ABC_CUTS == classes.abc_cuts
+    assert product_classes.DEFAULT_XYZ_CUTS == classes.xyz_cuts

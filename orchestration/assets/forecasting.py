@@ -15,7 +15,10 @@ from orchestration.partitions import daily_partitions, window_days
 from orchestration.resources import RestockResource, WarehouseResource
 
 PROGRESS_EVERY_DAYS = 30
-MARTS = {name: dg.AssetKey(["marts", name]) for name in ("customers", "order_lines", "products", "customer_sku_weekly_demand")}
+MARTS = {
+    name: dg.AssetKey(["marts", name])
+    for name in ("customers", "order_lines", "products", "customer_sku_weekly_demand")
+}
 CUSTOMER_SEGMENTS = dg.AssetKey(["segmentation", "customer_segments"])
 PRODUCT_CLASSES = dg.AssetKey(["segmentation", "product_classes"])
 DEMAND_FORECASTS = dg.AssetKey(["forecasting", "demand_forecasts"])
@@ -62,15 +65,24 @@ def customer_segments(
     from restock.segmentation.tables import SEGMENT_COLUMNS, customer_segments_for_day, segments_summary
 
     rules = restock.config.segmentation
-    stats = _daily_table(context, warehouse, "customer_segments",
-                         lambda con, day: customer_segments_for_day(con, day, rules), SEGMENT_COLUMNS)
+    stats = _daily_table(
+        context,
+        warehouse,
+        "customer_segments",
+        lambda con, day: customer_segments_for_day(con, day, rules),
+        SEGMENT_COLUMNS,
+    )
     with warehouse.connect() as con:
         summary = segments_summary(con, window_days(context)[-1])
-    return dg.MaterializeResult(metadata={
-        "row_count": stats["rows"], "days": stats["days"], "seconds": stats["seconds"],
-        "segments_last_day": summary["segments"],
-        "lifecycle_last_day": dg.MetadataValue.json(summary["lifecycle"]),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "row_count": stats["rows"],
+            "days": stats["days"],
+            "seconds": stats["seconds"],
+            "segments_last_day": summary["segments"],
+            "lifecycle_last_day": dg.MetadataValue.json(summary["lifecycle"]),
+        }
+    )
 
 
 @dg.asset(
@@ -92,14 +104,23 @@ def product_classes(
     from restock.segmentation.tables import PRODUCT_COLUMNS, demand_class_counts, product_classes_for_day
 
     rules, quantity = restock.config.product_classes, restock.config.forecasting.quantity
-    stats = _daily_table(context, warehouse, "product_classes",
-                         lambda con, day: product_classes_for_day(con, day, rules, quantity), PRODUCT_COLUMNS)
+    stats = _daily_table(
+        context,
+        warehouse,
+        "product_classes",
+        lambda con, day: product_classes_for_day(con, day, rules, quantity),
+        PRODUCT_COLUMNS,
+    )
     with warehouse.connect() as con:
         classes = demand_class_counts(con, window_days(context)[-1])
-    return dg.MaterializeResult(metadata={
-        "row_count": stats["rows"], "days": stats["days"], "seconds": stats["seconds"],
-        "demand_classes_last_day": dg.MetadataValue.json(classes),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "row_count": stats["rows"],
+            "days": stats["days"],
+            "seconds": stats["seconds"],
+            "demand_classes_last_day": dg.MetadataValue.json(classes),
+        }
+    )
 
 
 @dg.asset(
@@ -120,8 +141,8 @@ def demand_forecasts(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, restock: RestockResource
 ) -> dg.MaterializeResult:
     from restock.forecasting.origins import OriginResult, describe, model_mix, run_forecasts
-    from restock.forecasting.tables import ensure_tables
     from restock.forecasting.panel import make_pool
+    from restock.forecasting.tables import ensure_tables
 
     days = window_days(context)
     config = restock.config
@@ -145,21 +166,23 @@ def demand_forecasts(
     computed = [r for r in results if r.status == "computed"]
     summary = describe(results)
     context.log.info(summary)
-    return dg.MaterializeResult(metadata={
-        "summary": summary,
-        "origins_computed": len(computed),
-        "origins_reused": sum(r.status == "reused" for r in results),
-        "origins_without_data": sum(r.status == "no_segments" for r in results),
-        "series_fitted": sum(r.series for r in computed),
-        "series_selected": sum(r.selected for r in computed),
-        "series_fell_back": sum(r.fallbacks for r in computed),
-        "series_failed_fit": sum(r.failed_fits for r in computed),
-        "segment_rows": sum(r.forecast_rows for r in computed),
-        "customer_share_rows": sum(r.share_rows for r in computed),
-        "series_without_customers": sum(r.unallocated_series for r in computed),
-        "seconds_fitting": round(sum(r.seconds for r in computed), 2),
-        "models_last_origin": dg.MetadataValue.json(models),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "summary": summary,
+            "origins_computed": len(computed),
+            "origins_reused": sum(r.status == "reused" for r in results),
+            "origins_without_data": sum(r.status == "no_segments" for r in results),
+            "series_fitted": sum(r.series for r in computed),
+            "series_selected": sum(r.selected for r in computed),
+            "series_fell_back": sum(r.fallbacks for r in computed),
+            "series_failed_fit": sum(r.failed_fits for r in computed),
+            "segment_rows": sum(r.forecast_rows for r in computed),
+            "customer_share_rows": sum(r.share_rows for r in computed),
+            "series_without_customers": sum(r.unallocated_series for r in computed),
+            "seconds_fitting": round(sum(r.seconds for r in computed), 2),
+            "models_last_origin": dg.MetadataValue.json(models),
+        }
+    )
 
 
 @dg.asset(
@@ -187,14 +210,18 @@ def forecast_accuracy(
         ensure_tables(con)
         reviews = run_accuracy(con, days, restock.config)
         latest, flagged = accuracy_summary(con, days[-1])
-    table = "| horizon | WAPE | bias | weeks |\n|---|---|---|---|\n" + "\n".join(f"| {h} | {w} | {b} | {n} |" for h, w, b, n in latest)
-    return dg.MaterializeResult(metadata={
-        "reviews_computed": len(reviews),
-        "row_count": sum(n for _, n in reviews),
-        "seconds": round(time.monotonic() - started, 2),
-        "total_by_horizon_last_day": dg.MetadataValue.md(table),
-        "series_out_of_control_last_day": flagged,
-    })
+    table = "| horizon | WAPE | bias | weeks |\n|---|---|---|---|\n" + "\n".join(
+        f"| {h} | {w} | {b} | {n} |" for h, w, b, n in latest
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "reviews_computed": len(reviews),
+            "row_count": sum(n for _, n in reviews),
+            "seconds": round(time.monotonic() - started, 2),
+            "total_by_horizon_last_day": dg.MetadataValue.md(table),
+            "series_out_of_control_last_day": flagged,
+        }
+    )
 
 
 forecasting_assets = [customer_segments, product_classes, demand_forecasts, forecast_accuracy]

@@ -6,7 +6,6 @@ blocking asset check of its published asset; a day whose gates fail is not publi
 at all (the previous published days stay as they were) and the step fails.
 """
 
-
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -37,7 +36,11 @@ def _key(table: str) -> dg.AssetKey:
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
-            _key(table), deps=[source], group_name="published", kinds={"parquet", "duckdb"}, skippable=True,
+            _key(table),
+            deps=[source],
+            group_name="published",
+            kinds={"parquet", "duckdb"},
+            skippable=True,
             description=(
                 f"{table} as published for BI: RESTOCK_DATA_DIR/serving.duckdb views {table} and {table}_latest, "
                 f"Parquet under published/{table}/as_of_date=<day>/, PostgreSQL when RESTOCK_POSTGRES_URL is set. "
@@ -48,7 +51,9 @@ def _key(table: str) -> dg.AssetKey:
     ],
     check_specs=[
         dg.AssetCheckSpec(
-            GATE, asset=_key(table), blocking=True,
+            GATE,
+            asset=_key(table),
+            blocking=True,
             description=f"expectations/published_{table}.json passes on the day's rows before they are published",
         )
         for table in SOURCES
@@ -71,15 +76,24 @@ def published_tables(
             context.log.info(f"publish: {len(done)} days gated (through {outcome.as_of_date})")
 
     with warehouse.connect() as con:
-        outcomes = publish_days(con, restock.data, days, restock.config,
-                                postgres_url=restock.postgres_url, postgres_schema=restock.postgres_schema,
-                                data_docs_dir=restock.data_docs_dir, progress=progress)
+        outcomes = publish_days(
+            con,
+            restock.data,
+            days,
+            restock.config,
+            postgres_url=restock.postgres_url,
+            postgres_schema=restock.postgres_schema,
+            data_docs_dir=restock.data_docs_dir,
+            progress=progress,
+        )
     published = [o for o in outcomes if o.published]
     failed = [o for o in outcomes if o.gates and not o.published]
     skipped = [o for o in outcomes if o.skipped_reason]
     if skipped:
-        context.log.info(f"{len(skipped)} days not published (retention or no forecast yet), e.g. "
-                         f"{skipped[0].message()}; {skipped[-1].message()}")
+        context.log.info(
+            f"{len(skipped)} days not published (retention or no forecast yet), e.g. "
+            f"{skipped[0].message()}; {skipped[-1].message()}"
+        )
     seconds = round(time.monotonic() - started, 2)
     serving = restock.data / "serving.duckdb"
 
@@ -99,8 +113,11 @@ def published_tables(
             )
         gated = [o for o in outcomes if table in o.gates]
         bad = [o for o in gated if not o.gates[table].passed]
-        metadata = {"days_gated": len(gated), "days_failed": len(bad),
-                    "gate_seconds": round(sum(o.gates[table].elapsed_s for o in gated), 2)}
+        metadata = {
+            "days_gated": len(gated),
+            "days_failed": len(bad),
+            "gate_seconds": round(sum(o.gates[table].elapsed_s for o in gated), 2),
+        }
         if bad:
             first = bad[0].gates[table]
             metadata["failed_days"] = ", ".join(str(o.as_of_date) for o in bad[:20])
@@ -111,14 +128,19 @@ def published_tables(
             last = gated[-1].gates[table]
             metadata.update(rows=last.row_count, expectations=last.evaluated)
         yield dg.AssetCheckResult(
-            asset_key=_key(table), check_name=GATE, passed=not bad, metadata=metadata,
+            asset_key=_key(table),
+            check_name=GATE,
+            passed=not bad,
+            metadata=metadata,
             severity=dg.AssetCheckSeverity.ERROR,
         )
     if failed:
         summary = "\n\n".join(o.message() for o in failed[:5])
         raise dg.Failure(
-            description=(f"{len(failed)} day(s) not published: the published-table gates failed; the previously "
-                         f"published days are unchanged.\n{summary}"),
+            description=(
+                f"{len(failed)} day(s) not published: the published-table gates failed; the previously "
+                f"published days are unchanged.\n{summary}"
+            ),
             metadata={"failed_days": ", ".join(str(o.as_of_date) for o in failed)},
         )
 

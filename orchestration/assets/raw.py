@@ -6,7 +6,6 @@ previous accepted rows, so dbt never reads it; the asset's blocking check
 ``<extract>_contract`` then fails, which stops every downstream step of the run.
 """
 
-
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,8 @@ import dagster as dg
 from orchestration.partitions import daily_partitions, window_days
 from orchestration.resources import RestockResource, WarehouseResource
 from restock.contract import EXTRACTS
-from restock.ingest.gated import GateRules, GatedLoad, load_gated_days
+from restock.ingest.gated import load_gated_days
+from restock.ingest.gated_load import GatedLoad
 
 PROGRESS_EVERY_DAYS = 30
 MAX_DAYS_IN_METADATA = 60  # the UI stays readable; raw._loads / raw._quarantine have every day
@@ -71,18 +71,23 @@ def build_raw_asset(extract_name: str) -> dg.AssetsDefinition:
         days = window_days(context)
         config = restock.config
         mapping, encs = config.extracts.column_mapping(extract_name), list(config.extracts.encodings)
-        rules = GateRules(
-            outlier_k=config.quality.outlier_k,
-            max_quantity=config.quality.max_quantity,
-            baseline_weeks=config.quality.baseline_weeks,
-        )
+        rules = config.quality
         today = restock.today()
         started = time.monotonic()
         results: list[GatedLoad] = []
         window, done = set(days), 0
         with warehouse.connect() as con:
-            gated = load_gated_days(con, restock.landing, restock.data, extract_name, days,
-                                    mapping=mapping, encodings=encs, rules=rules, today=today)
+            gated = load_gated_days(
+                con,
+                restock.landing,
+                restock.data,
+                extract_name,
+                days,
+                mapping=mapping,
+                encodings=encs,
+                rules=rules,
+                today=today,
+            )
             for result in gated:
                 results.append(result)
                 if not result.passed:
@@ -93,10 +98,14 @@ def build_raw_asset(extract_name: str) -> dg.AssetsDefinition:
                 for note in result.notes:
                     context.log.warning(f"raw.{extract_name} {result.day}: {note}")
                 if result.released:
-                    context.log.info(f"raw.{extract_name} {result.day}: released {result.released} quarantined delivery")
+                    context.log.info(
+                        f"raw.{extract_name} {result.day}: released {result.released} quarantined delivery"
+                    )
                 done += result.day in window
                 if result.day in window and (done % PROGRESS_EVERY_DAYS == 0 or done == len(days)):
-                    context.log.info(f"raw.{extract_name}: {done}/{len(days)} days gated and loaded (through {result.day})")
+                    context.log.info(
+                        f"raw.{extract_name}: {done}/{len(days)} days gated and loaded (through {result.day})"
+                    )
         seconds = round(time.monotonic() - started, 2)
         yield dg.MaterializeResult(metadata=_materialization_metadata(results, len(days), seconds))
         yield _check_result(extract_name, results, len(days), restock.data_docs_dir)
@@ -140,9 +149,7 @@ def _materialization_metadata(results: list[GatedLoad], n_days: int, seconds: fl
     return metadata
 
 
-def _check_result(
-    extract_name: str, results: list[GatedLoad], n_days: int, data_docs_dir: Path
-) -> dg.AssetCheckResult:
+def _check_result(extract_name: str, results: list[GatedLoad], n_days: int, data_docs_dir: Path) -> dg.AssetCheckResult:
     quarantined = [r for r in results if not r.passed]
     validated = [r for r in results if r.gate is not None]
     warned = [r for r in results if r.warnings]
@@ -182,16 +189,17 @@ def _check_result(
     if warned:
         metadata["warning_details"] = dg.MetadataValue.md(
             "\n\n".join(
-                f"```\n{r.day}:\n" + "\n".join(
-                    [w.describe() for w in (r.gate.warnings if r.gate is not None else ())] + list(r.notes)
-                ) + "\n```"
+                f"```\n{r.day}:\n"
+                + "\n".join([w.describe() for w in (r.gate.warnings if r.gate is not None else ())] + list(r.notes))
+                + "\n```"
                 for r in warned[:MAX_DAYS_IN_METADATA]
             )
         )
     description = (
         f"{len(quarantined)} of {n_days} day(s) quarantined: "
         + "; ".join(f"{r.day} {r.source_file}" for r in quarantined[:5])
-        if quarantined else f"{len(validated)} file(s) passed raw_{extract_name}"
+        if quarantined
+        else f"{len(validated)} file(s) passed raw_{extract_name}"
     )
     return dg.AssetCheckResult(
         check_name=check_name(extract_name),

@@ -28,14 +28,22 @@ TABLES = {
         "expiring, dead_stock) with severity and the numbers behind it."
     ),
 }
-DEPS = [DEMAND_FORECASTS, CUSTOMER_SEGMENTS, PRODUCT_CLASSES, MARTS["products"], MARTS["order_lines"],
-        MARTS["customers"], dg.AssetKey(["marts", "inventory_positions"])]
+DEPS = [
+    DEMAND_FORECASTS,
+    CUSTOMER_SEGMENTS,
+    PRODUCT_CLASSES,
+    MARTS["products"],
+    MARTS["order_lines"],
+    MARTS["customers"],
+    dg.AssetKey(["marts", "inventory_positions"]),
+]
 
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(["replenishment", name], group_name="replenishment", deps=DEPS, description=text,
-                     kinds={"python", "duckdb"})
+        dg.AssetSpec(
+            ["replenishment", name], group_name="replenishment", deps=DEPS, description=text, kinds={"python", "duckdb"}
+        )
         for name, text in TABLES.items()
     ],
     partitions_def=daily_partitions,
@@ -51,20 +59,26 @@ def replenishment(
 
     def progress(i: int, day: date, totals: dict[str, int], skipped: int) -> None:
         if i % PROGRESS_EVERY_DAYS == 0 or i == len(days):
-            context.log.info(f"replenishment: {i}/{len(days)} days (through {day}), rows {totals}, "
-                             f"{skipped} days without forecasts")
+            context.log.info(
+                f"replenishment: {i}/{len(days)} days (through {day}), rows {totals}, {skipped} days without forecasts"
+            )
 
     with warehouse.connect() as con:
         totals, skipped = run_days(con, days, restock.config, progress)
     if skipped:
-        context.log.warning(f"no forecast for {len(skipped)} days ({skipped[0]} .. {skipped[-1]}): "
-                            "no replenishment rows for them")
+        context.log.warning(
+            f"no forecast for {len(skipped)} days ({skipped[0]} .. {skipped[-1]}): no replenishment rows for them"
+        )
     seconds = round(time.monotonic() - started, 2)
     for name in TABLES:
         yield dg.MaterializeResult(
             asset_key=["replenishment", name],
-            metadata={"row_count": totals[name], "days": len(days), "days_without_forecast": len(skipped),
-                      "seconds": seconds},
+            metadata={
+                "row_count": totals[name],
+                "days": len(days),
+                "days_without_forecast": len(skipped),
+                "seconds": seconds,
+            },
         )
 
 

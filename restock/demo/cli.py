@@ -11,8 +11,8 @@ Examples::
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict
 import sys
+from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 
@@ -48,20 +48,27 @@ def build_parser() -> argparse.ArgumentParser:
         description="Generate the demo distributor's landing folder (orders, customers, "
         "products, inventory, promotions), one file per extract per business day.",
     )
-    parser.add_argument("--scale", choices=list(SCALES), default="demo",
-                        help="size preset: tiny (tests), demo (default), city (benchmarks)")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="landing folder (default: $RESTOCK_LANDING_DIR, else data/landing)")
+    parser.add_argument(
+        "--scale",
+        choices=list(SCALES),
+        default="demo",
+        help="size preset: tiny (tests), demo (default), city (benchmarks)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="landing folder (default: $RESTOCK_LANDING_DIR, else data/landing)"
+    )
     parser.add_argument("--customers", type=_positive, help="number of customers (overrides the preset)")
     parser.add_argument("--skus", type=_positive, help="number of SKUs (overrides the preset)")
     parser.add_argument("--days", type=_positive, help="number of days (overrides the preset)")
     parser.add_argument("--start", type=_date, help="first day, YYYY-MM-DD (default 2024-01-01)")
     parser.add_argument("--seed", type=int, help="random seed (default 42); same seed, same bytes")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace landing files this generator did not write")
+    parser.add_argument("--overwrite", action="store_true", help="replace landing files this generator did not write")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
-    parser.add_argument("--if-missing", action="store_true",
-                        help="keep an earlier generated set with the same parameters instead of rewriting it")
+    parser.add_argument(
+        "--if-missing",
+        action="store_true",
+        help="keep an earlier generated set with the same parameters instead of rewriting it",
+    )
     return parser
 
 
@@ -69,8 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         config = DemoConfig.for_scale(
-            args.scale, n_customers=args.customers, n_skus=args.skus, days=args.days,
-            start=args.start, seed=args.seed,
+            args.scale,
+            n_customers=args.customers,
+            n_skus=args.skus,
+            days=args.days,
+            start=args.start,
+            seed=args.seed,
         )
     except ValueError as exc:
         print(f"restock-demo-data: {exc}", file=sys.stderr)

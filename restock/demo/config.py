@@ -53,7 +53,7 @@ class DemoConfig:
     def end(self) -> date:
         return self.start + timedelta(days=self.days - 1)
 
-    def validated(self) -> "DemoConfig":
+    def validated(self) -> DemoConfig:
         if self.n_customers < 10:
             raise ValueError("n_customers must be at least 10")
         if self.n_skus < 5:

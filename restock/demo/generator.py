@@ -77,10 +77,18 @@ def generate(
     manifest = writer.manifest()
     (out / MANIFEST_NAME).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return GenerationResult(
-        config=cfg, out_dir=out, dates=sim.calendar.dates[: cfg.days], warehouses=sim.warehouses,
-        skus=tuple(sim.products.sku), region_warehouse=sim.region_warehouse,
-        receipts=sim.daily_receipts, allocated=sim.daily_allocated, on_hand=sim.daily_on_hand,
-        in_transit=sim.daily_in_transit, counts=manifest["counts"], files=dict(writer.files),
+        config=cfg,
+        out_dir=out,
+        dates=sim.calendar.dates[: cfg.days],
+        warehouses=sim.warehouses,
+        skus=tuple(sim.products.sku),
+        region_warehouse=sim.region_warehouse,
+        receipts=sim.daily_receipts,
+        allocated=sim.daily_allocated,
+        on_hand=sim.daily_on_hand,
+        in_transit=sim.daily_in_transit,
+        counts=manifest["counts"],
+        files=dict(writer.files),
         elapsed_s=time.perf_counter() - t0,
     )
 
@@ -91,5 +99,11 @@ def read_manifest(out_dir: str | Path) -> dict:
 
 
 __all__ = [
-    "GENERATOR_VERSION", "SCALES", "DemoConfig", "GenerationResult", "generate", "read_manifest", "MANIFEST_NAME",
+    "GENERATOR_VERSION",
+    "SCALES",
+    "DemoConfig",
+    "GenerationResult",
+    "generate",
+    "read_manifest",
+    "MANIFEST_NAME",
 ]

@@ -138,10 +138,23 @@ def make_products(cfg: DemoConfig, rng: np.random.Generator, calendar: DemoCalen
         else:
             cats.append(VARIANT_CATEGORY.get(VARIANTS[v % len(VARIANTS)], "常规烟"))
     return Products(
-        sku=skus, name=names, brand=brands, category=cats, price_band=band, units_per_case=upc,
-        price_cents=price_cents, cost_cents=cost_cents, lead_days=lead, lead_std_days=lead_std,
-        moq_cases=moq, shelf_life_days=shelf_life, launch_day=launch, delist_day=delist,
-        popularity=popularity, slow=slow, quota_share=quota_frac,
+        sku=skus,
+        name=names,
+        brand=brands,
+        category=cats,
+        price_band=band,
+        units_per_case=upc,
+        price_cents=price_cents,
+        cost_cents=cost_cents,
+        lead_days=lead,
+        lead_std_days=lead_std,
+        moq_cases=moq,
+        shelf_life_days=shelf_life,
+        launch_day=launch,
+        delist_day=delist,
+        popularity=popularity,
+        slow=slow,
+        quota_share=quota_frac,
     )
 
 
@@ -228,16 +241,28 @@ def make_customers(
         suffixes = CHANNEL_NAME_SUFFIX[CHANNELS[channel[i]]]
         name.append(NAME_PREFIXES[rng.integers(len(NAME_PREFIXES))] + suffixes[rng.integers(len(suffixes))])
     customers = Customers(
-        customer_id=cid, name=name, channel=channel, region=region, warehouse=warehouse,
-        order_weekday=weekday, opened_day=opened, closed_day=closed, suspended_from=susp_start,
-        suspended_until=susp_end, empty_tier=empty_tier,
+        customer_id=cid,
+        name=name,
+        channel=channel,
+        region=region,
+        warehouse=warehouse,
+        order_weekday=weekday,
+        opened_day=opened,
+        closed_day=closed,
+        suspended_from=susp_start,
+        suspended_until=susp_end,
+        empty_tier=empty_tier,
     )
     return customers, volume, pb
 
 
 def make_baskets(
-    cfg: DemoConfig, rng: np.random.Generator, customers: Customers, volume: np.ndarray,
-    price_band: np.ndarray, products: Products,
+    cfg: DemoConfig,
+    rng: np.random.Generator,
+    customers: Customers,
+    volume: np.ndarray,
+    price_band: np.ndarray,
+    products: Products,
 ) -> Baskets:
     n_skus = cfg.n_skus
     band = products.price_band
@@ -281,8 +306,13 @@ def make_baskets(
     wd = customers.order_weekday[e_cust[order]]
     bounds = np.searchsorted(wd, np.arange(1, 9), side="left")
     return Baskets(
-        customer=e_cust[order].astype(np.int64), sku=e_sku[order].astype(np.int64), mean_qty=e_mean[order],
-        order_prob=e_prob[order], size_shape=e_shape[order], start_day=e_start[order], end_day=e_end[order],
+        customer=e_cust[order].astype(np.int64),
+        sku=e_sku[order].astype(np.int64),
+        mean_qty=e_mean[order],
+        order_prob=e_prob[order],
+        size_shape=e_shape[order],
+        start_day=e_start[order],
+        end_day=e_end[order],
         weekday_bounds=bounds,
     )
 
@@ -309,6 +339,9 @@ def make_promotions(
     announce = start - PROMO_ANNOUNCE_DAYS
     order = np.lexsort((sku, start))
     return {
-        "sku": sku[order], "start": start[order], "end": (start + duration - 1)[order],
-        "discount": discount[order], "announce": announce[order],
+        "sku": sku[order],
+        "start": start[order],
+        "end": (start + duration - 1)[order],
+        "discount": discount[order],
+        "announce": announce[order],
     }

@@ -98,7 +98,7 @@ class Simulation:
         # Demand factor [day, sku]: season x catch-up x promotion lift (0 on holidays).
         promos = self.promotions
         lift = np.ones((T, S))
-        for k, s0, s1, disc in zip(promos["sku"], promos["start"], promos["end"], promos["discount"]):
+        for k, s0, s1, disc in zip(promos["sku"], promos["start"], promos["end"], promos["discount"], strict=True):
             lift[s0 : s1 + 1, k] *= 1.0 + PROMO_LIFT_PER_PCT * disc
         self.demand_factor = self.calendar.season[:, prod.price_band] * lift
         # Row i holds the sum over days < i, so any window's sum is one subtraction.
@@ -127,8 +127,15 @@ class Simulation:
         self.daily_allocated = np.zeros((D, W, S), dtype=np.int64)
         self.daily_on_hand = np.zeros((D, W, S), dtype=np.int64)
         self.daily_in_transit = np.zeros((D, W, S), dtype=np.int64)
-        self.counts = dict(orders=0, order_lines=0, cancelled_orders=0, short_lines=0,
-                           zero_supplied_lines=0, requested_qty=0, supplied_qty=0)
+        self.counts = dict(
+            orders=0,
+            order_lines=0,
+            cancelled_orders=0,
+            short_lines=0,
+            zero_supplied_lines=0,
+            requested_qty=0,
+            supplied_qty=0,
+        )
 
     # --- helpers
     def base_daily(self, t: int, active: np.ndarray, ignore_start: bool = False) -> np.ndarray:
@@ -138,9 +145,9 @@ class Simulation:
         if not ignore_start:
             ok &= bask.start_day <= t
         w = bask.mean_qty * self.volume_multiplier[bask.customer] * ok / 7.0
-        return np.bincount(
-            self.entry_stock_key, weights=w, minlength=self.n_warehouses * self.n_skus
-        ).reshape(self.n_warehouses, self.n_skus)
+        return np.bincount(self.entry_stock_key, weights=w, minlength=self.n_warehouses * self.n_skus).reshape(
+            self.n_warehouses, self.n_skus
+        )
 
     def factor_sum(self, t: int, first: np.ndarray, last: np.ndarray) -> np.ndarray:
         """Sum of the demand factor over days t+first .. t+last (inclusive), per sku."""
@@ -190,7 +197,8 @@ class Simulation:
     def step(self, t: int) -> Day:
         cust = self.customers
         status = np.where(
-            t >= cust.closed_day, STATUS_CLOSED,
+            t >= cust.closed_day,
+            STATUS_CLOSED,
             np.where((t >= cust.suspended_from) & (t < cust.suspended_until), STATUS_SUSPENDED, STATUS_ACTIVE),
         )
         visible = cust.opened_day <= t
@@ -294,8 +302,13 @@ class Simulation:
         day = self.calendar.dates[t]
         order_id = (day.year * 10000 + day.month * 100 + day.day) * 1_000_000 + order_idx + 1
         lines = OrderLines(
-            order_id=order_id, line_no=line_no, customer=c_sel, sku=k_sel, quantity=qty,
-            requested_quantity=req, cancelled=line_cancel,
+            order_id=order_id,
+            line_no=line_no,
+            customer=c_sel,
+            sku=k_sel,
+            quantity=qty,
+            requested_quantity=req,
+            cancelled=line_cancel,
         )
         c = self.counts
         c["orders"] += len(firsts)

@@ -21,17 +21,21 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from restock import calendar as cal
+from restock.contract import EXTRACTS
 from restock.demo.config import GENERATOR_VERSION, MANIFEST_NAME
 from restock.demo.reference import CHANNELS, CUSTOMER_STATUS, FAR, PRICE_BANDS, REGIONS
 from restock.demo.simulation import Day, OrderLines, Simulation
-from restock.contract import EXTRACTS
 
 # --- output helpers ---------------------------------------------------------------------
 _WRITE_OPTS = pacsv.WriteOptions(include_header=True, quoting_style="needed")
 # Typed header of an orders file without rows (other columns default to string).
 _EMPTY_ORDER_TYPES = {
-    "order_id": pa.int64(), "line_no": pa.int64(), "quantity": pa.int64(),
-    "requested_quantity": pa.int64(), "unit_price": pa.float64(), "amount": pa.float64(),
+    "order_id": pa.int64(),
+    "line_no": pa.int64(),
+    "quantity": pa.int64(),
+    "requested_quantity": pa.int64(),
+    "unit_price": pa.float64(),
+    "amount": pa.float64(),
 }
 
 
@@ -137,7 +141,9 @@ class LandingWriter:
 
     def write_orders(self, t: int, lines: OrderLines | None) -> None:
         if lines is None:  # header only: a day without orders
-            table = pa.table({c: pa.array([], _EMPTY_ORDER_TYPES.get(c, pa.string())) for c in EXTRACTS["orders"].columns})
+            table = pa.table(
+                {c: pa.array([], _EMPTY_ORDER_TYPES.get(c, pa.string())) for c in EXTRACTS["orders"].columns}
+            )
         else:
             cents = self.sim.products.price_cents[lines.sku]
             qty = lines.quantity
@@ -182,7 +188,7 @@ class LandingWriter:
         tier = np.where(cust.empty_tier, 0, self.sim.crm_tier)
         signature = (visible, status, tier)
         if self._prev_customers is not None and all(
-            np.array_equal(a, b) for a, b in zip(signature, self._prev_customers)
+            np.array_equal(a, b) for a, b in zip(signature, self._prev_customers, strict=False)
         ):
             return
         self._prev_customers = signature
@@ -213,7 +219,7 @@ class LandingWriter:
         delisted = prod.delist_day <= t
         signature = (visible, delisted)
         if self._prev_products is not None and all(
-            np.array_equal(a, b) for a, b in zip(signature, self._prev_products)
+            np.array_equal(a, b) for a, b in zip(signature, self._prev_products, strict=False)
         ):
             return
         self._prev_products = signature
@@ -260,7 +266,8 @@ class LandingWriter:
             "warehouses": {wh: [r for r, w in sim.region_warehouse.items() if w == wh] for wh in sim.warehouses},
             "region_warehouse": sim.region_warehouse,
             "holidays": [
-                [calendar.iso_dates[i], cal.holiday_name(calendar.dates[i])] for i in np.flatnonzero(calendar.holiday[:D])
+                [calendar.iso_dates[i], cal.holiday_name(calendar.dates[i])]
+                for i in np.flatnonzero(calendar.holiday[:D])
             ],
             "short_skus": [prod.sku[i] for i in np.flatnonzero(prod.quota_share > 0)],
             "slow_brands": sorted({prod.brand[i] for i in np.flatnonzero(prod.slow)}),

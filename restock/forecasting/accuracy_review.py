@@ -27,10 +27,15 @@ def run_accuracy(con: DuckDBPyConnection, days: Iterable[date], config: RestockC
     in_run = set(days)
     done = []
     for origin in sorted({forecast_origin(d, settings.cutoff_weekday) for d in days}):
-        exists = con.execute("select count(*) from analytics.accuracy_reviews where review_date = ?", [origin]).fetchall()
+        exists = con.execute(
+            "select count(*) from analytics.accuracy_reviews where review_date = ?", [origin]
+        ).fetchall()
         if origin in in_run or not exists[0][0]:
             frame = accuracy_review(
-                con, origin, config.accuracy.window_weeks, config.accuracy.tracking_signal_limit,
+                con,
+                origin,
+                config.accuracy.window_weeks,
+                config.accuracy.tracking_signal_limit,
                 quantity=config.forecasting.quantity,
             )
             replace_day(con, "analytics.accuracy_reviews", "review_date", origin, frame, list(frame.columns))
@@ -38,7 +43,9 @@ def run_accuracy(con: DuckDBPyConnection, days: Iterable[date], config: RestockC
     return done
 
 
-def accuracy_review(con: DuckDBPyConnection, review_date: date, window_weeks: int, limit: float, quantity: str = "requested_qty") -> pd.DataFrame:
+def accuracy_review(
+    con: DuckDBPyConnection, review_date: date, window_weeks: int, limit: float, quantity: str = "requested_qty"
+) -> pd.DataFrame:
     """Past forecasts against what happened, for the ``window_weeks`` weeks complete on
     ``review_date``: one row per level (total / segment / sku) × key × horizon, plus
     level ``series`` (segment|sku) at horizon 1.
@@ -122,8 +129,21 @@ def _summarise(points: pd.DataFrame, key_column: str, level: str, limit: float) 
     sums["out_of_control"] = metrics.is_out_of_control(sums["tracking_signal"].to_numpy(), limit)
     sums = sums.reset_index().rename(columns={key_column: "key"})
     sums["level"] = level
-    return sums[["level", "key", "horizon", "n_periods", "actual_qty", "forecast_qty", "wape", "mase", "bias",
-                 "tracking_signal", "out_of_control"]]
+    return sums[
+        [
+            "level",
+            "key",
+            "horizon",
+            "n_periods",
+            "actual_qty",
+            "forecast_qty",
+            "wape",
+            "mase",
+            "bias",
+            "tracking_signal",
+            "out_of_control",
+        ]
+    ]
 
 
 def _bounds(sizes: np.ndarray) -> list[tuple[int, int]]:

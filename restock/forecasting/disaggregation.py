@@ -52,7 +52,10 @@ def customer_shares(recent: pd.DataFrame, customers: pd.DataFrame, series: pd.Da
     new_rows = new_rows.assign(basis="peer_average")
 
     weighted = pd.concat(
-        [own[["segment_id", "sku", "customer_id", "weight", "basis"]], new_rows[["segment_id", "sku", "customer_id", "weight", "basis"]]],
+        [
+            own[["segment_id", "sku", "customer_id", "weight", "basis"]],
+            new_rows[["segment_id", "sku", "customer_id", "weight", "basis"]],
+        ],
         ignore_index=True,
     )
     covered = weighted[["segment_id", "sku"]].drop_duplicates()

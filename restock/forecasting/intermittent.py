@@ -21,7 +21,8 @@ Initialisation (Croston, SBA, TSB), stated once:
 
 Smoothing constants default to 0.1, inside the 0.05–0.2 range usual in the
 intermittent-demand literature (e.g. the values studied by Syntetos & Boylan 2005),
-and are configured in restock.yaml later. :func:`select_alpha` picks one from a grid instead.
+a technical default (not a business rule, so not in restock.yaml). :func:`select_alpha`
+picks one from a grid instead.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from numpy.typing import ArrayLike
 
 from restock.segmentation.product_classes import adi_cv2, validate_demand
 
-# Defaults (configured in restock.yaml later).
+# Technical defaults (see the module docstring).
 DEFAULT_ALPHA = 0.1
 DEFAULT_ALPHA_GRID = (0.05, 0.1, 0.15, 0.2, 0.3)
 
@@ -190,7 +191,7 @@ def select_alpha(
     candidates). Ties go to the earliest grid value. Returns ``fallback`` when no
     period can be scored (e.g. fewer than two demands). E.g. TSB's probability
     constant: ``select_alpha(y, tsb, parameter="alpha_probability")``. Grid default
-    (0.05, 0.1, 0.15, 0.2, 0.3), configured in restock.yaml later. In-sample MSE is a
+    (0.05, 0.1, 0.15, 0.2, 0.3). In-sample MSE is a
     weak criterion for intermittent series; prefer a holdout when history allows.
     """
     y = validate_demand(demand)

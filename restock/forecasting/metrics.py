@@ -61,7 +61,7 @@ def rmsse(actual: ArrayLike, forecast: ArrayLike, insample: ArrayLike, season: i
     nonzero = np.flatnonzero(history != 0)
     if nonzero.size == 0 or history.size - nonzero[0] <= season:
         return float("nan")
-    active = history[nonzero[0]:]
+    active = history[nonzero[0] :]
     scale = np.mean((active[season:] - active[:-season]) ** 2)
     return float(np.sqrt(_ratio(np.mean((y_hat - y) ** 2), scale)))
 

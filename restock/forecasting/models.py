@@ -64,7 +64,9 @@ from restock.calendar import is_holiday, weeks_to_spring_festival
 from restock.forecasting import intermittent
 from restock.segmentation.product_classes import validate_demand
 
-# Defaults (configured in restock.yaml later).
+# Defaults of the pure functions. The pipeline passes restock.yaml's forecasting
+# values where it has one (season_weeks, interval_level, ses_alpha); the others are
+# technical constants.
 DEFAULT_SEASON = 52
 DEFAULT_LEVEL = 0.8
 DEFAULT_MA_WINDOW = 4
@@ -194,7 +196,9 @@ def _ordered(point: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> tuple[n
 # Each returns (point, lower, upper, params); y validated, h >= 1.
 
 
-def _seasonal_naive(y: np.ndarray, h: int, level: float, season: int, seasons_required: int = DEFAULT_SEASONS_REQUIRED, **_: object):
+def _seasonal_naive(
+    y: np.ndarray, h: int, level: float, season: int, seasons_required: int = DEFAULT_SEASONS_REQUIRED, **_: object
+):
     if y.size >= seasons_required * season:
         last = y[-season:]
         point = np.array([last[k % season] for k in range(h)])
@@ -234,7 +238,9 @@ def _ses(y: np.ndarray, h: int, level: float, **_: object):
     return (*residual_interval_full(point, y - result.fittedvalues, level), params)
 
 
-def _ets_damped(y: np.ndarray, h: int, level: float, season: int, seasons_required: int = DEFAULT_ETS_SEASONS_REQUIRED, **_: object):
+def _ets_damped(
+    y: np.ndarray, h: int, level: float, season: int, seasons_required: int = DEFAULT_ETS_SEASONS_REQUIRED, **_: object
+):
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
     seasonal = y.size >= seasons_required * season
@@ -360,7 +366,9 @@ def _combination(
     extra: dict[str, object] = {}
     if SARIMAX_CALENDAR in wanted:
         try:
-            part = _sarimax_calendar(y, h, level, exog_history, exog_future, start_params=start_params, fixed_params=fixed_params)
+            part = _sarimax_calendar(
+                y, h, level, exog_history, exog_future, start_params=start_params, fixed_params=fixed_params
+            )
             if all(np.isfinite(np.asarray(a, dtype=float)).all() for a in part[:3]):
                 parts.append(part)
                 used.append(SARIMAX_CALENDAR)

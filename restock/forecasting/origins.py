@@ -68,7 +68,9 @@ def run_forecasts(
     in_run = set(days)
     results = []
     for origin in sorted({forecast_origin(d, settings.cutoff_weekday) for d in days}):
-        exists = con.execute("select count(*) from analytics.segment_forecasts where forecast_origin = ?", [origin]).fetchone()[0]
+        exists = con.execute(
+            "select count(*) from analytics.segment_forecasts where forecast_origin = ?", [origin]
+        ).fetchone()[0]
         if origin in in_run or not exists:
             result = compute_origin(con, origin, config, settings, pool)
         else:
@@ -95,7 +97,9 @@ def compute_origin(
     started = time.monotonic()
     members = _members(con, origin, config)
     if members is None:
-        log.warning("no customers in the marts on %s (before the first partition?): no forecast for this origin", origin)
+        log.warning(
+            "no customers in the marts on %s (before the first partition?): no forecast for this origin", origin
+        )
         return OriginResult(origin, "no_segments")
     trading = _trading(members)
     tasks = _series(con, origin, trading, config)
@@ -120,10 +124,22 @@ def compute_origin(
     con.execute("begin transaction")
     try:
         replace_rows(con, "analytics.segment_forecasts", "forecast_origin", origin, rows, FORECAST_COLUMNS)
-        replace_rows(con, "analytics.forecast_members", "forecast_origin", origin,
-                     trading.assign(forecast_origin=origin), table_registry.columns("forecast_members"))
-        replace_rows(con, "analytics.customer_forecast_shares", "forecast_origin", origin, shares,
-                     table_registry.columns("customer_forecast_shares"))
+        replace_rows(
+            con,
+            "analytics.forecast_members",
+            "forecast_origin",
+            origin,
+            trading.assign(forecast_origin=origin),
+            table_registry.columns("forecast_members"),
+        )
+        replace_rows(
+            con,
+            "analytics.customer_forecast_shares",
+            "forecast_origin",
+            origin,
+            shares,
+            table_registry.columns("customer_forecast_shares"),
+        )
         if is_selection_origin(origin, settings.selection_every_weeks):
             _store_choices(con, origin, selected)
         con.execute("commit")
@@ -132,10 +148,15 @@ def compute_origin(
         raise
     first = rows[rows["horizon"] == 1]
     return OriginResult(
-        origin, "computed", series=len(tasks), selected=len(selected),
+        origin,
+        "computed",
+        series=len(tasks),
+        selected=len(selected),
         fallbacks=int(first["fallback_reason"].notna().sum()),
         failed_fits=int(first["fallback_reason"].fillna("").str.contains("failed").sum()),
-        forecast_rows=len(rows), share_rows=len(shares), unallocated_series=unallocated,
+        forecast_rows=len(rows),
+        share_rows=len(shares),
+        unallocated_series=unallocated,
         seconds=round(time.monotonic() - started, 2),
     )
 
@@ -181,7 +202,10 @@ def _series(con: DuckDBPyConnection, origin: date, members: pd.DataFrame, config
 
 
 def _select_at(
-    con: DuckDBPyConnection, selection_origin: date, config: RestockConfig, settings: ForecastingConfig,
+    con: DuckDBPyConnection,
+    selection_origin: date,
+    config: RestockConfig,
+    settings: ForecastingConfig,
     pool: Executor | None,
 ) -> pd.DataFrame | None:
     """Choices of a selection origin that was never run (e.g. a backfill starting
@@ -191,8 +215,14 @@ def _select_at(
         return None
     tasks = _series(con, selection_origin, _trading(members), config)
     _, selected = forecast_panel(tasks, selection_origin, settings, None, pool)
-    replace_day(con, "analytics.model_choices", "selection_origin", selection_origin,
-                _choices_frame(selected).assign(selection_origin=selection_origin), CHOICE_COLUMNS)
+    replace_day(
+        con,
+        "analytics.model_choices",
+        "selection_origin",
+        selection_origin,
+        _choices_frame(selected).assign(selection_origin=selection_origin),
+        CHOICE_COLUMNS,
+    )
     return _choices_frame(selected)
 
 
@@ -203,11 +233,16 @@ def _choices_frame(selected: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(columns=["key"])
 
 
-
 def _store_choices(con, origin: date, selected: pd.DataFrame) -> None:
     """Replace the origin's choices (inside the caller's transaction)."""
-    replace_rows(con, "analytics.model_choices", "selection_origin", origin,
-                 _choices_frame(selected).assign(selection_origin=origin), CHOICE_COLUMNS)
+    replace_rows(
+        con,
+        "analytics.model_choices",
+        "selection_origin",
+        origin,
+        _choices_frame(selected).assign(selection_origin=origin),
+        CHOICE_COLUMNS,
+    )
 
 
 def _naive_mae(y: np.ndarray) -> float | None:

@@ -124,15 +124,30 @@ def forecast_panel(
     ]
     workers = max(1, settings.workers)
     size = max(1, math.ceil(len(jobs) / (workers * chunks_per_worker)))
-    chunks = [jobs[i:i + size] for i in range(0, len(jobs), size)]
+    chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
     if pool is None or len(chunks) <= 1:
         results = [_forecast_chunk(chunk, origin, settings) for chunk in chunks]
     else:
         results = list(pool.map(_forecast_chunk, chunks, [origin] * len(chunks), [settings] * len(chunks)))
     rows = [row for forecast_rows, _ in results for row in forecast_rows]
     picks = [row for _, selected in results for row in selected]
-    forecasts = pd.DataFrame(rows, columns=["key", "horizon", "period_start", "forecast_qty", "lower_qty", "upper_qty", "model", "method", "fallback_reason"])
-    selected = pd.DataFrame(picks, columns=["key", "model", "params_json", "scores_json", "demand_class", "fallback_reason"])
+    forecasts = pd.DataFrame(
+        rows,
+        columns=[
+            "key",
+            "horizon",
+            "period_start",
+            "forecast_qty",
+            "lower_qty",
+            "upper_qty",
+            "model",
+            "method",
+            "fallback_reason",
+        ],
+    )
+    selected = pd.DataFrame(
+        picks, columns=["key", "model", "params_json", "scores_json", "demand_class", "fallback_reason"]
+    )
     return forecasts, selected
 
 
@@ -143,7 +158,9 @@ def make_pool(workers: int) -> ProcessPoolExecutor | None:
 
     if workers <= 1:
         return None
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_quiet_worker)
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_quiet_worker
+    )
 
 
 def _quiet_worker() -> None:
@@ -183,11 +200,13 @@ def _forecast_one(job: dict, origin: date, settings: ForecastingConfig) -> tuple
             exog = {}
             if choice["model"] in ("sarimax_calendar", "combination"):
                 x = _calendar(job["first_week"], y.size + h)
-                exog = {"exog_history": x[: y.size], "exog_future": x[y.size:]}
+                exog = {"exog_history": x[: y.size], "exog_future": x[y.size :]}
             params = {k: v for k, v in choice.get("params", {}).items() if k in ("alpha", "window")}
             if "start_params" in choice.get("params", {}):
                 params["fixed_params"] = choice["params"]["start_params"]
-            forecast = fit_forecast(choice["model"], y, h, season=settings.season_weeks, level=settings.interval_level, **exog, **params)
+            forecast = fit_forecast(
+                choice["model"], y, h, season=settings.season_weeks, level=settings.interval_level, **exog, **params
+            )
         except (ModelFitError, ValueError) as exc:
             fallback = f"refit of {choice['model']} failed ({exc}); selected again"
     if forecast is None and job["refit_origin"] and choice is None:
@@ -197,8 +216,14 @@ def _forecast_one(job: dict, origin: date, settings: ForecastingConfig) -> tuple
         klass = classify_demand(y)
         default = CLASS_DEFAULTS.get(klass) or settings.default_model or "combination"
         result = select_and_forecast(
-            y, weeks, h, demand_class=klass, min_history_weeks=settings.min_history_weeks,
-            season=settings.season_weeks, level=settings.interval_level, candidates=[default],
+            y,
+            weeks,
+            h,
+            demand_class=klass,
+            min_history_weeks=settings.min_history_weeks,
+            season=settings.season_weeks,
+            level=settings.interval_level,
+            candidates=[default],
             ses_alpha=settings.ses_alpha,
         )
         forecast, method = result.forecast, "class_default"
@@ -206,7 +231,9 @@ def _forecast_one(job: dict, origin: date, settings: ForecastingConfig) -> tuple
     if forecast is None:
         klass = classify_demand(y)
         result = select_and_forecast(
-            y, weeks, h,
+            y,
+            weeks,
+            h,
             demand_class=klass,
             min_history_weeks=settings.min_history_weeks,
             origins=settings.backtest_origins.as_dict().get(klass),
@@ -222,9 +249,26 @@ def _forecast_one(job: dict, origin: date, settings: ForecastingConfig) -> tuple
         fallback = "; ".join(reason for reason in (fallback, result.fallback_reason) if reason) or None
         params = {k: _plain(v) for k, v in forecast.params.items() if k in ("start_params", "alpha", "window")}
         scores = {k: (None if not math.isfinite(v) else round(v, 6)) for k, v in result.scores.items()}
-        pick = (job["key"], result.model, json.dumps(params, sort_keys=True), json.dumps(scores, sort_keys=True), klass, result.fallback_reason)
+        pick = (
+            job["key"],
+            result.model,
+            json.dumps(params, sort_keys=True),
+            json.dumps(scores, sort_keys=True),
+            klass,
+            result.fallback_reason,
+        )
     rows = [
-        (job["key"], k + 1, future[k], float(forecast.point[k]), float(forecast.lower[k]), float(forecast.upper[k]), forecast.model, method, fallback)
+        (
+            job["key"],
+            k + 1,
+            future[k],
+            float(forecast.point[k]),
+            float(forecast.lower[k]),
+            float(forecast.upper[k]),
+            forecast.model,
+            method,
+            fallback,
+        )
         for k in range(h)
     ]
     return rows, pick

@@ -50,15 +50,14 @@ from restock.forecasting.models import (
     COMBINATION,
     CROSTON,
     DEFAULT_LEVEL,
-    DEFAULT_SES_ALPHA,
     DEFAULT_MA_WINDOW,
     DEFAULT_SEASON,
+    DEFAULT_SES_ALPHA,
     ETS_DAMPED,
     MOVING_AVERAGE,
     SARIMAX_CALENDAR,
     SBA,
     SEASONAL_NAIVE,
-    SES,
     SES_FIXED,
     TSB,
     ZERO,
@@ -81,7 +80,9 @@ from restock.segmentation.product_classes import (
     validate_demand,
 )
 
-# Defaults (configured in restock.yaml later).
+# Defaults of the pure functions. The pipeline passes restock.yaml's forecasting
+# values where it has one (min_history_weeks, backtest_origins, backtest_metric);
+# the others are technical constants.
 DEFAULT_MIN_HISTORY_WEEKS = 12  # below: "new SKU" rule, no model selection
 DEFAULT_ORIGINS = 3
 DEFAULT_BACKTEST_H = 4
@@ -216,7 +217,7 @@ def rolling_origin_backtest(
         if end < max(min_train, 1):
             continue
         first_train = values[:end] if first_train is None else first_train
-        exog_kw: dict[str, Any] = {} if x is None else {"exog_history": x[:end], "exog_future": x[end:end + h]}
+        exog_kw: dict[str, Any] = {} if x is None else {"exog_history": x[:end], "exog_future": x[end : end + h]}
         point = _cached_combination(cache, end, h, season, x is not None) if candidate == COMBINATION else None
         if point is None:
             result = fit_forecast(candidate, values[:end], h, season=season, **exog_kw, **params)
@@ -227,7 +228,7 @@ def rolling_origin_backtest(
                 params = {**params, "fixed_params": result.params["start_params"]}
         if cache is not None:
             cache[(candidate, end, h)] = point
-        actuals.append(values[end:end + h])
+        actuals.append(values[end : end + h])
         forecasts.append(point)
     if not actuals or first_train is None:
         return float("nan")
@@ -321,23 +322,35 @@ def select_and_forecast(
         exog, calendar_failure = None, str(exc)
     if len(names) == 1 and calendar_failure is None:
         # One candidate: nothing to choose, so no backtest; fit it (or fall back).
-        exog_kw = {} if exog is None else {"exog_history": exog[: values.size], "exog_future": exog[values.size:values.size + h]}
+        exog_kw = (
+            {}
+            if exog is None
+            else {"exog_history": exog[: values.size], "exog_future": exog[values.size : values.size + h]}
+        )
         try:
-            forecast = fit_forecast(names[0], values, h, season=season, level=level, **exog_kw, **params.get(names[0], {}))
+            forecast = fit_forecast(
+                names[0], values, h, season=season, level=level, **exog_kw, **params.get(names[0], {})
+            )
             return SelectionResult(forecast, names[0], {}, None)
         except ModelFitError as exc:
             return _fixed(values, h, MOVING_AVERAGE, level, f"{names[0]} failed: {exc.reason}", window=fallback_window)
     scores, failures = _backtest_all(values, names, origins, backtest_h or h, metric, exog, season, params)
     if calendar_failure is not None:
         scores[SARIMAX_CALENDAR], failures[SARIMAX_CALENDAR] = math.inf, calendar_failure
-    ranked = [name for _, _, name in sorted((s, i, name) for i, (name, s) in enumerate(scores.items()) if math.isfinite(s))]
+    ranked = [
+        name for _, _, name in sorted((s, i, name) for i, (name, s) in enumerate(scores.items()) if math.isfinite(s))
+    ]
     default = DEFAULT_CLASS_MODELS.get(klass) if default_model is None else default_model
     if default in ranked and ranked[0] != default and not scores[ranked[0]] < (1.0 - switch_margin) * scores[default]:
         ranked.remove(default)  # the challenger is not clearly better: keep the default
         ranked.insert(0, default)
     for name in ranked:
         try:
-            exog_kw = {} if exog is None else {"exog_history": exog[: values.size], "exog_future": exog[values.size:values.size + h]}
+            exog_kw = (
+                {}
+                if exog is None
+                else {"exog_history": exog[: values.size], "exog_future": exog[values.size : values.size + h]}
+            )
             forecast = fit_forecast(name, values, h, season=season, level=level, **exog_kw, **params.get(name, {}))
             return SelectionResult(forecast, name, scores, None)
         except ModelFitError as exc:
@@ -367,8 +380,17 @@ def _backtest_all(
     for name in names:
         try:
             x = exog if name in (SARIMAX_CALENDAR, COMBINATION) else None
-            score = rolling_origin_backtest(values, name, origins=origins, h=h, metric=metric, exog=x, season=season,
-                                            cache=cache, **params.get(name, {}))
+            score = rolling_origin_backtest(
+                values,
+                name,
+                origins=origins,
+                h=h,
+                metric=metric,
+                exog=x,
+                season=season,
+                cache=cache,
+                **params.get(name, {}),
+            )
         except ModelFitError as exc:
             failures[name] = exc.reason
             score = math.inf
@@ -405,5 +427,7 @@ def _fixed(
     window = max(1, min(int(params.get("window", DEFAULT_MA_WINDOW)), values.size))
     point = np.full(h, values[-window:].mean())
     lower, upper = residual_interval(point, values - moving_average_fitted(values, window), level)
-    forecast = Forecast(point=point, lower=lower, upper=upper, model=MOVING_AVERAGE, level=level, params={"window": window})
+    forecast = Forecast(
+        point=point, lower=lower, upper=upper, model=MOVING_AVERAGE, level=level, params={"window": window}
+    )
     return SelectionResult(forecast, MOVING_AVERAGE, scores or {}, reason)

@@ -78,8 +78,9 @@ def is_delivered(file: LandingFile, now: float, settle_seconds: int = DEFAULT_SE
     return file.mtime_ns <= int(now * 1_000_000_000) - settle_seconds * 1_000_000_000
 
 
-def still_being_written(files: dict[str, LandingFile], now: float,
-                        settle_seconds: int = DEFAULT_SETTLE_SECONDS) -> list[str]:
+def still_being_written(
+    files: dict[str, LandingFile], now: float, settle_seconds: int = DEFAULT_SETTLE_SECONDS
+) -> list[str]:
     """Names of the day's files that do not count as delivered yet (sorted)."""
     return sorted(name for name, file in files.items() if not is_delivered(file, now, settle_seconds))
 

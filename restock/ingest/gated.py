@@ -40,15 +40,16 @@ import logging
 import os
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from restock.config import QualityConfig
 from restock.contract import EXTRACTS, PARTITION_COLUMN
-from restock.ingest.raw_tables import QUARANTINE_TABLE, RAW_SCHEMA, create_raw_tables
+from restock.ingest.gated_load import GatedLoad
 from restock.ingest.landing import ExtractFile, LandingError, find_file, read_extract_file
 from restock.ingest.loader import LoadResult, no_delivery, release_quarantined, write_day
+from restock.ingest.raw_tables import QUARANTINE_TABLE, RAW_SCHEMA, create_raw_tables
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -63,82 +64,54 @@ DATA_DOCS_DIR = Path("quality") / "docs"
 DEFAULT_ENCODINGS = ("utf-8-sig", "gb18030")
 
 
-@dataclass(frozen=True)
-class GateRules:
-    """The business rules of the raw gates (restock.yaml ``quality:``)."""
-
-    outlier_k: float = 8.0  # orders: a line above mean + k * std of its customer's earlier lines (warning)
-    max_quantity: float = 100000  # orders: a line above this is absurd (blocks)
-    baseline_weeks: int = 8  # orders: weeks of accepted history the outlier baseline uses
-
-    def suite_parameters(self, extract_name: str) -> dict[str, Any]:
-        if extract_name == "orders":
-            return {"outlier_k": self.outlier_k, "max_quantity": self.max_quantity}
-        return {}
-
-
-@dataclass(frozen=True)
-class GatedLoad:
-    extract: str
-    day: date
-    status: str  # "loaded" | "no_delivery" | "quarantined"
-    source_file: str | None
-    checksum_sha256: str | None
-    row_count: int  # rows loaded (loaded), rows in the rejected file (quarantined; 0 when unreadable)
-    encoding: str | None = None
-    snapshot_in_force: date | None = None
-    gate: GateResult | None = None
-    reason: str | None = None  # why the file was rejected: the gate's message or the reader's error
-    quarantine_file: Path | None = None
-    released: int = 0  # open quarantine records of this day released by this load
-    notes: tuple[str, ...] = field(default_factory=tuple)  # warnings outside the suite
-
-    @property
-    def passed(self) -> bool:
-        return self.status != "quarantined"
-
-    @property
-    def data_docs_path(self) -> Path | None:
-        return self.gate.data_docs_path if self.gate is not None else None
-
-    @property
-    def warnings(self) -> int:
-        return (len(self.gate.warnings) if self.gate is not None else 0) + len(self.notes)
-
-    def message(self) -> str:
-        if self.reason:
-            return self.reason
-        if self.gate is not None:
-            return self.gate.message()
-        return f"{self.extract} for {self.day}: {self.status}"
-
-    def failed_expectations(self) -> list[dict[str, Any]]:
-        """Failing expectations with counts and sample rows (file, row, column values)."""
-        if self.gate is not None and not self.gate.passed:
-            return self.gate.as_metadata()["failed"]
-        if self.status == "quarantined":
-            return [{"type": "file_is_readable", "column": None, "unexpected_count": None,
-                     "element_count": None, "error": self.reason, "rows": []}]
-        return []
-
-
 # --------------------------------------------------------------------------- API
 
 
-def load_gated_day(con, landing_dir: Path, data_dir: Path, extract_name: str, day: date, *,
-                   mapping: dict[str, str] | None = None, encodings: Iterable[str] = DEFAULT_ENCODINGS,
-                   rules: GateRules | None = None, today: date | None = None,
-                   data_docs: bool = True) -> GatedLoad:
+def load_gated_day(
+    con,
+    landing_dir: Path,
+    data_dir: Path,
+    extract_name: str,
+    day: date,
+    *,
+    mapping: dict[str, str] | None = None,
+    encodings: Iterable[str] = DEFAULT_ENCODINGS,
+    rules: QualityConfig | None = None,
+    today: date | None = None,
+    data_docs: bool = True,
+) -> GatedLoad:
     """Gate and load one extract for one day (see the module docstring)."""
-    results = list(load_gated_days(con, landing_dir, data_dir, extract_name, [day], mapping=mapping,
-                                   encodings=encodings, rules=rules, today=today, data_docs=data_docs))
+    results = list(
+        load_gated_days(
+            con,
+            landing_dir,
+            data_dir,
+            extract_name,
+            [day],
+            mapping=mapping,
+            encodings=encodings,
+            rules=rules,
+            today=today,
+            data_docs=data_docs,
+        )
+    )
     return next(r for r in reversed(results) if r.day == day)
 
 
-def load_gated_days(con, landing_dir: Path, data_dir: Path, extract_name: str, days: Iterable[date], *,
-                    mapping: dict[str, str] | None = None, encodings: Iterable[str] = DEFAULT_ENCODINGS,
-                    rules: GateRules | None = None, today: date | None = None, data_docs: bool = True,
-                    days_per_validation: int = DAYS_PER_VALIDATION) -> Iterator[GatedLoad]:
+def load_gated_days(
+    con,
+    landing_dir: Path,
+    data_dir: Path,
+    extract_name: str,
+    days: Iterable[date],
+    *,
+    mapping: dict[str, str] | None = None,
+    encodings: Iterable[str] = DEFAULT_ENCODINGS,
+    rules: QualityConfig | None = None,
+    today: date | None = None,
+    data_docs: bool = True,
+    days_per_validation: int = DAYS_PER_VALIDATION,
+) -> Iterator[GatedLoad]:
     """Gate and load each day in order, yielding one ``GatedLoad`` per day (plus one for
     an earlier snapshot loaded on the way, see ``loader.no_delivery``).
 
@@ -148,11 +121,20 @@ def load_gated_days(con, landing_dir: Path, data_dir: Path, extract_name: str, d
     after loading the days before it; ``LandingError`` when one day has two files.
     """
     create_raw_tables(con)
-    gate = _Gate(con, Path(landing_dir), Path(data_dir), extract_name, dict(mapping or {}), list(encodings),
-                 rules or GateRules(), today or date.today(), data_docs)
+    gate = _Gate(
+        con,
+        Path(landing_dir),
+        Path(data_dir),
+        extract_name,
+        dict(mapping or {}),
+        list(encodings),
+        rules or QualityConfig(),
+        today or date.today(),
+        data_docs,
+    )
     days = list(days)
     for start in range(0, len(days), max(1, days_per_validation)):
-        yield from gate.run(days[start:start + days_per_validation])
+        yield from gate.run(days[start : start + days_per_validation])
 
 
 def quarantine_dir(data_dir: Path) -> Path:
@@ -168,17 +150,29 @@ def open_quarantines(con, extract_name: str | None = None) -> list[dict[str, Any
     where, args = ("AND extract = ?", [extract_name]) if extract_name else ("", [])
     cur = con.execute(
         f"SELECT extract, partition_date, source_file, checksum_sha256, quarantine_file, quarantined_at, reason "
-        f"FROM {QUARANTINE_TABLE} WHERE released_at IS NULL {where} ORDER BY quarantined_at DESC", args)
+        f"FROM {QUARANTINE_TABLE} WHERE released_at IS NULL {where} ORDER BY quarantined_at DESC",
+        args,
+    )
     names = [d[0] for d in cur.description]
-    return [dict(zip(names, row)) for row in cur.fetchall()]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
 # ---------------------------------------------------------------------- the gate
 
 
 class _Gate:
-    def __init__(self, con, landing_dir: Path, data_dir: Path, extract_name: str, mapping: dict[str, str],
-                 encodings: list[str], rules: GateRules, today: date, data_docs: bool) -> None:
+    def __init__(
+        self,
+        con,
+        landing_dir: Path,
+        data_dir: Path,
+        extract_name: str,
+        mapping: dict[str, str],
+        encodings: list[str],
+        rules: QualityConfig,
+        today: date,
+        data_docs: bool,
+    ) -> None:
         self.con, self.landing_dir, self.data_dir = con, landing_dir, data_dir
         self.extract_name, self.extract = extract_name, EXTRACTS[extract_name]
         self.mapping, self.encodings, self.rules, self.today = mapping, encodings, rules, today
@@ -231,17 +225,17 @@ class _Gate:
             frame[PARTITION_COLUMN] = pd.Timestamp(day)
             frames[day] = frame
         days = sorted(frames)
-        params: dict[str, Any] = {"today": self.today, **self.rules.suite_parameters(self.extract_name)}
+        params: dict[str, Any] = {"today": self.today, **_suite_parameters(self.rules, self.extract_name)}
         baseline = None
         if self.extract_name in ("orders", "inventory", "promotions"):
             params["known_skus"] = {d: self._ids_in_force("products", "sku", ids_as_of or d) for d in days}
         if self.extract_name == "orders":
-            params["known_customer_ids"] = {d: self._ids_in_force("customers", "customer_id", ids_as_of or d)
-                                            for d in days}
+            params["known_customer_ids"] = {
+                d: self._ids_in_force("customers", "customer_id", ids_as_of or d) for d in days
+            }
             baseline = self._quantity_baseline(days[0])
         docs = data_docs_dir(self.data_dir) if self.data_docs else None
-        return validate_days(f"raw_{self.extract_name}", frames, params, data_docs_dir=docs,
-                             quantity_baseline=baseline)
+        return validate_days(f"raw_{self.extract_name}", frames, params, data_docs_dir=docs, quantity_baseline=baseline)
 
     def _ids_in_force(self, extract_name: str, column: str, day: date) -> frozenset[str]:
         """Ids of the accepted snapshot in force on ``day`` (empty when there is none)."""
@@ -254,7 +248,8 @@ class _Gate:
         if key not in self._in_force_ids:
             rows = self.con.execute(
                 f'SELECT DISTINCT "{column}" FROM {RAW_SCHEMA}."{extract_name}" '
-                f'WHERE {PARTITION_COLUMN} = ? AND "{column}" IS NOT NULL', [snapshot]
+                f'WHERE {PARTITION_COLUMN} = ? AND "{column}" IS NOT NULL',
+                [snapshot],
             ).fetchall()
             self._in_force_ids[key] = frozenset(r[0] for r in rows)
         return self._in_force_ids[key]
@@ -265,7 +260,8 @@ class _Gate:
         since = first_day - timedelta(weeks=self.rules.baseline_weeks)
         history = self.con.execute(
             f"SELECT customer_id, quantity, status FROM {RAW_SCHEMA}.orders "
-            f"WHERE {PARTITION_COLUMN} >= ? AND {PARTITION_COLUMN} < ?", [since, first_day]
+            f"WHERE {PARTITION_COLUMN} >= ? AND {PARTITION_COLUMN} < ?",
+            [since, first_day],
         ).df()
         if history.empty:
             return None
@@ -289,8 +285,14 @@ class _Gate:
         open_before = self._open_count(day)
         loaded = write_day(self.con, self.extract_name, day, file, release_quarantine=True)
         if open_before:
-            log.info("%s for %s: accepted %s; released %d quarantined deliver%s", self.extract_name, day,
-                     file.path, open_before, "y" if open_before == 1 else "ies")
+            log.info(
+                "%s for %s: accepted %s; released %d quarantined deliver%s",
+                self.extract_name,
+                day,
+                file.path,
+                open_before,
+                "y" if open_before == 1 else "ies",
+            )
         return _gated(loaded, gate=verdict, released=open_before, notes=notes)
 
     def _no_delivery(self, day: date) -> Iterator[GatedLoad]:
@@ -307,8 +309,9 @@ class _Gate:
                 self._rejected_earlier.add(earlier)
             return result.passed
 
-        result = no_delivery(self.con, self.landing_dir, self.extract_name, day, self.mapping, self.encodings,
-                             load_earlier=load_earlier)
+        result = no_delivery(
+            self.con, self.landing_dir, self.extract_name, day, self.mapping, self.encodings, load_earlier=load_earlier
+        )
         yield from earlier_results
         # The day is settled without a (new) file: a rejected delivery of it is not waiting any more.
         released = release_quarantined(self.con, self.extract_name, day, _now())
@@ -322,14 +325,16 @@ class _Gate:
         # is also what a day without any stock movement gives, so it is a warning.
         before = self.con.execute(
             f"SELECT source_file FROM {RAW_SCHEMA}._loads WHERE extract = ? AND partition_date = ? "
-            "AND status = 'loaded' AND checksum_sha256 = ?", [self.extract_name, day - timedelta(days=1),
-                                                             file.checksum_sha256]
+            "AND status = 'loaded' AND checksum_sha256 = ?",
+            [self.extract_name, day - timedelta(days=1), file.checksum_sha256],
         ).fetchone()
         if before is None:
             return ()
-        return (f"{file.path}: byte-identical to the file accepted for {day - timedelta(days=1)} ({before[0]}): "
-                "the previous day's snapshot delivered again? Accepted (a day without stock movement looks the "
-                "same); check with the warehouse and re-deliver if it is wrong.",)
+        return (
+            f"{file.path}: byte-identical to the file accepted for {day - timedelta(days=1)} ({before[0]}): "
+            "the previous day's snapshot delivered again? Accepted (a day without stock movement looks the "
+            "same); check with the warehouse and re-deliver if it is wrong.",
+        )
 
     def _open_count(self, day: date) -> int:
         return self.con.execute(
@@ -346,8 +351,17 @@ class _Gate:
             partial = target.with_name(f".{target.name}.partial")
             partial.write_bytes(data)
             os.replace(partial, target)
-        result = GatedLoad(self.extract_name, day, "quarantined", str(path), checksum, rows, gate=verdict,
-                           reason=reason, quarantine_file=target)
+        result = GatedLoad(
+            self.extract_name,
+            day,
+            "quarantined",
+            str(path),
+            checksum,
+            rows,
+            gate=verdict,
+            reason=reason,
+            quarantine_file=target,
+        )
         failed = json.dumps(result.failed_expectations(), ensure_ascii=False, default=str)
         now = _now()
         self.con.execute("BEGIN TRANSACTION")
@@ -401,23 +415,49 @@ def _csv_row_with_wrong_field_count(path: Path, encodings: list[str]) -> str | N
             if row and len(row) != len(header):
                 line = rows.line_num
                 last = next(rows, None) is None
-                return (f"{path} row {number} (line {line}) has {len(row)} field(s), the header has {len(header)}"
-                        + ("; it is the last row: was the file still being written?" if last else ""))
+                return f"{path} row {number} (line {line}) has {len(row)} field(s), the header has {len(header)}" + (
+                    "; it is the last row: was the file still being written?" if last else ""
+                )
     except (OSError, EOFError, zlib.error, csv.Error, StopIteration):
         return None
     return None
 
 
-def _gated(result: LoadResult, *, gate: GateResult | None = None, released: int = 0,
-           notes: tuple[str, ...] = ()) -> GatedLoad:
-    return GatedLoad(result.extract, result.day, result.status, result.source_file, result.checksum_sha256,
-                     result.row_count, result.encoding, result.snapshot_in_force, gate=gate, released=released,
-                     notes=notes)
+def _suite_parameters(rules: QualityConfig, extract_name: str) -> dict[str, Any]:
+    """The suite parameters restock.yaml's ``quality`` section sets (orders only)."""
+    if extract_name == "orders":
+        return {"outlier_k": rules.outlier_k, "max_quantity": rules.max_quantity}
+    return {}
+
+
+def _gated(
+    result: LoadResult, *, gate: GateResult | None = None, released: int = 0, notes: tuple[str, ...] = ()
+) -> GatedLoad:
+    return GatedLoad(
+        result.extract,
+        result.day,
+        result.status,
+        result.source_file,
+        result.checksum_sha256,
+        result.row_count,
+        result.encoding,
+        result.snapshot_in_force,
+        gate=gate,
+        released=released,
+        notes=notes,
+    )
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
-__all__ = ["GateRules", "GatedLoad", "load_gated_day", "load_gated_days", "open_quarantines",
-           "quarantine_dir", "data_docs_dir", "DAYS_PER_VALIDATION"]
+__all__ = [
+    "GatedLoad",
+    "load_gated_day",
+    "load_gated_days",
+    "open_quarantines",
+    "quarantine_dir",
+    "data_docs_dir",
+    "DAYS_PER_VALIDATION",
+]

@@ -41,15 +41,12 @@ def find_file(landing_dir: Path, extract: str, day: date) -> Path | None:
     found = [p for p in expected_paths(landing_dir, extract, day) if p.exists()]
     if len(found) > 1:
         raise LandingError(
-            f"{extract} for {day}: more than one file delivered ({', '.join(str(p) for p in found)}); "
-            "keep exactly one"
+            f"{extract} for {day}: more than one file delivered ({', '.join(str(p) for p in found)}); keep exactly one"
         )
     return found[0] if found else None
 
 
-def read_extract_file(
-    path: Path, extract: Extract, mapping: dict[str, str], encodings: list[str]
-) -> ExtractFile:
+def read_extract_file(path: Path, extract: Extract, mapping: dict[str, str], encodings: list[str]) -> ExtractFile:
     data = path.read_bytes()
     checksum = hashlib.sha256(data).hexdigest()
     if not data:

@@ -14,13 +14,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
-from restock.contract import EXTRACTS, PARTITION_COLUMN
-from restock.ingest.raw_tables import QUARANTINE_TABLE, RAW_SCHEMA, create_raw_tables
-from restock.contract import day_of_file
+from restock.contract import EXTRACTS, PARTITION_COLUMN, day_of_file
 from restock.ingest.landing import ExtractFile, LandingError, expected_paths, find_file, read_extract_file
+from restock.ingest.raw_tables import QUARANTINE_TABLE, RAW_SCHEMA, create_raw_tables
 
 log = logging.getLogger(__name__)
 
@@ -41,23 +40,26 @@ class LoadResult:
     snapshot_in_force: date | None = None
 
 
-def load_day(con, landing_dir: Path, extract_name: str, day: date, mapping: dict[str, str],
-             encodings: list[str]) -> LoadResult:
+def load_day(
+    con, landing_dir: Path, extract_name: str, day: date, mapping: dict[str, str], encodings: list[str]
+) -> LoadResult:
     """Load ``landing_dir/<extract>/<day>.*`` into ``raw.<extract>`` (replacing that day)."""
     create_raw_tables(con)
     return _load_day(con, landing_dir, extract_name, day, mapping, encodings)
 
 
-def load_days(con, landing_dir: Path, extract_name: str, days: Iterable[date], mapping: dict[str, str],
-              encodings: list[str]) -> Iterator[LoadResult]:
+def load_days(
+    con, landing_dir: Path, extract_name: str, days: Iterable[date], mapping: dict[str, str], encodings: list[str]
+) -> Iterator[LoadResult]:
     """``load_day`` for each day in order (a backfill range); tables are checked once."""
     create_raw_tables(con)
     for day in days:
         yield _load_day(con, landing_dir, extract_name, day, mapping, encodings)
 
 
-def _load_day(con, landing_dir: Path, extract_name: str, day: date, mapping: dict[str, str],
-              encodings: list[str]) -> LoadResult:
+def _load_day(
+    con, landing_dir: Path, extract_name: str, day: date, mapping: dict[str, str], encodings: list[str]
+) -> LoadResult:
     extract = EXTRACTS[extract_name]
     path = find_file(landing_dir, extract_name, day)
     if path is None:
@@ -66,14 +68,15 @@ def _load_day(con, landing_dir: Path, extract_name: str, day: date, mapping: dic
     return write_day(con, extract_name, day, delivered)
 
 
-def write_day(con, extract_name: str, day: date, delivered: ExtractFile, *,
-              release_quarantine: bool = False) -> LoadResult:
+def write_day(
+    con, extract_name: str, day: date, delivered: ExtractFile, *, release_quarantine: bool = False
+) -> LoadResult:
     """Replace ``day`` in ``raw.<extract>`` with the file's rows and record the load, in
     one transaction (a failure keeps the previous rows). ``release_quarantine``: also
     mark a quarantined delivery of that extract and day as released (the gated path)."""
     extract = EXTRACTS[extract_name]
     path = delivered.path
-    loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    loaded_at = datetime.now(UTC).replace(tzinfo=None)
     columns = ", ".join(f'"{c}"' for c in extract.columns)
     con.execute("BEGIN TRANSACTION")
     try:
@@ -85,8 +88,9 @@ def write_day(con, extract_name: str, day: date, delivered: ExtractFile, *,
             [day, str(path), loaded_at],
         )
         con.unregister("incoming_extract")
-        _record_load(con, extract_name, day, "loaded", str(path), delivered.checksum_sha256,
-                     delivered.table.num_rows, loaded_at)
+        _record_load(
+            con, extract_name, day, "loaded", str(path), delivered.checksum_sha256, delivered.table.num_rows, loaded_at
+        )
         if release_quarantine:
             release_quarantined(con, extract_name, day, loaded_at)
         con.execute("COMMIT")
@@ -94,8 +98,16 @@ def write_day(con, extract_name: str, day: date, delivered: ExtractFile, *,
         con.execute("ROLLBACK")
         raise
     log.info("raw.%s %s: %d rows from %s", extract_name, day, delivered.table.num_rows, path)
-    return LoadResult(extract_name, day, "loaded", str(path), delivered.checksum_sha256,
-                      delivered.table.num_rows, delivered.encoding, day)
+    return LoadResult(
+        extract_name,
+        day,
+        "loaded",
+        str(path),
+        delivered.checksum_sha256,
+        delivered.table.num_rows,
+        delivered.encoding,
+        day,
+    )
 
 
 def release_quarantined(con, extract_name: str, day: date, at: datetime) -> int:
@@ -108,8 +120,15 @@ def release_quarantined(con, extract_name: str, day: date, at: datetime) -> int:
     return len(released)
 
 
-def no_delivery(con, landing_dir: Path, extract_name: str, day: date, mapping: dict[str, str],
-                encodings: list[str], load_earlier: Callable[[date], bool] | None = None) -> LoadResult:
+def no_delivery(
+    con,
+    landing_dir: Path,
+    extract_name: str,
+    day: date,
+    mapping: dict[str, str],
+    encodings: list[str],
+    load_earlier: Callable[[date], bool] | None = None,
+) -> LoadResult:
     """A day without a file: a daily extract fails (naming the expected paths); a
     snapshot extract uses the latest earlier snapshot (loading it when the warehouse has
     none yet, through ``load_earlier(day) -> accepted?`` when given)."""
@@ -145,14 +164,15 @@ def no_delivery(con, landing_dir: Path, extract_name: str, day: date, mapping: d
             else:
                 rejected = earlier
     if in_force is None and not extract.optional_extract:
-        why = (f" The snapshot delivered {rejected} was rejected by its validation gate (quarantined)."
-               if rejected else "")
+        why = (
+            f" The snapshot delivered {rejected} was rejected by its validation gate (quarantined)." if rejected else ""
+        )
         raise MissingDeliveryError(
             f"{extract_name} for {day}: no snapshot on or before this day in the warehouse; the first "
             f"partition needs one. Expected {wanted}, or backfill from the day of an earlier snapshot "
             f"in {landing_dir / extract_name}.{why}"
         )
-    loaded_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    loaded_at = datetime.now(UTC).replace(tzinfo=None)
     _record_load(con, extract_name, day, "no_delivery", None, None, 0, loaded_at)
     return LoadResult(extract_name, day, "no_delivery", None, None, 0, None, in_force)
 

@@ -39,10 +39,12 @@ def quantity_baseline(
     import numpy as np
     import pandas as pd
 
-    h = pd.DataFrame({
-        "customer_id": history["customer_id"].astype("string").str.strip(),
-        "q": pd.to_numeric(history["quantity"], errors="coerce"),
-    })
+    h = pd.DataFrame(
+        {
+            "customer_id": history["customer_id"].astype("string").str.strip(),
+            "q": pd.to_numeric(history["quantity"], errors="coerce"),
+        }
+    )
     if "status" in history.columns and not include_cancelled:
         keep = history["status"].astype("string").str.strip().str.lower().ne("cancelled").fillna(True)
         h = h[keep.to_numpy()]
@@ -50,16 +52,24 @@ def quantity_baseline(
     own = h.groupby("customer_id")["q"].agg(mean="mean", std=lambda s: s.std(ddof=0), n="count")
     own["basis"] = "customer"
     if customers is not None and "tier" in customers.columns:
-        tiers = pd.DataFrame({
-            "customer_id": customers["customer_id"].astype("string").str.strip(),
-            "tier": pd.to_numeric(customers["tier"], errors="coerce"),
-        }).dropna().drop_duplicates("customer_id")
+        tiers = (
+            pd.DataFrame(
+                {
+                    "customer_id": customers["customer_id"].astype("string").str.strip(),
+                    "tier": pd.to_numeric(customers["tier"], errors="coerce"),
+                }
+            )
+            .dropna()
+            .drop_duplicates("customer_id")
+        )
         ht = h.merge(tiers, on="customer_id")
         by_tier = ht.groupby("tier")["q"].agg(mean="mean", std=lambda s: s.std(ddof=0), n="count")
         few = tiers[~tiers["customer_id"].isin(own.index[own["n"] >= min_lines])]
         pooled = few.merge(by_tier, left_on="tier", right_index=True).set_index("customer_id")
         pooled = pooled[["mean", "std", "n"]].assign(basis="tier")
-        own = pd.concat([own[own["n"] >= min_lines], pooled, own[~own.index.isin(pooled.index) & (own["n"] < min_lines)]])
+        own = pd.concat(
+            [own[own["n"] >= min_lines], pooled, own[~own.index.isin(pooled.index) & (own["n"] < min_lines)]]
+        )
     own["std"] = np.maximum(own["std"].fillna(0.0).to_numpy(dtype=float), min_std)
     own.index.name = "customer_id"
     return own

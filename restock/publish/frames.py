@@ -31,10 +31,7 @@ def _to_arrow(table: str, frame: Any) -> pa.Table:
             return pa.Table.from_pandas(frame, preserve_index=False)
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
             raise ValueError(f"table {table!r}: cannot convert to Arrow: {exc}") from exc
-    raise TypeError(
-        f"table {table!r}: expected a pandas DataFrame or a pyarrow Table, got"
-        f" {type(frame).__name__}"
-    )
+    raise TypeError(f"table {table!r}: expected a pandas DataFrame or a pyarrow Table, got {type(frame).__name__}")
 
 
 def as_date(value: Any) -> date:
@@ -81,13 +78,10 @@ def prepare_frame(
                 col = col.cast(pa.date32())
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             raise ValueError(
-                f"table {table!r}: column 'as_of_date' of type {data.column('as_of_date').type}"
-                f" is not a date: {exc}"
+                f"table {table!r}: column 'as_of_date' of type {data.column('as_of_date').type} is not a date: {exc}"
             ) from exc
         if col.null_count:
-            raise ValueError(
-                f"table {table!r}: column 'as_of_date' has {col.null_count} null value(s)"
-            )
+            raise ValueError(f"table {table!r}: column 'as_of_date' has {col.null_count} null value(s)")
         distinct = sorted(v for v in col.unique().to_pylist())
         if len(distinct) > 1:
             shown = ", ".join(d.isoformat() for d in distinct[:5])
@@ -97,23 +91,15 @@ def prepare_frame(
             )
         if distinct and wanted is not None and distinct[0] != wanted:
             raise ValueError(
-                f"table {table!r}: column 'as_of_date' holds {distinct[0]} but the day being"
-                f" published is {wanted}"
+                f"table {table!r}: column 'as_of_date' holds {distinct[0]} but the day being published is {wanted}"
             )
         day = wanted if wanted is not None else (distinct[0] if distinct else None)
         if day is None:
-            raise ValueError(
-                f"table {table!r}: the frame is empty and no as_of_date was given"
-            )
-        data = data.set_column(
-            names.index("as_of_date"), "as_of_date", pa.array([day] * len(data), pa.date32())
-        )
+            raise ValueError(f"table {table!r}: the frame is empty and no as_of_date was given")
+        data = data.set_column(names.index("as_of_date"), "as_of_date", pa.array([day] * len(data), pa.date32()))
     else:
         if wanted is None:
-            raise ValueError(
-                f"table {table!r}: the frame has no 'as_of_date' column and no as_of_date"
-                " was given"
-            )
+            raise ValueError(f"table {table!r}: the frame has no 'as_of_date' column and no as_of_date was given")
         day = wanted
         data = data.append_column("as_of_date", pa.array([day] * len(data), pa.date32()))
 
@@ -137,7 +123,5 @@ def _check_keys(table: str, data: pa.Table, key_columns: list[str]) -> None:
     if len(dup):
         example = {c: dup.column(c)[0].as_py() for c in key_columns}
         raise ValueError(
-            f"table {table!r}: key columns {key_columns} are not unique:"
-            f" {len(dup)} key(s) repeat, e.g. {example}"
+            f"table {table!r}: key columns {key_columns} are not unique: {len(dup)} key(s) repeat, e.g. {example}"
         )
-

@@ -77,21 +77,30 @@ def published_catalog() -> dict[str, dict[str, Any]]:
 def read_day(con: duckdb.DuckDBPyConnection, source: str, day: date, order_by: list[str]) -> pa.Table:
     """The rows of ``day`` in warehouse relation ``source``, in ``order_by`` order."""
     order = ", ".join(f'"{c}"' for c in order_by)
-    return con.sql(f"select * from {source} where as_of_date = $day order by {order}", params={"day": day}).to_arrow_table()
+    return con.sql(
+        f"select * from {source} where as_of_date = $day order by {order}", params={"day": day}
+    ).to_arrow_table()
 
 
 def _relation_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
     schema, name = qualified.split(".", 1)
-    return bool(con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
-    ).fetchall()[0][0])
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
+        ).fetchall()[0][0]
+    )
 
 
 # --------------------------------------------------------------------- gate inputs
 
 
-def gate_parameters(con: duckdb.DuckDBPyConnection, day: date, config: RestockConfig,
-                    previous_rows: Mapping[str, int], forecasts: pa.Table) -> dict[str, dict[str, Any]]:
+def gate_parameters(
+    con: duckdb.DuckDBPyConnection,
+    day: date,
+    config: RestockConfig,
+    previous_rows: Mapping[str, int],
+    forecasts: pa.Table,
+) -> dict[str, dict[str, Any]]:
     """Suite parameters per table, computed from the warehouse independently of the
     code that built the tables (so a dropped join shows up as a failed gate).
     ``forecasts``: the day's demand_forecasts rows, already read for publishing."""
@@ -104,18 +113,23 @@ def gate_parameters(con: duckdb.DuckDBPyConnection, day: date, config: RestockCo
         params[table] = dict(common, min_row_count=math.ceil(rows * (1 - publishing.max_row_drop_share) - 1e-9))
     params.setdefault("demand_forecasts", dict(common))["horizon"] = config.forecasting.horizon_weeks
     params.setdefault("replenishment_plan", dict(common))["active_skus"] = [
-        r[0] for r in con.execute(
+        r[0]
+        for r in con.execute(
             """select distinct i.sku from marts.inventory_positions i
                join marts.products p on p.sku = i.sku and p.as_of_date = i.as_of_date
-               where i.as_of_date = ? and p.is_active order by 1""", [day]).fetchall()
+               where i.as_of_date = ? and p.is_active order by 1""",
+            [day],
+        ).fetchall()
     ]
     params.setdefault("customer_order_suggestions", dict(common))["active_customers"] = _active_customers(
-        con, day, config.replenishment, forecasts)
+        con, day, config.replenishment, forecasts
+    )
     return params
 
 
-def _active_customers(con: duckdb.DuckDBPyConnection, day: date, replenishment: ReplenishmentConfig,
-                      forecasts: pa.Table) -> list[str]:
+def _active_customers(
+    con: duckdb.DuckDBPyConnection, day: date, replenishment: ReplenishmentConfig, forecasts: pa.Table
+) -> list[str]:
     """Customers active on ``day`` (status active, lifecycle not churned/closed), in a
     region served by a warehouse, with a positive forecast for their next order cycle:
     the week holding the first ``order_weekday`` strictly after ``day`` (without a
@@ -152,8 +166,9 @@ def _active_customers(con: duckdb.DuckDBPyConnection, day: date, replenishment: 
     return [r[0] for r in rows]
 
 
-def gate_frame(table: str, data: pa.Table, config: RestockConfig, con: duckdb.DuckDBPyConnection,
-               day: date) -> pd.DataFrame:
+def gate_frame(
+    table: str, data: pa.Table, config: RestockConfig, con: duckdb.DuckDBPyConnection, day: date
+) -> pd.DataFrame:
     """The pandas frame a published suite validates: the table's rows plus the
     columns a suite needs that the table itself does not carry."""
     frame = data.to_pandas()
@@ -164,16 +179,19 @@ def gate_frame(table: str, data: pa.Table, config: RestockConfig, con: duckdb.Du
     return frame
 
 
-def _with_availability(frame: pd.DataFrame, con: duckdb.DuckDBPyConnection, day: date,
-                       in_transit: bool) -> pd.DataFrame:
+def _with_availability(
+    frame: pd.DataFrame, con: duckdb.DuckDBPyConnection, day: date, in_transit: bool
+) -> pd.DataFrame:
     """_available_qty (the warehouse x SKU's quantity available for allocation that
     day, as restock.yaml defines it) and _allocated_total (the sum allocated). Holds for
     every SKU: an unconstrained one is one whose suggestions fit in what is available.
     ``in_transit``: replenishment.allocation.available_includes_in_transit."""
     stock = con.execute(
         f"""select warehouse_id, sku,
-                   greatest(on_hand_qty {'+ in_transit_qty' if in_transit else ''} - allocated_qty, 0) as available
-            from marts.inventory_positions where as_of_date = ?""", [day]).df()
+                   greatest(on_hand_qty {"+ in_transit_qty" if in_transit else ""} - allocated_qty, 0) as available
+            from marts.inventory_positions where as_of_date = ?""",
+        [day],
+    ).df()
     key = ["warehouse_id", "sku"]
     frame["_allocated_total"] = frame.groupby(key)["allocated_qty"].transform("sum").astype(float).to_numpy()
     frame["_available_qty"] = frame[key].merge(stock, on=key, how="left")["available"].fillna(0.0).to_numpy()
@@ -216,8 +234,11 @@ def publish_days(
     all_days = sorted(set(days))
     already = {d for t in catalog for d in published_days(data_dir, t)}
     wanted, first_kept = days_to_publish(all_days, already, retain_days)
-    outcomes = [DayOutcome(d, False, skipped_reason=f"older than publishing.retain_days={retain_days}")
-                for d in all_days if d not in wanted]
+    outcomes = [
+        DayOutcome(d, False, skipped_reason=f"older than publishing.retain_days={retain_days}")
+        for d in all_days
+        if d not in wanted
+    ]
     missing = [t for t, spec in catalog.items() if not _relation_exists(con, spec["source"])]
     for day in wanted:
         started = time.perf_counter()
@@ -245,9 +266,16 @@ def publish_days(
         if not outcome.failed_tables:
             for table, rows in data.items():
                 # Keys were checked by the gate (a key may hold nulls, e.g. customer_id of segment rows).
-                result = publish_day(data_dir, table, day, rows, description=catalog[table]["description"],
-                                     refresh_serving=False, postgres_url=postgres_url,
-                                     postgres_schema=postgres_schema)
+                result = publish_day(
+                    data_dir,
+                    table,
+                    day,
+                    rows,
+                    description=catalog[table]["description"],
+                    refresh_serving=False,
+                    postgres_url=postgres_url,
+                    postgres_schema=postgres_schema,
+                )
                 outcome.rows[table] = result.rows
             ensure_serving(data_dir, {t: spec["description"] for t, spec in catalog.items()})
             outcome.published = True
@@ -267,8 +295,9 @@ def _previous_rows(data_dir: Path, table: str, day: date) -> int:
     return row_count(data_dir, table, earlier[-1]) if earlier else 0
 
 
-def _apply_retention(data_dir: Path, catalog: Mapping[str, Any], first_kept: date,
-                     postgres_url: str | None, postgres_schema: str) -> None:
+def _apply_retention(
+    data_dir: Path, catalog: Mapping[str, Any], first_kept: date, postgres_url: str | None, postgres_schema: str
+) -> None:
     dropped = 0
     for table in catalog:
         for day in published_days(data_dir, table):

@@ -31,13 +31,11 @@ def check_table_name(table: str) -> str:
     """``table`` when it is a valid published-table name; ValueError saying why not."""
     if not isinstance(table, str) or not TABLE_NAME.match(table):
         raise ValueError(
-            f"table name {table!r} is not valid: use lower-case letters, digits and _,"
-            " starting with a letter"
+            f"table name {table!r} is not valid: use lower-case letters, digits and _, starting with a letter"
         )
     if table.endswith("_latest"):
         raise ValueError(
-            f"table name {table!r} must not end in '_latest': that suffix names the"
-            " latest-day view of each table"
+            f"table name {table!r} must not end in '_latest': that suffix names the latest-day view of each table"
         )
     return table
 
@@ -103,7 +101,7 @@ def current_files(data_dir: Path, table: str) -> dict[date, Path]:
         if not entry.name.startswith(DAY_PREFIX) or not entry.is_symlink():
             continue
         try:
-            day = date.fromisoformat(entry.name[len(DAY_PREFIX):])
+            day = date.fromisoformat(entry.name[len(DAY_PREFIX) :])
         except ValueError:
             continue
         target = link_target(Path(entry.path))
@@ -126,9 +124,7 @@ def published_tables(data_dir: Path) -> list[str]:
     return sorted(
         e.name
         for e in os.scandir(root)
-        if e.is_dir(follow_symlinks=False)
-        and TABLE_NAME.match(e.name)
-        and not e.name.endswith("_latest")
+        if e.is_dir(follow_symlinks=False) and TABLE_NAME.match(e.name) and not e.name.endswith("_latest")
     )
 
 

@@ -105,10 +105,7 @@ def load_day(
         cur.execute(
             sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
                 qualified,
-                sql.SQL(", ").join(
-                    sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(types[c]))
-                    for c in columns
-                ),
+                sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(types[c])) for c in columns),
             )
         )
         cur.execute(
@@ -117,8 +114,7 @@ def load_day(
             )
         )
         cur.execute(
-            "SELECT column_name FROM information_schema.columns"
-            " WHERE table_schema = %s AND table_name = %s",
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
             [schema, table],
         )
         existing = {r[0] for r in cur.fetchall()}
@@ -126,18 +122,12 @@ def load_day(
             if c not in existing:
                 log.info("postgres: adding column %s.%s.%s %s", schema, table, c, types[c])
                 cur.execute(
-                    sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(
-                        qualified, sql.Identifier(c), sql.SQL(types[c])
-                    )
+                    sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(qualified, sql.Identifier(c), sql.SQL(types[c]))
                 )
-        cur.execute(
-            sql.SQL("DELETE FROM {} WHERE as_of_date = %s").format(qualified), [as_of_date]
-        )
+        cur.execute(sql.SQL("DELETE FROM {} WHERE as_of_date = %s").format(qualified), [as_of_date])
         deleted = cur.rowcount
         buf = io.BytesIO()
-        pacsv.write_csv(
-            _csv_ready(data), buf, pacsv.WriteOptions(include_header=False)
-        )
+        pacsv.write_csv(_csv_ready(data), buf, pacsv.WriteOptions(include_header=False))
         payload = buf.getbuffer()
         copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
             qualified, sql.SQL(", ").join(sql.Identifier(c) for c in columns)
@@ -168,6 +158,5 @@ def delete_day(url: str, table: str, as_of_date: date, *, schema: str) -> int:
         found = cur.fetchone()
         if found is None or found[0] is None:
             return 0
-        cur.execute(sql.SQL("DELETE FROM {} WHERE as_of_date = %s").format(sql.Identifier(schema, table)),
-                    [as_of_date])
+        cur.execute(sql.SQL("DELETE FROM {} WHERE as_of_date = %s").format(sql.Identifier(schema, table)), [as_of_date])
         return cur.rowcount

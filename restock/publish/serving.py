@@ -123,20 +123,13 @@ def ensure_serving(
                 log.warning("table %s has no published day yet: no view in %s", name, target)
                 continue
             paths = ", ".join(_sql_text(str(p.absolute())) for p in files.values())
+            con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet([{paths}], union_by_name = true)')
             con.execute(
-                f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet([{paths}],'
-                " union_by_name = true)"
-            )
-            con.execute(
-                f'CREATE VIEW "{name}_latest" AS SELECT * FROM'
-                f" read_parquet({_sql_text(str(latest_file.absolute()))})"
+                f'CREATE VIEW "{name}_latest" AS SELECT * FROM read_parquet({_sql_text(str(latest_file.absolute()))})'
             )
             if desc:
                 con.execute(f'COMMENT ON VIEW "{name}" IS {_sql_text(desc)}')
-                con.execute(
-                    f'COMMENT ON VIEW "{name}_latest" IS'
-                    f" {_sql_text(desc + ' (latest as_of_date only)')}"
-                )
+                con.execute(f'COMMENT ON VIEW "{name}_latest" IS {_sql_text(desc + " (latest as_of_date only)")}')
             served.append(name)
         con.execute("CHECKPOINT")
     except BaseException:

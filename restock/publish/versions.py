@@ -303,4 +303,3 @@ def cleanup_versions(data_dir: Path, grace: timedelta = DEFAULT_GRACE) -> list[P
                 path.unlink(missing_ok=True)
                 removed.append(path)
     return removed
-

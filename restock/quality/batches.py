@@ -26,10 +26,17 @@ if TYPE_CHECKING:  # pragma: no cover
 # Expectation types whose verdict is made of per-row verdicts, so one run over several
 # days can be split by the failing rows' day. Uniqueness must be keyed by the day
 # (expect_compound_columns_to_be_unique with _partition_date in column_list).
-_ROW_LEVEL_PREFIXES = ("expect_column_values_to_", "expect_column_pair_values_", "expect_multicolumn_",
-                       "expect_select_column_values_")
-_CROSS_ROW = ("expect_column_values_to_be_unique", "expect_column_values_to_be_increasing",
-              "expect_column_values_to_be_decreasing")
+_ROW_LEVEL_PREFIXES = (
+    "expect_column_values_to_",
+    "expect_column_pair_values_",
+    "expect_multicolumn_",
+    "expect_select_column_values_",
+)
+_CROSS_ROW = (
+    "expect_column_values_to_be_unique",
+    "expect_column_values_to_be_increasing",
+    "expect_column_values_to_be_decreasing",
+)
 _ROW_COUNT = "expect_table_row_count_to_be_between"
 
 
@@ -79,8 +86,14 @@ def validate_days(
     common = {k: v for k, v in (parameters or {}).items() if k not in ("partition_date", "window_start", "window_end")}
 
     def alone(day: date) -> GateResult:
-        return validate_frame(suite_name, frames[day], {**common, "partition_date": day},
-                              data_docs_dir=data_docs_dir, quantity_baseline=quantity_baseline, directory=directory)
+        return validate_frame(
+            suite_name,
+            frames[day],
+            {**common, "partition_date": day},
+            data_docs_dir=data_docs_dir,
+            quantity_baseline=quantity_baseline,
+            directory=directory,
+        )
 
     if len(days) < 2 or batch_blockers(suite):
         return {day: alone(day) for day in days}
@@ -112,8 +125,9 @@ def validate_days(
         df = pd.concat(parts, ignore_index=True)
         params = resolve_parameters(suite, {**common, "window_start": batch_days[0], "window_end": batch_days[-1]})
         frame = prepare_frame(suite, df, params, quantity_baseline)
-        result, _ = run_suite(suite, frame, params, f"{suite_name}_{batch_days[0]}_{batch_days[-1]}", None,
-                              complete=True)
+        result, _ = run_suite(
+            suite, frame, params, f"{suite_name}_{batch_days[0]}_{batch_days[-1]}", None, complete=True
+        )
         rows = RowFinder(frame, [*INDEX_COLUMNS, PARTITION_COLUMN])
         day_rows = {day: len(frames[day]) for day in batch_days}
         warnings: dict[date, list[FailedExpectation]] = {day: [] for day in batch_days}
@@ -139,19 +153,33 @@ def validate_days(
                     warnings[day].append(failed_expectation(r, rows, day_items, len(day_items), day_rows[day], None))
         for exp in suite["expectations"]:  # evaluated on the whole run above: redo per day
             if exp["type"] == _ROW_COUNT:
-                low, high = (params.get(v["$PARAMETER"]) if isinstance(v, dict) else v
-                             for v in (exp["kwargs"].get("min_value"), exp["kwargs"].get("max_value")))
-                recheck.update(day for day, n in day_rows.items()
-                               if (low is not None and n < low) or (high is not None and n > high))
+                low, high = (
+                    params.get(v["$PARAMETER"]) if isinstance(v, dict) else v
+                    for v in (exp["kwargs"].get("min_value"), exp["kwargs"].get("max_value"))
+                )
+                recheck.update(
+                    day
+                    for day, n in day_rows.items()
+                    if (low is not None and n < low) or (high is not None and n > high)
+                )
         share = (time.perf_counter() - t0) / len(batch_days)
         for day in batch_days:
             if day in recheck:
                 continue
-            files = tuple(sorted({str(f) for f in frames[day][SOURCE_FILE].dropna().unique()})) \
-                if SOURCE_FILE in frames[day].columns else ()
+            files = (
+                tuple(sorted({str(f) for f in frames[day][SOURCE_FILE].dropna().unique()}))
+                if SOURCE_FILE in frames[day].columns
+                else ()
+            )
             results[day] = GateResult(
-                suite_name=suite_name, passed=True, row_count=day_rows[day], evaluated=len(result.results),
-                failures=(), warnings=tuple(warnings[day]), partition_date=day, elapsed_s=share,
+                suite_name=suite_name,
+                passed=True,
+                row_count=day_rows[day],
+                evaluated=len(result.results),
+                failures=(),
+                warnings=tuple(warnings[day]),
+                partition_date=day,
+                elapsed_s=share,
                 source_files=files[:3],
             )
     for day in sorted(recheck):

@@ -92,10 +92,21 @@ class GateResult:
             "rows": self.row_count,
             "evaluated": self.evaluated,
             "failed": [
-                {"type": f.expectation_type, "column": f.column, "unexpected_count": f.unexpected_count,
-                 "element_count": f.element_count, "error": f.error,
-                 "rows": [{"source_file": r.source_file, "source_row": r.source_row,
-                           "values": {k: _show(v) for k, v in r.values.items()}} for r in f.rows]}
+                {
+                    "type": f.expectation_type,
+                    "column": f.column,
+                    "unexpected_count": f.unexpected_count,
+                    "element_count": f.element_count,
+                    "error": f.error,
+                    "rows": [
+                        {
+                            "source_file": r.source_file,
+                            "source_row": r.source_row,
+                            "values": {k: _show(v) for k, v in r.values.items()},
+                        }
+                        for r in f.rows
+                    ],
+                }
                 for f in self.failures
             ],
             "warnings": len(self.warnings),

@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -94,16 +94,22 @@ class _Runner:
                     "class_name": "SiteBuilder",
                     # The SiteBuilder takes it; GE's TypedDict of the site config omits it.
                     "show_how_to_buttons": False,  # type: ignore[typeddict-unknown-key]
-                    "store_backend": {"class_name": "TupleFilesystemStoreBackend",
-                                      "base_directory": str(directory)},
+                    "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(directory)},
                     "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
                 },
             )
             self._sites[directory] = name
         return self._sites[directory]
 
-    def run(self, suite: dict[str, Any], frame: pd.DataFrame, parameters: dict[str, Any], run_name: str,
-            data_docs_dir: Path | None, complete: bool = False):
+    def run(
+        self,
+        suite: dict[str, Any],
+        frame: pd.DataFrame,
+        parameters: dict[str, Any],
+        run_name: str,
+        data_docs_dir: Path | None,
+        complete: bool = False,
+    ):
         from great_expectations.core.run_identifier import RunIdentifier
         from great_expectations.data_context.types.resource_identifiers import (
             ExpectationSuiteIdentifier,
@@ -111,7 +117,7 @@ class _Runner:
         )
 
         definition = self.definition(suite)
-        run_id = RunIdentifier(run_name=run_name, run_time=datetime.now(timezone.utc))
+        run_id = RunIdentifier(run_name=run_name, run_time=datetime.now(UTC))
         result = definition.run(
             batch_parameters={"dataframe": frame},
             expectation_parameters=parameters,
@@ -155,16 +161,23 @@ def _runner() -> _Runner:
     return _RUNNER
 
 
-def run_suite(suite: dict[str, Any], frame: pd.DataFrame, params: dict[str, Any], run_name: str,
-              data_docs_dir: Path | None, complete: bool = False):
+def run_suite(
+    suite: dict[str, Any],
+    frame: pd.DataFrame,
+    params: dict[str, Any],
+    run_name: str,
+    data_docs_dir: Path | None,
+    complete: bool = False,
+):
     """GE's validation result for ``frame`` and the Data Docs page written (or None).
 
     ``params``: the resolved parameters; GE gets those its kwargs name. One run at a
     time: the process shares one runner and its GE context.
     """
     with _LOCK:
-        return _runner().run(suite, frame, _run_parameters(suite, params, frame), run_name, data_docs_dir,
-                             complete=complete)
+        return _runner().run(
+            suite, frame, _run_parameters(suite, params, frame), run_name, data_docs_dir, complete=complete
+        )
 
 
 def _run_parameters(suite: dict[str, Any], params: dict[str, Any], frame: pd.DataFrame) -> dict[str, Any]:
@@ -184,8 +197,13 @@ def _shrink_value_sets(suite: dict[str, Any], params: dict[str, Any], frame: pd.
     present: dict[str, set[str]] = {}
     for exp in suite["expectations"]:
         value_set, column = exp["kwargs"].get("value_set"), exp["kwargs"].get("column")
-        if (exp["type"] == "expect_column_values_to_be_in_set" and isinstance(value_set, dict)
-                and "$PARAMETER" in value_set and isinstance(column, str) and column in frame.columns):
+        if (
+            exp["type"] == "expect_column_values_to_be_in_set"
+            and isinstance(value_set, dict)
+            and "$PARAMETER" in value_set
+            and isinstance(column, str)
+            and column in frame.columns
+        ):
             values = {str(v) for v in frame[column].dropna().unique()}
             present.setdefault(value_set["$PARAMETER"], set()).update(values)
     if not present:
@@ -208,8 +226,14 @@ def read_failures(result, frame: pd.DataFrame) -> tuple[tuple[FailedExpectation,
         if r.success and not error:
             continue
         res = r.result or {}
-        failed = failed_expectation(r, rows, res.get("partial_unexpected_index_list") or [],
-                                    res.get("unexpected_count"), res.get("element_count"), error)
+        failed = failed_expectation(
+            r,
+            rows,
+            res.get("partial_unexpected_index_list") or [],
+            res.get("unexpected_count"),
+            res.get("element_count"),
+            error,
+        )
         (failures if failed.severity == "critical" else warnings).append(failed)
     order = {e: i for i, e in enumerate(r.expectation_config.type for r in result.results)}
     failures.sort(key=lambda f: (f.columns, order.get(f.expectation_type, 0)))
@@ -230,7 +254,7 @@ class RowFinder:
     def position(self, item: dict[str, Any]) -> int | None:
         if self._positions is None:
             cols = [self.frame[c] for c in self.index_columns]
-            self._positions = {self._key(values): i for i, values in enumerate(zip(*cols))}
+            self._positions = {self._key(values): i for i, values in enumerate(zip(*cols, strict=True))}
         return self._positions.get(self._key([item.get(c) for c in self.index_columns]))
 
 
@@ -248,8 +272,9 @@ def severity_of(config) -> str:
     return getattr(value, "value", value).split(".")[-1].lower()
 
 
-def failed_expectation(r, rows: RowFinder, sample: list, unexpected_count: int | None,
-                       element_count: int | None, error: str | None) -> FailedExpectation:
+def failed_expectation(
+    r, rows: RowFinder, sample: list, unexpected_count: int | None, element_count: int | None, error: str | None
+) -> FailedExpectation:
     """GE's result ``r`` as a ``FailedExpectation``; ``sample``: GE's index items of failing rows."""
     frame = rows.frame
     config = r.expectation_config
@@ -295,7 +320,8 @@ def _observed(expectation_type: str, kwargs: Any, res: dict) -> str | None:
         missing = [str(v) for v in res.get("partial_missing_list") or []]
         more = int(res["missing_count"]) - len(missing[:10])
         return f"{res['missing_count']} expected value(s) absent: {', '.join(missing[:10])}" + (
-            f" and {more} more" if more > 0 else "")
+            f" and {more} more" if more > 0 else ""
+        )
     if "observed_value" not in res:
         return None
     value = res["observed_value"]
@@ -312,7 +338,8 @@ def raised_error(info: Any) -> str | None:
     if isinstance(info, dict) and info.get("raised_exception"):
         return str(info.get("exception_message"))
     messages = [
-        str(v.get("exception_message")) for v in (info.values() if isinstance(info, dict) else [])
+        str(v.get("exception_message"))
+        for v in (info.values() if isinstance(info, dict) else [])
         if isinstance(v, dict) and v.get("raised_exception")
     ]
     return "; ".join(dict.fromkeys(messages)) or None

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from restock.settings import expectations_dir
+
 DERIVED_SUFFIXES = ("__num", "__date", "__code", "__z", "__known")
 ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 COLUMN_KWARGS = ("column", "column_A", "column_B")
@@ -48,15 +49,13 @@ def load_suite(name: str, directory: Path | None = None) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise SuiteError(f"{path}: not valid JSON ({exc})") from exc
     if not isinstance(suite, dict) or suite.get("name") != name:
-        raise SuiteError(f"{path}: expected an object whose \"name\" is {name!r}")
+        raise SuiteError(f'{path}: expected an object whose "name" is {name!r}')
     expectations = suite.get("expectations")
     if not isinstance(expectations, list) or not expectations:
-        raise SuiteError(f"{path}: \"expectations\" must be a non-empty list")
+        raise SuiteError(f'{path}: "expectations" must be a non-empty list')
     for i, exp in enumerate(expectations):
-        if not isinstance(exp, dict) or not isinstance(exp.get("type"), str) or not isinstance(
-            exp.get("kwargs"), dict
-        ):
-            raise SuiteError(f"{path}: expectation #{i + 1} needs a \"type\" string and a \"kwargs\" object")
+        if not isinstance(exp, dict) or not isinstance(exp.get("type"), str) or not isinstance(exp.get("kwargs"), dict):
+            raise SuiteError(f'{path}: expectation #{i + 1} needs a "type" string and a "kwargs" object')
     return suite
 
 
@@ -119,7 +118,7 @@ def resolve_parameters(suite: dict[str, Any], parameters: dict[str, Any] | None)
         hint = " (partition_date sets both window_start and window_end)" if "window_start" in missing else ""
         raise SuiteError(
             f"suite {suite['name']!r} needs parameter(s) {', '.join(missing)}{hint}; pass them in "
-            "validate_frame(parameters=...) or give defaults under \"suite_parameters\" in "
+            'validate_frame(parameters=...) or give defaults under "suite_parameters" in '
             f"{suite['name']}.json"
         )
     return {k: v if isinstance(v, Mapping) else parameter_value(v) for k, v in merged.items()}

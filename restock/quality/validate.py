@@ -44,8 +44,7 @@ def validate_frame(
     frame = prepare_frame(suite, df, params, quantity_baseline)
     partition = params.get("partition_date")
     run_name = f"{suite_name}_{partition.date().isoformat()}" if isinstance(partition, datetime) else suite_name
-    result, page = run_suite(suite, frame, params, run_name,
-                             Path(data_docs_dir) if data_docs_dir is not None else None)
+    result, page = run_suite(suite, frame, params, run_name, Path(data_docs_dir) if data_docs_dir is not None else None)
     failures, warnings = read_failures(result, frame)
     files = tuple(sorted({str(f) for f in frame[SOURCE_FILE].dropna().unique()})) if len(frame) else ()
     return GateResult(

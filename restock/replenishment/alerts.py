@@ -155,11 +155,9 @@ def inventory_alerts(
         supply,
         overstock_days,
         lambda i: (
-            f"position {position[i]:g} with no forecast demand (days of supply infinite)"
-            f" > {overstock_days:g} days"
+            f"position {position[i]:g} with no forecast demand (days of supply infinite) > {overstock_days:g} days"
             if math.isinf(supply[i])
-            else f"days of supply {supply[i]:.1f} (position {position[i]:g} at {d[i]:g}/day)"
-            f" > {overstock_days:g} days"
+            else f"days of supply {supply[i]:.1f} (position {position[i]:g} at {d[i]:g}/day) > {overstock_days:g} days"
         ),
     )
 

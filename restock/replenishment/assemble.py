@@ -181,8 +181,12 @@ def _plan(
     demanded = weekly.loc[weekly["forecast_qty"] > 0, ["warehouse_id", "sku"]].drop_duplicates()
     dropped = sorted(set(demanded["sku"]) - known)
     if dropped:
-        log.warning("%s: %d forecast SKUs without a marts.products row dropped from the plan: %s",
-                    day, len(dropped), dropped[:5])
+        log.warning(
+            "%s: %d forecast SKUs without a marts.products row dropped from the plan: %s",
+            day,
+            len(dropped),
+            dropped[:5],
+        )
     demanded = demanded[demanded["sku"].isin(known)]
     grid = inventory.merge(demanded, on=["warehouse_id", "sku"], how="outer")
     for column in ("on_hand_qty", "in_transit_qty", "allocated_qty"):
@@ -209,13 +213,20 @@ def _plan(
     else:
         z = norm.ppf((1 + config.forecasting.interval_level) / 2)
         h1 = forecasts[forecasts["horizon"] == 1]
-        spread = (h1["spread_qty"] / (2 * z)).groupby(
-            [h1["warehouse_id"], h1["sku"]]).sum().rename("weekly_error_std").reset_index()
+        spread = (
+            (h1["spread_qty"] / (2 * z))
+            .groupby([h1["warehouse_id"], h1["sku"]])
+            .sum()
+            .rename("weekly_error_std")
+            .reset_index()
+        )
         grid = grid.merge(spread, on=["warehouse_id", "sku"], how="left")
         grid["weekly_error_std"] = grid["weekly_error_std"].fillna(0.0)
         grid["error_basis"] = "interval_h1"
-    daily = [policy.daily_demand_from_period(m, s, DAYS_PER_WEEK)
-             for m, s in zip(grid["weekly_forecast_qty"], grid["weekly_error_std"], strict=True)]
+    daily = [
+        policy.daily_demand_from_period(m, s, DAYS_PER_WEEK)
+        for m, s in zip(grid["weekly_forecast_qty"], grid["weekly_error_std"], strict=True)
+    ]
     grid["daily_demand_mean"] = [d for d, _ in daily]
     grid["daily_demand_std"] = [s for _, s in daily]
 
@@ -228,9 +239,24 @@ def _plan(
         ordering_cost=rules.ordering_cost,
         holding_cost_rate=rules.holding_cost_rate,
     )
-    extra = grid[["warehouse_id", "sku", "abc_class", "units_per_case", "moq_cases", "unit_cost", "is_active",
-                  "forecast_weeks", "weekly_forecast_qty", "weekly_error_std", "error_basis",
-                  "oldest_batch_date", "shelf_life_days", "launched_on"]]
+    extra = grid[
+        [
+            "warehouse_id",
+            "sku",
+            "abc_class",
+            "units_per_case",
+            "moq_cases",
+            "unit_cost",
+            "is_active",
+            "forecast_weeks",
+            "weekly_forecast_qty",
+            "weekly_error_std",
+            "error_basis",
+            "oldest_batch_date",
+            "shelf_life_days",
+            "launched_on",
+        ]
+    ]
     plan = plan.merge(extra, on=["warehouse_id", "sku"], how="left")
     plan["is_active"] = plan["is_active"].fillna(False).astype(bool)
     if not rules.order_inactive_products:
@@ -242,8 +268,11 @@ def _plan(
     last, first = inputs.read_demand_dates(con, day, customers, config.forecasting.quantity)
     plan = plan.merge(last, on=["warehouse_id", "sku"], how="left").merge(first, on="warehouse_id", how="left")
     since = pd.to_datetime(plan["last_demand_date"])
-    never = pd.concat([pd.to_datetime(plan["first_order_date"]), pd.to_datetime(plan["launched_on"])], axis=1).max(
-        axis=1, skipna=False).fillna(pd.to_datetime(plan["first_order_date"]))
+    never = (
+        pd.concat([pd.to_datetime(plan["first_order_date"]), pd.to_datetime(plan["launched_on"])], axis=1)
+        .max(axis=1, skipna=False)
+        .fillna(pd.to_datetime(plan["first_order_date"]))
+    )
     since = since.fillna(never)
     plan["weeks_since_last_demand"] = (pd.Timestamp(day) - since).dt.days / DAYS_PER_WEEK
     plan.insert(0, "as_of_date", day)
@@ -271,20 +300,29 @@ def _window_days(
     return {"days": days, "weeks": weeks}
 
 
-def _window_demand(
-    day: date, config: RestockConfig, forecasts: pd.DataFrame, products: pd.DataFrame
-) -> pd.DataFrame:
+def _window_demand(day: date, config: RestockConfig, forecasts: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame:
     """Σ forecast × share of it in the window after ``day``, per warehouse × SKU."""
     lead = forecasts["sku"].map(products.drop_duplicates("sku").set_index("sku")["lead_time_days"])
     rows = forecasts[lead.notna().to_numpy()]  # a SKU without a products row is dropped from the plan
     if rows.empty:
-        return pd.DataFrame({"warehouse_id": pd.Series(dtype=object), "sku": pd.Series(dtype=object),
-                             "window_demand": pd.Series(dtype=float)})
+        return pd.DataFrame(
+            {
+                "warehouse_id": pd.Series(dtype=object),
+                "sku": pd.Series(dtype=object),
+                "window_demand": pd.Series(dtype=float),
+            }
+        )
     window = _window_days(day, config, forecasts, lead[lead.notna()])["days"]
-    share = cycles.window_shares(rows["period_start"].to_numpy(dtype="datetime64[D]"),
-                                 rows["order_weekday"].to_numpy(dtype=float), day, window)
-    demand = pd.DataFrame({"warehouse_id": rows["warehouse_id"].to_numpy(), "sku": rows["sku"].to_numpy(),
-                           "window_demand": rows["forecast_qty"].to_numpy(dtype=float) * share})
+    share = cycles.window_shares(
+        rows["period_start"].to_numpy(dtype="datetime64[D]"), rows["order_weekday"].to_numpy(dtype=float), day, window
+    )
+    demand = pd.DataFrame(
+        {
+            "warehouse_id": rows["warehouse_id"].to_numpy(),
+            "sku": rows["sku"].to_numpy(),
+            "window_demand": rows["forecast_qty"].to_numpy(dtype=float) * share,
+        }
+    )
     return demand.groupby(["warehouse_id", "sku"], as_index=False, sort=False)["window_demand"].sum()
 
 
@@ -292,8 +330,9 @@ def _suggestions(
     con: DuckDBPyConnection, day: date, config: RestockConfig, customers: pd.DataFrame, inventory: pd.DataFrame
 ) -> pd.DataFrame:
     rules = config.replenishment
-    active = customers[(customers["customer_status"] == "active")
-                       & ~customers["lifecycle_state"].isin(INACTIVE_LIFECYCLE)]
+    active = customers[
+        (customers["customer_status"] == "active") & ~customers["lifecycle_state"].isin(INACTIVE_LIFECYCLE)
+    ]
     cycle = inputs.read_next_cycle_forecasts(con, day, active, config.forecasting.horizon_weeks)
     cycle["cycle_start"] = pd.to_datetime(cycle["cycle_start"]).dt.date
     tiers = active.set_index("customer_id")["tier"]
@@ -306,7 +345,9 @@ def _suggestions(
     parts = []
     for warehouse, rows in rounded.groupby("warehouse_id", sort=True):
         held = stock[stock["warehouse_id"] == warehouse]
-        available = dict.fromkeys(rows["sku"].unique(), 0.0) | dict(zip(held["sku"], held["available_qty"], strict=True))
+        available = dict.fromkeys(rows["sku"].unique(), 0.0) | dict(
+            zip(held["sku"], held["available_qty"], strict=True)
+        )
         parts.append(_allocate(rows.reset_index(drop=True), available, config))
     columns = [c for c in SUGGESTION_COLUMNS if c != "as_of_date"]
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)

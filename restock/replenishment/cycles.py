@@ -119,7 +119,9 @@ def window_shares(period_start, order_weekday, day: date, window_days) -> np.nda
     known = ~np.isnat(cycle)
     cycle_day = np.where(known, (cycle - _EPOCH).astype(np.int64), 0).astype(float)
     on_cycle = ((cycle_day >= first) & (cycle_day < end)).astype(float)
-    spread = np.clip(np.minimum(start + DAYS_PER_WEEK, end) - np.maximum(start, first), 0.0, DAYS_PER_WEEK) / DAYS_PER_WEEK
+    spread = (
+        np.clip(np.minimum(start + DAYS_PER_WEEK, end) - np.maximum(start, first), 0.0, DAYS_PER_WEEK) / DAYS_PER_WEEK
+    )
     return np.where(known, on_cycle, spread)
 
 

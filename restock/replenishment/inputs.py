@@ -98,7 +98,9 @@ def read_customers(con: DuckDBPyConnection, day: date, config: RestockConfig) ->
     if len(unmapped):
         log.warning(
             "%s: %d customers in regions without a warehouse (%s) left out of the replenishment",
-            day, len(unmapped), sorted(unmapped["region"].fillna("<null>").unique())[:10],
+            day,
+            len(unmapped),
+            sorted(unmapped["region"].fillna("<null>").unique())[:10],
         )
     return frame[frame["warehouse_id"].notna()].reset_index(drop=True), unmapped
 

@@ -1,8 +1,8 @@
 """Customer segments: RFM scores, lifecycle states and segment ids.
 
 Pure functions on order lines and the customer snapshot (the ``order_lines`` and
-``customers`` marts). Every threshold is a parameter whose default is documented here
-and will be configured in restock.yaml later. Column names default to the marts'
+``customers`` marts). Every threshold is a parameter; the pipeline passes
+restock.yaml's ``segmentation`` (restock.config), whose defaults these equal. Column names default to the marts'
 (``customer_id``, ``order_date``, ``line_amount``, ``customer_status``, ``opened_on``,
 ``closed_on``, ``tier``) and can be overridden.
 
@@ -47,7 +47,7 @@ CHURNED = "churned"
 CLOSED = "closed"
 LIFECYCLE_STATES = (NEW, ACTIVE, AT_RISK, CHURNED, CLOSED)
 
-# Defaults (configured in restock.yaml later).
+# Defaults, equal to restock.config's (the pipeline always passes the configured value).
 DEFAULT_RFM_WINDOW_WEEKS = 26
 DEFAULT_RFM_BINS = 5  # quintiles (domain.md, Segmentation)
 DEFAULT_CYCLE_DAYS = 7  # one ordering window a week
@@ -149,8 +149,8 @@ def rfm_scores(
     (ties share a score, :func:`percentile_scores`); the others get 1, 1, 1. The
     population is every customer with an order on or before ``as_of`` plus
     ``customer_ids`` (e.g. the customer snapshot). One row per customer, sorted by
-    customer id, default index. Defaults 26 weeks and quintiles — configured in
-    restock.yaml later.
+    customer id, default index. Defaults 26 weeks and quintiles (restock.yaml
+    ``segmentation.rfm_window_weeks`` / ``rfm_bins``).
     """
     if window_weeks < 1:
         raise ValueError(f"window_weeks must be >= 1, got {window_weeks}")
@@ -246,12 +246,12 @@ def lifecycle_states(
        churned.
 
     Returns a Series named ``lifecycle_state`` indexed by customer id, in the order of
-    ``customers``. Defaults 4 / 2 / 6 cycles of 7 days — configured in restock.yaml
-    later.
+    ``customers``. Defaults 4 / 2 / 6 cycles of 7 days (restock.yaml
+    ``segmentation.lifecycle``).
     """
     if cycle_days < 1:
         raise ValueError(f"cycle_days must be >= 1, got {cycle_days}")
-    if not 0 <= new_max_cycles:
+    if not new_max_cycles >= 0:
         raise ValueError(f"new_max_cycles must be >= 0, got {new_max_cycles}")
     if not 1 <= at_risk_missed_cycles <= churned_missed_cycles:
         raise ValueError(
@@ -319,8 +319,8 @@ def tier_band_labels(
     ``tier_bands`` are the inclusive upper ends of the bands, increasing; tiers above
     the last end form a final band up to ``max_tier``: the defaults (5, 10, 15, 20, 25)
     and 30 give T01-05, T06-10, …, T21-25, T26-30. A tier outside 1..``max_tier`` or
-    not a whole number raises; a missing tier gives ``"unknown"``. Defaults configured
-    in restock.yaml later.
+    not a whole number raises; a missing tier gives ``"unknown"``. Defaults: restock.yaml
+    ``segmentation.tier_bands``.
     """
     edges = [int(edge) for edge in tier_bands]
     if any(edge != raw for edge, raw in zip(edges, tier_bands, strict=True)):
@@ -360,8 +360,8 @@ def segment_ids(
     they are (stringified, surrounding spaces stripped); a missing value becomes
     ``"unknown"``. A key containing ``sep`` raises (the id must split back). E.g.
     tier 7, channel 便利店 → ``"T06-10|便利店"``. Returns a Series named
-    ``segment_id`` with the frame's index. ``by`` default (tier_band, channel) —
-    configured in restock.yaml later.
+    ``segment_id`` with the frame's index. ``by`` default (tier_band, channel)
+    (restock.yaml ``segmentation.segment_by``).
     """
     keys = list(by)
     if not keys:

@@ -1,8 +1,8 @@
 """Product classes: demand pattern (ADI / CV²), ABC by value and XYZ by variability.
 
 Pure functions on per-period demand (zeros included) and per-SKU values. Every
-cut-off is a parameter whose default is documented here and will be configured in
-restock.yaml later.
+cut-off is a parameter; the pipeline passes restock.yaml's ``product_classes``
+(restock.config), whose defaults these equal (tests/test_config.py).
 
 Conventions, chosen once and used everywhere:
 
@@ -36,7 +36,7 @@ INTERMITTENT = "intermittent"
 LUMPY = "lumpy"
 NO_DEMAND = "no_demand"
 
-# Defaults (configured in restock.yaml later).
+# Defaults, equal to restock.config's (the pipeline always passes the configured value).
 DEFAULT_ADI_CUT = 1.32  # Syntetos, Boylan & Croston (2005)
 DEFAULT_CV2_CUT = 0.49  # Syntetos, Boylan & Croston (2005)
 DEFAULT_ABC_CUTS = (0.8, 0.95)  # cumulative value share closing A, then B
@@ -114,7 +114,7 @@ def demand_class(
 
     A value exactly on a cut belongs to the high side. ``adi`` NaN (a series without
     demand, see :func:`adi_cv2`) → ``"no_demand"``. Cuts default to 1.32 and 0.49
-    (configured in restock.yaml later).
+    (restock.yaml ``product_classes.adi_cut`` / ``cv2_cut``).
     """
     if np.isnan(adi):
         return NO_DEMAND
@@ -153,7 +153,7 @@ def abc_classes(values: pd.Series, cuts: Sequence[float] = DEFAULT_ABC_CUTS) -> 
 
     ``values`` is indexed by item (e.g. SKU) and holds a non-negative value (sales
     amount, margin, quantity). Returns a string Series named ``abc_class`` with the
-    same index. ``cuts`` default (0.8, 0.95) — configured in restock.yaml later.
+    same index. ``cuts`` default (0.8, 0.95) (restock.yaml ``abc_cuts``).
     """
     low, high = _check_cuts(cuts, "cuts")
     if high > 1:
@@ -192,8 +192,8 @@ def xyz_classes(cv: pd.Series, cuts: Sequence[float] = DEFAULT_XYZ_CUTS) -> pd.S
     stays in the steadier class (thresholds are stated as "X ≤ …", domain.md). NaN
     (no demand, see :func:`coefficient_of_variation`) stays NaN: variability is
     undefined, the caller decides. Returns a Series named ``xyz_class`` (object dtype)
-    with the same index. ``cuts`` default (0.5, 1.0) — sources vary, configured in
-    restock.yaml later.
+    with the same index. ``cuts`` default (0.5, 1.0) — sources vary (restock.yaml
+    ``xyz_cuts``).
     """
     low, high = _check_cuts(cuts, "cuts")
     ratios = cv.to_numpy(dtype=float)

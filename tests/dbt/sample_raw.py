@@ -23,15 +23,47 @@ FIRST_DAY = dt.date(2024, 3, 4)
 LAST_DAY = dt.date(2024, 3, 24)
 DAYS = [FIRST_DAY + dt.timedelta(days=i) for i in range((LAST_DAY - FIRST_DAY).days + 1)]
 
-CUSTOMER_COLUMNS = ("customer_id", "customer_name", "channel", "region", "tier", "status",
-                    "opened_on", "closed_on", "order_weekday")
-ORDER_COLUMNS = ("order_id", "line_no", "customer_id", "sku", "order_date", "quantity",
-                 "requested_quantity", "unit_price", "amount", "status")
-PRODUCT_COLUMNS = ("sku", "product_name", "brand", "category", "price_band", "unit",
-                   "units_per_case", "unit_cost", "list_price", "lead_time_days",
-                   "lead_time_std_days", "moq_cases", "shelf_life_days", "status", "launched_on")
-INVENTORY_COLUMNS = ("warehouse_id", "sku", "on_hand_qty", "in_transit_qty", "allocated_qty",
-                     "oldest_batch_date")
+CUSTOMER_COLUMNS = (
+    "customer_id",
+    "customer_name",
+    "channel",
+    "region",
+    "tier",
+    "status",
+    "opened_on",
+    "closed_on",
+    "order_weekday",
+)
+ORDER_COLUMNS = (
+    "order_id",
+    "line_no",
+    "customer_id",
+    "sku",
+    "order_date",
+    "quantity",
+    "requested_quantity",
+    "unit_price",
+    "amount",
+    "status",
+)
+PRODUCT_COLUMNS = (
+    "sku",
+    "product_name",
+    "brand",
+    "category",
+    "price_band",
+    "unit",
+    "units_per_case",
+    "unit_cost",
+    "list_price",
+    "lead_time_days",
+    "lead_time_std_days",
+    "moq_cases",
+    "shelf_life_days",
+    "status",
+    "launched_on",
+)
+INVENTORY_COLUMNS = ("warehouse_id", "sku", "on_hand_qty", "in_transit_qty", "allocated_qty", "oldest_batch_date")
 
 CUSTOMER_SNAPSHOTS = {
     dt.date(2024, 3, 4): [
@@ -49,9 +81,57 @@ CUSTOMER_SNAPSHOTS = {
 }
 
 _PRODUCTS_1 = [
-    ("S1", "Red Crane", "Crane", "Cigarette", "Mid", "carton", "50", "120", "150", "7", "1.5", "1", "540", "active", "2019-01-01"),
-    ("S2", "Gold Leaf", "Leaf", "cigarette", "high", "carton", "25", "220", "260", "10", "2", "2", "540", "active", "2019-01-01"),
-    ("S3", "Blue Sky", "Sky", "cigarette", "low", "carton", "10", "60", "80", "5", None, "1", "360", "active", "2020-01-01"),
+    (
+        "S1",
+        "Red Crane",
+        "Crane",
+        "Cigarette",
+        "Mid",
+        "carton",
+        "50",
+        "120",
+        "150",
+        "7",
+        "1.5",
+        "1",
+        "540",
+        "active",
+        "2019-01-01",
+    ),
+    (
+        "S2",
+        "Gold Leaf",
+        "Leaf",
+        "cigarette",
+        "high",
+        "carton",
+        "25",
+        "220",
+        "260",
+        "10",
+        "2",
+        "2",
+        "540",
+        "active",
+        "2019-01-01",
+    ),
+    (
+        "S3",
+        "Blue Sky",
+        "Sky",
+        "cigarette",
+        "low",
+        "carton",
+        "10",
+        "60",
+        "80",
+        "5",
+        None,
+        "1",
+        "360",
+        "active",
+        "2020-01-01",
+    ),
 ]
 PRODUCT_SNAPSHOTS = {
     dt.date(2024, 3, 4): _PRODUCTS_1,
@@ -60,9 +140,18 @@ PRODUCT_SNAPSHOTS = {
 
 
 def _line(order_id, line_no, customer, sku, day, qty, price, requested=None, amount=None, status="confirmed"):
-    return (order_id, str(line_no), customer, sku, day.isoformat(), str(qty),
-            None if requested is None else str(requested), str(price),
-            None if amount is None else str(amount), status)
+    return (
+        order_id,
+        str(line_no),
+        customer,
+        sku,
+        day.isoformat(),
+        str(qty),
+        None if requested is None else str(requested),
+        str(price),
+        None if amount is None else str(amount),
+        status,
+    )
 
 
 def orders_by_day(last_day_version: str = "big") -> dict[dt.date, list[tuple]]:
@@ -72,17 +161,16 @@ def orders_by_day(last_day_version: str = "big") -> dict[dt.date, list[tuple]]:
         # C1, Mondays: S1 x10 @150 (03-04's line carries a discounted amount), S2 x5 @260
         days[monday] += [
             _line(f"O-C1-{week}", 1, "C1", "S1", monday, 10, 150, amount=1450 if week == 1 else None),
-            _line(f"O-C1-{week}", 2, "C1", "S2", monday, 5, 260,
-                  status=" CONFIRMED " if week == 2 else "confirmed"),
+            _line(f"O-C1-{week}", 2, "C1", "S2", monday, 5, 260, status=" CONFIRMED " if week == 2 else "confirmed"),
         ]
         # C4, Thursdays: S2 x12 @260
         thursday = monday + dt.timedelta(days=3)
         days[thursday].append(_line(f"O-C4-{week}", 1, "C4", "S2", thursday, 12, 260))
     d = dt.date(2024, 3, 5)
     days[d] += [
-        _line("O-C2-1", 1, "C2", "S1", d, 7, 150),        # superseded by the row below
+        _line("O-C2-1", 1, "C2", "S1", d, 7, 150),  # superseded by the row below
         _line("O-C2-1", 2, "C2", "S3", d, 4, 80),
-        _line("O-C2-1", 1, "C2", "S1", d, 8, 150),        # duplicate line: last row wins
+        _line("O-C2-1", 1, "C2", "S1", d, 8, 150),  # duplicate line: last row wins
     ]
     d = dt.date(2024, 3, 6)
     days[d] += [

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 import sample_raw as raw
+
 from restock.ingest.raw_tables import create_raw_tables
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,12 +56,18 @@ def _dbt_executable() -> str:
 def run_dbt(args: list[str], warehouse: Path, target_dir: Path, dbt_vars: dict) -> dict:
     """Run dbt on `warehouse`; target/ and logs/ go to target_dir (not the repo's)."""
     cmd = [
-        _dbt_executable(), *args,
-        "--project-dir", str(PROJECT_DIR),
-        "--profiles-dir", str(PROJECT_DIR),
-        "--target-path", str(target_dir / "target"),
-        "--log-path", str(target_dir / "logs"),
-        "--vars", json.dumps(dbt_vars),
+        _dbt_executable(),
+        *args,
+        "--project-dir",
+        str(PROJECT_DIR),
+        "--profiles-dir",
+        str(PROJECT_DIR),
+        "--target-path",
+        str(target_dir / "target"),
+        "--log-path",
+        str(target_dir / "logs"),
+        "--vars",
+        json.dumps(dbt_vars),
     ]
     env = {**os.environ, "DO_NOT_TRACK": "1", "RESTOCK_WAREHOUSE_PATH": str(warehouse)}
     started = time.monotonic()
@@ -138,6 +144,7 @@ def scalar(con, sql: str, params=None):
 
 # --- the first build: every model, data test and unit test passes ----------------
 
+
 def test_full_build_runs_models_data_tests_and_unit_tests(built):
     results = built["full_build"]["results"]
     by_type: dict[str, list[str]] = {}
@@ -157,6 +164,7 @@ def test_daily_build_excludes_unit_tests_and_keeps_data_tests(built):
 
 # --- hand-checked results (clean build of the final data) ---------------------------
 
+
 def test_calendar_is_clamped_to_loaded_days(con):
     assert con.execute(
         "SELECT min(calendar_date), max(calendar_date), count(*) FROM intermediate.int_calendar__days"
@@ -171,9 +179,7 @@ def test_order_lines(con):
         "SELECT ordered_qty, source_row FROM marts.order_lines WHERE order_id = 'O-C2-1' AND line_no = 1"
     ).fetchall() == [(8, 3)]
     # the cancelled line is out, its order's confirmed line is in
-    assert con.execute(
-        "SELECT line_no FROM marts.order_lines WHERE order_id = 'O-C3-1'"
-    ).fetchall() == [(1,)]
+    assert con.execute("SELECT line_no FROM marts.order_lines WHERE order_id = 'O-C3-1'").fetchall() == [(1,)]
     # ' CONFIRMED ' is confirmed
     assert scalar(con, "SELECT count(*) FROM marts.order_lines WHERE order_id = 'O-C1-2'") == 2
     # the day without orders
@@ -227,7 +233,7 @@ def test_customer_sku_weekly_demand_zero_fills_weeks(con):
     }
     assert len(rows) == 18
     # C2 x S1: ordered in weeks 1 and 3, an explicit zero in week 2
-    assert rows[("C2", "S1", "2024-03-04")] == (8, 8, 1)          # duplicate line counted once
+    assert rows[("C2", "S1", "2024-03-04")] == (8, 8, 1)  # duplicate line counted once
     assert rows[("C2", "S1", "2024-03-11")] == (0, 0, 0)
     assert rows[("C2", "S1", "2024-03-18")] == (6, 9, 1)
     # C2 x S3: ordered once, zeros after
@@ -246,10 +252,12 @@ def test_customer_sku_weekly_demand_zero_fills_weeks(con):
 
 def test_products_snapshot_in_force(con):
     assert scalar(con, "SELECT count(*) FROM marts.products") == 63
-    active = dict(con.execute(
-        "SELECT as_of_date, is_active FROM marts.products WHERE sku = 'S3'"
-        " AND as_of_date IN (DATE '2024-03-17', DATE '2024-03-18')"
-    ).fetchall())
+    active = dict(
+        con.execute(
+            "SELECT as_of_date, is_active FROM marts.products WHERE sku = 'S3'"
+            " AND as_of_date IN (DATE '2024-03-17', DATE '2024-03-18')"
+        ).fetchall()
+    )
     assert active == {dt.date(2024, 3, 17): True, dt.date(2024, 3, 18): False}
 
 
@@ -262,9 +270,13 @@ def test_inventory_positions_in_cartons(con):
         " FROM marts.inventory_positions WHERE sku = 'S1' AND as_of_date = DATE '2024-03-06'"
     ).fetchone() == (600, 100, 50, 650, 34)
     # S3 has no in-transit column value: 0
-    assert scalar(
-        con, "SELECT in_transit_qty FROM marts.inventory_positions WHERE sku = 'S3' AND as_of_date = DATE '2024-03-06'"
-    ) == 0
+    assert (
+        scalar(
+            con,
+            "SELECT in_transit_qty FROM marts.inventory_positions WHERE sku = 'S3' AND as_of_date = DATE '2024-03-06'",
+        )
+        == 0
+    )
     # the re-delivered 03-24 has no S3
     assert con.execute(
         "SELECT sku FROM marts.inventory_positions WHERE as_of_date = ? ORDER BY sku", [D]
@@ -272,6 +284,7 @@ def test_inventory_positions_in_cartons(con):
 
 
 # --- incrementality ------------------------------------------------------------------
+
 
 def test_daily_run_saw_the_first_delivery(built):
     """Before the re-delivery, A held the big 03-24 (so step 3 had rows to remove)."""

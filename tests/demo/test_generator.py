@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import io
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -13,9 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from restock import calendar as cal
+from restock.contract import EXTRACTS
 from restock.demo import DemoConfig, generate, read_manifest
 from restock.demo.cli import main as cli_main
-from restock.contract import EXTRACTS
 
 ID_TYPES = {"customer_id": str, "sku": str, "order_id": str}
 

@@ -14,11 +14,19 @@ def _customers(rows):
 
 
 def test_shares_follow_recent_demand_and_lifecycle_by_hand():
-    customers = _customers([
-        ("a", "S1", "active"), ("b", "S1", "at_risk"), ("c", "S1", "churned"),
-        ("d", "S1", "closed"), ("n", "S1", "new"), ("z", "S2", "active"),
-    ])
-    recent = pd.DataFrame({"customer_id": ["a", "b", "c", "d", "z"], "sku": ["K"] * 5, "qty": [30.0, 10.0, 50.0, 5.0, 7.0]})
+    customers = _customers(
+        [
+            ("a", "S1", "active"),
+            ("b", "S1", "at_risk"),
+            ("c", "S1", "churned"),
+            ("d", "S1", "closed"),
+            ("n", "S1", "new"),
+            ("z", "S2", "active"),
+        ]
+    )
+    recent = pd.DataFrame(
+        {"customer_id": ["a", "b", "c", "d", "z"], "sku": ["K"] * 5, "qty": [30.0, 10.0, 50.0, 5.0, 7.0]}
+    )
     series = pd.DataFrame({"segment_id": ["S1", "S2"], "sku": ["K", "K"]})
     shares = customer_shares(recent, customers, series).set_index(["segment_id", "customer_id"])
     # S1: established a (30) and b (10); c churned and d closed get nothing; the new
@@ -47,11 +55,13 @@ def test_shares_sum_to_one_per_segment_and_sku_on_random_data():
     rng = np.random.default_rng(7)
     states = rng.choice(["active", "at_risk", "new", "churned", "closed"], 300, p=[0.6, 0.1, 0.1, 0.1, 0.1])
     customers = _customers([(f"c{i}", f"S{i % 7}", states[i]) for i in range(300)])
-    recent = pd.DataFrame({
-        "customer_id": [f"c{i}" for i in rng.integers(0, 300, 2000)],
-        "sku": [f"K{k}" for k in rng.integers(0, 20, 2000)],
-        "qty": rng.gamma(1.0, 5.0, 2000).round(),
-    })
+    recent = pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in rng.integers(0, 300, 2000)],
+            "sku": [f"K{k}" for k in rng.integers(0, 20, 2000)],
+            "qty": rng.gamma(1.0, 5.0, 2000).round(),
+        }
+    )
     series = pd.DataFrame([(f"S{s}", f"K{k}") for s in range(7) for k in range(22)], columns=["segment_id", "sku"])
     shares = customer_shares(recent, customers, series)
     totals = shares.groupby(["segment_id", "sku"])["share"].sum()

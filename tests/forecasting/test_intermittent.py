@@ -153,9 +153,9 @@ def test_select_alpha_fallback_and_ties():
     assert select_alpha([0, 5, 0, 0], grid=(0.2, 0.1)) == 0.2
 
 
-demand_series = st.lists(
-    st.one_of(st.just(0), st.integers(min_value=0, max_value=60)), min_size=1, max_size=60
-).map(lambda values: np.array(values, dtype=float))
+demand_series = st.lists(st.one_of(st.just(0), st.integers(min_value=0, max_value=60)), min_size=1, max_size=60).map(
+    lambda values: np.array(values, dtype=float)
+)
 alphas = st.floats(min_value=0.01, max_value=1.0)
 
 

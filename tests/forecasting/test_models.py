@@ -90,7 +90,11 @@ def test_combination_is_the_mean_of_its_components():
     y = rng.poisson(40, 70).astype(float) + 30 * x[:70, 3]
     kw = {"exog_history": x[:70], "exog_future": x[70:]}
     combo = fit_forecast("combination", y, 4, **kw)
-    parts = [fit_forecast("ses_fixed", y, 4), fit_forecast("seasonal_naive", y, 4), fit_forecast("sarimax_calendar", y, 4, **kw)]
+    parts = [
+        fit_forecast("ses_fixed", y, 4),
+        fit_forecast("seasonal_naive", y, 4),
+        fit_forecast("sarimax_calendar", y, 4, **kw),
+    ]
     assert combo.params["components"] == ["ses_fixed", "seasonal_naive", "sarimax_calendar"]
     np.testing.assert_allclose(combo.point, np.mean([p.point for p in parts], axis=0), rtol=1e-6)
     # a warm start from the stored parameters reaches the same forecast
@@ -123,7 +127,9 @@ def test_residual_interval_by_hand():
 
 def test_intermittent_candidates_wrap_intermittent_module(intermittent_series):
     for name, method in (("croston", intermittent.croston), ("sba", intermittent.sba), ("tsb", intermittent.tsb)):
-        np.testing.assert_allclose(fit_forecast(name, intermittent_series, 3).point, method(intermittent_series, h=3).point)
+        np.testing.assert_allclose(
+            fit_forecast(name, intermittent_series, 3).point, method(intermittent_series, h=3).point
+        )
     assert fit_forecast("croston", intermittent_series, 2, alpha=0.2).params == {"alpha": 0.2}
 
 
@@ -142,13 +148,23 @@ def test_calendar_regressors_mark_weeks_around_2024_spring_festival():
         date(2024, 2, 19): "sf_week_+2",
         date(2024, 2, 26): "sf_week_+3",
     }
-    holiday_weeks = [w for w, row in zip(weeks, x) if row[-1] == 1]
+    holiday_weeks = [w for w, row in zip(weeks, x, strict=True) if row[-1] == 1]
     assert holiday_weeks == [date(2024, 2, 5), date(2024, 2, 12)]  # holiday 9-16 February
 
 
 def test_calendar_regressors_2025_and_other_holidays():
-    weeks = [date(2024, 12, 30), date(2025, 1, 6), date(2025, 1, 20), date(2025, 1, 27), date(2025, 2, 3),
-             date(2025, 2, 17), date(2025, 2, 24), date(2024, 4, 29), date(2024, 5, 6), date(2024, 10, 7)]
+    weeks = [
+        date(2024, 12, 30),
+        date(2025, 1, 6),
+        date(2025, 1, 20),
+        date(2025, 1, 27),
+        date(2025, 2, 3),
+        date(2025, 2, 17),
+        date(2025, 2, 24),
+        date(2024, 4, 29),
+        date(2024, 5, 6),
+        date(2024, 10, 7),
+    ]
     x = calendar_regressors(weeks)
     sf = [int(np.flatnonzero(row[:7])[0]) - 3 if row[:7].any() else None for row in x]
     # 2025-01-29 is a Wednesday: week of Mon 2025-01-27 is week 0

@@ -11,9 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from restock.config import load_config
+from restock.config import ForecastingConfig, load_config
 from restock.forecasting import accuracy_review, origins, tables
-from restock.config import ForecastingConfig
 from restock.forecasting.panel import forecast_origin, forecast_panel
 from restock.settings import PROJECT_ROOT
 
@@ -105,7 +104,9 @@ def test_a_forecast_uses_nothing_after_its_origin(backfilled, tmp_path, config):
     origins.run_forecasts(other, _days(FIRST_DAY, LAST_DAY), config)
     query = "select * from analytics.segment_forecasts where forecast_origin = ? order by all"
     pd.testing.assert_frame_equal(con.execute(query, [origin]).df(), other.execute(query, [origin]).df())
-    assert pd.Timestamp(con.execute(query, [origin]).df()["period_start"].min()) == pd.Timestamp(origin + timedelta(days=1))
+    assert pd.Timestamp(con.execute(query, [origin]).df()["period_start"].min()) == pd.Timestamp(
+        origin + timedelta(days=1)
+    )
 
 
 def test_days_between_origins_reuse_and_customer_rows_sum_to_the_segment(backfilled):
@@ -202,7 +203,9 @@ def test_accuracy_review_uses_the_metrics_module_a_perfect_forecast_has_no_bias(
         ('2025-01-12', 'S', 'K', '2025-01-13', 1, 36.0, 0, 40, 'combination', 'refit', null, 4.0),
         ('2025-01-05', 'S', 'Z', '2025-01-06', 1, 0.0, 0, 0, 'zero', 'selection', null, null),
         ('2025-01-12', 'S', 'Z', '2025-01-13', 1, 0.0, 0, 0, 'zero', 'refit', null, null)""")
-    review = accuracy_review.accuracy_review(con, date(2025, 1, 19), window_weeks=2, limit=1.5).set_index(["level", "key"])
+    review = accuracy_review.accuracy_review(con, date(2025, 1, 19), window_weeks=2, limit=1.5).set_index(
+        ["level", "key"]
+    )
     over = review.loc[("series", "S|K")]
     assert over["wape"] == pytest.approx(metrics.wape([10, 30], [14, 36]))
     assert over["bias"] == pytest.approx(metrics.relative_bias([10, 30], [14, 36]))
@@ -218,7 +221,10 @@ def test_series_without_a_choice_use_the_class_default_without_a_backtest():
     rng = np.random.default_rng(2)
     smooth = rng.poisson(20, 40).astype(float)
     sparse = np.where(rng.random(40) < 0.3, rng.poisson(4, 40) + 1, 0).astype(float)
-    tasks = [{"key": ("S", "A"), "first_week": START, "y": smooth}, {"key": ("S", "B"), "first_week": START, "y": sparse}]
+    tasks = [
+        {"key": ("S", "A"), "first_week": START, "y": smooth},
+        {"key": ("S", "B"), "first_week": START, "y": sparse},
+    ]
     origin = START + timedelta(weeks=40, days=-1)
     forecasts, selected = forecast_panel(tasks, origin, ForecastingConfig(workers=1, horizon_weeks=2), choices={})
     assert selected.empty, "nothing is selected (or stored) at a refit origin"

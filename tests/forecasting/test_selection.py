@@ -51,15 +51,23 @@ def test_backtest_by_hand_with_moving_average():
     # origins 5 with min_train 4: ends 0 and 2 skipped, end 4 adds [5, 6] vs 3.5 (errors 4)
     score = rolling_origin_backtest(y, "moving_average", origins=5, h=2, min_train=4, window=2)
     assert score == pytest.approx(12 / 45)
-    assert rolling_origin_backtest(y, "moving_average", origins=5, h=2, min_train=4, window=2, metric="mae") == pytest.approx(2.0)
+    assert rolling_origin_backtest(
+        y, "moving_average", origins=5, h=2, min_train=4, window=2, metric="mae"
+    ) == pytest.approx(2.0)
 
 
 def test_backtest_edge_cases():
     y = np.array([0, 4, 0, 0, 0, 0, 0, 0], dtype=float)  # all-zero test window: WAPE -> MAE
     assert rolling_origin_backtest(y, "moving_average", origins=1, h=2, min_train=2, window=2) == pytest.approx(0.0)
     assert math.isnan(rolling_origin_backtest(y, "moving_average", origins=1, h=2, min_train=10))
-    custom = rolling_origin_backtest(np.arange(1.0, 11.0), "moving_average", origins=1, h=2, window=2,
-                                     metric=lambda a, f, insample: float(np.max(np.abs(f - a))))
+    custom = rolling_origin_backtest(
+        np.arange(1.0, 11.0),
+        "moving_average",
+        origins=1,
+        h=2,
+        window=2,
+        metric=lambda a, f, insample: float(np.max(np.abs(f - a))),
+    )
     assert custom == pytest.approx(2.5)  # train 1..8 -> 7.5 vs [9, 10]
 
 
@@ -76,7 +84,7 @@ def test_selection_picks_a_seasonal_model_on_a_seasonal_series():
     assert result.scores[result.model] == min(result.scores.values())
     assert result.scores[result.model] < result.scores["moving_average"] / 2
     # the forecast follows the season: weeks 157-160 are just after the trough of week 143
-    assert abs(result.forecast.point - y[n - 52:n - 48]).mean() < 10
+    assert abs(result.forecast.point - y[n - 52 : n - 48]).mean() < 10
 
 
 def test_selection_picks_an_intermittent_method_on_an_intermittent_series():
@@ -164,7 +172,14 @@ def test_smooth_series_with_sarimax_runs_and_scores_every_candidate():
     rng = np.random.default_rng(5)
     y = rng.poisson(20, 40).astype(float)  # < 2 seasons: no season-52 fits
     result = select_and_forecast(y, mondays(40), 4)
-    assert set(result.scores) == {"seasonal_naive", "moving_average", "ses_fixed", "ets_damped", "sarimax_calendar", "combination"}
+    assert set(result.scores) == {
+        "seasonal_naive",
+        "moving_average",
+        "ses_fixed",
+        "ets_damped",
+        "sarimax_calendar",
+        "combination",
+    }
     assert all(math.isfinite(s) for s in result.scores.values())
     assert result.forecast.point.shape == (4,)
 
@@ -218,6 +233,7 @@ def test_ses_alpha_of_the_config_reaches_ses_fixed_and_the_combination():
     np.testing.assert_allclose(one.forecast.point, [level, level])
     default = select_and_forecast(y, weeks, 2, candidates=["ses_fixed"], min_history_weeks=4)
     assert default.forecast.params["alpha"] == 0.1
-    chosen = select_and_forecast(y, weeks, 2, candidates=["ses_fixed", "combination"], ses_alpha=0.5,
-                                 min_history_weeks=4, origins=2)
+    chosen = select_and_forecast(
+        y, weeks, 2, candidates=["ses_fixed", "combination"], ses_alpha=0.5, min_history_weeks=4, origins=2
+    )
     assert chosen.forecast.params.get("alpha", 0.5) == 0.5

@@ -25,8 +25,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from restock.config import QualityConfig
 from restock.contract import EXTRACTS
-from restock.ingest.gated import GateRules, load_gated_day, load_gated_days, open_quarantines
+from restock.ingest.gated import load_gated_day, load_gated_days, open_quarantines
 from restock.ingest.landing import LandingError
 from restock.ingest.loader import MissingDeliveryError
 
@@ -35,14 +36,37 @@ D0, D1, DAY = date(2024, 1, 1), date(2024, 1, 2), date(2024, 1, 3)
 TODAY = date(2024, 1, 10)  # the run's date
 
 CUSTOMERS = [
-    dict(customer_id=f"C00{i}", customer_name=f"店{i}", channel="便利店", region="城东区", tier=str(3 * i),
-         status="active", opened_on="2020-01-01", closed_on="", order_weekday=str(i))
+    dict(
+        customer_id=f"C00{i}",
+        customer_name=f"店{i}",
+        channel="便利店",
+        region="城东区",
+        tier=str(3 * i),
+        status="active",
+        opened_on="2020-01-01",
+        closed_on="",
+        order_weekday=str(i),
+    )
     for i in range(1, 6)
 ]
 PRODUCTS = [
-    dict(sku=f"S{i}", product_name=f"P{i}", brand="B", category="cig", price_band="mid", unit="条",
-         units_per_case="50", unit_cost="70", list_price="85.5", lead_time_days="7", lead_time_std_days="1.5",
-         moq_cases="1", shelf_life_days="540", status="active", launched_on="2023-01-01")
+    dict(
+        sku=f"S{i}",
+        product_name=f"P{i}",
+        brand="B",
+        category="cig",
+        price_band="mid",
+        unit="条",
+        units_per_case="50",
+        unit_cost="70",
+        list_price="85.5",
+        lead_time_days="7",
+        lead_time_std_days="1.5",
+        moq_cases="1",
+        shelf_life_days="540",
+        status="active",
+        launched_on="2023-01-01",
+    )
     for i in range(1, 4)
 ]
 
@@ -51,25 +75,68 @@ def order_rows(day: date) -> list[dict]:
     # C001 orders ~5 cartons a line, every line, so it has a baseline for the outlier check.
     rows = []
     for i in range(1, 11):
-        rows.append(dict(order_id=f"{day:%Y%m%d}{i:03d}", line_no="1", customer_id="C001", sku=f"S{i % 3 + 1}",
-                         order_date=day.isoformat(), quantity=str(4 + i % 3), requested_quantity=str(4 + i % 3),
-                         unit_price="85.5", amount=f"{85.5 * (4 + i % 3):.2f}", status="confirmed"))
-    rows.append(dict(order_id=f"{day:%Y%m%d}100", line_no="1", customer_id="C002", sku="S2",
-                     order_date=day.isoformat(), quantity="2", requested_quantity="3", unit_price="85.5",
-                     amount="171.00", status="confirmed"))
-    rows.append(dict(order_id=f"{day:%Y%m%d}100", line_no="2", customer_id="C002", sku="S3",
-                     order_date=day.isoformat(), quantity="1", requested_quantity="1", unit_price="85.5",
-                     amount="85.50", status="cancelled"))
+        rows.append(
+            dict(
+                order_id=f"{day:%Y%m%d}{i:03d}",
+                line_no="1",
+                customer_id="C001",
+                sku=f"S{i % 3 + 1}",
+                order_date=day.isoformat(),
+                quantity=str(4 + i % 3),
+                requested_quantity=str(4 + i % 3),
+                unit_price="85.5",
+                amount=f"{85.5 * (4 + i % 3):.2f}",
+                status="confirmed",
+            )
+        )
+    rows.append(
+        dict(
+            order_id=f"{day:%Y%m%d}100",
+            line_no="1",
+            customer_id="C002",
+            sku="S2",
+            order_date=day.isoformat(),
+            quantity="2",
+            requested_quantity="3",
+            unit_price="85.5",
+            amount="171.00",
+            status="confirmed",
+        )
+    )
+    rows.append(
+        dict(
+            order_id=f"{day:%Y%m%d}100",
+            line_no="2",
+            customer_id="C002",
+            sku="S3",
+            order_date=day.isoformat(),
+            quantity="1",
+            requested_quantity="1",
+            unit_price="85.5",
+            amount="85.50",
+            status="cancelled",
+        )
+    )
     return rows
 
 
 def inventory_rows(day: date) -> list[dict]:
-    return [dict(warehouse_id="W1", sku=f"S{i}", on_hand_qty=str(100 + i + day.day), in_transit_qty="0",
-                 allocated_qty="5", oldest_batch_date="2023-12-01") for i in range(1, 4)]
+    return [
+        dict(
+            warehouse_id="W1",
+            sku=f"S{i}",
+            on_hand_qty=str(100 + i + day.day),
+            in_transit_qty="0",
+            allocated_qty="5",
+            oldest_batch_date="2023-12-01",
+        )
+        for i in range(1, 4)
+    ]
 
 
-def csv_bytes(rows: list[dict], header: list[str] | None = None, delimiter: str = ",",
-              encoding: str = "utf-8") -> bytes:
+def csv_bytes(
+    rows: list[dict], header: list[str] | None = None, delimiter: str = ",", encoding: str = "utf-8"
+) -> bytes:
     out = io.StringIO()
     header = header or list(rows[0])
     writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
@@ -91,8 +158,9 @@ def write(landing: Path, extract: str, day: date, data: bytes, suffix: str = ".c
 
 def promotions_parquet() -> bytes:
     sink = io.BytesIO()
-    pq.write_table(pa.table({"sku": ["S1"], "start_date": ["2024-01-10"], "end_date": ["2024-01-20"],
-                             "discount_pct": ["5"]}), sink)
+    pq.write_table(
+        pa.table({"sku": ["S1"], "start_date": ["2024-01-10"], "end_date": ["2024-01-20"], "discount_pct": ["5"]}), sink
+    )
     return sink.getvalue()
 
 
@@ -106,8 +174,11 @@ def good_files(day: date) -> dict[str, tuple[bytes, str]]:
 
 def good_file(extract: str, day: date) -> tuple[bytes, str]:
     """A good file of any extract for ``day`` (snapshots: the same content as D0's)."""
-    snapshots = {"customers": (csv_bytes(CUSTOMERS), ".csv"), "products": (csv_bytes(PRODUCTS), ".csv"),
-                 "promotions": (promotions_parquet(), ".parquet")}
+    snapshots = {
+        "customers": (csv_bytes(CUSTOMERS), ".csv"),
+        "products": (csv_bytes(PRODUCTS), ".csv"),
+        "promotions": (promotions_parquet(), ".parquet"),
+    }
     return snapshots[extract] if extract in snapshots else good_files(day)[extract]
 
 
@@ -137,8 +208,9 @@ def template(tmp_path_factory):
         for extract in ("customers", "products", "promotions"):
             assert load(con, landing, data, extract, D0).status == "loaded"
         for extract in ("orders", "inventory"):
-            for result in load_gated_days(con, landing, data, extract, [D1, DAY], encodings=ENC, today=TODAY,
-                                          data_docs=False):
+            for result in load_gated_days(
+                con, landing, data, extract, [D1, DAY], encodings=ENC, today=TODAY, data_docs=False
+            ):
                 assert result.status == "loaded", result.message()
     finally:
         con.close()
@@ -156,18 +228,26 @@ class Env:
 
     def raw(self, extract, day=DAY):
         """The day's raw rows as stored (every column but the load time)."""
-        cols = ", ".join(f'"{c}"' for c in (*EXTRACTS[extract].columns, "_partition_date", "_source_file", "_source_row"))
-        rows = self.con.execute(f"select {cols} from raw.{extract} where _partition_date = ? order by _source_row",
-                                [day]).fetchall()
-        loads = self.con.execute("select status, source_file, checksum_sha256, row_count from raw._loads "
-                                 "where extract = ? and partition_date = ?", [extract, day]).fetchall()
+        cols = ", ".join(
+            f'"{c}"' for c in (*EXTRACTS[extract].columns, "_partition_date", "_source_file", "_source_row")
+        )
+        rows = self.con.execute(
+            f"select {cols} from raw.{extract} where _partition_date = ? order by _source_row", [day]
+        ).fetchall()
+        loads = self.con.execute(
+            "select status, source_file, checksum_sha256, row_count from raw._loads "
+            "where extract = ? and partition_date = ?",
+            [extract, day],
+        ).fetchall()
         return rows, loads
 
     def quarantine_rows(self, extract, day=DAY):
-        cur = self.con.execute("select * from raw._quarantine where extract = ? and partition_date = ? "
-                               "order by quarantined_at", [extract, day])
+        cur = self.con.execute(
+            "select * from raw._quarantine where extract = ? and partition_date = ? order by quarantined_at",
+            [extract, day],
+        )
         names = [d[0] for d in cur.description]
-        return [dict(zip(names, r)) for r in cur.fetchall()]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
 @pytest.fixture
@@ -212,6 +292,7 @@ def _orders(change: Callable[[list[dict]], None] | None = None, **kw) -> Callabl
         if change:
             change(rows)
         write(landing, "orders", DAY, csv_bytes(rows, **kw))
+
     return mutate
 
 
@@ -224,6 +305,7 @@ def _inventory(change: Callable[[list[dict]], None]) -> Callable[[Path], None]:
         rows = inventory_rows(DAY)
         change(rows)
         write(landing, "inventory", DAY, gzip.compress(csv_bytes(rows)), ".csv.gz")
+
     return mutate
 
 
@@ -251,63 +333,192 @@ class Case:
 
 CASES = [
     Case("zero_byte_file", "orders", _raw_bytes("orders", ".csv", b""), "quarantine", ("empty file (0 bytes)",)),
-    Case("header_only_orders_is_a_day_without_orders", "orders",
-         _raw_bytes("orders", ".csv", (",".join(HEADER) + "\n").encode()), "pass"),
-    Case("header_only_inventory", "inventory",
-         _raw_bytes("inventory", ".csv.gz", gzip.compress(csv_bytes(inventory_rows(DAY))[:csv_bytes(
-             inventory_rows(DAY)).index(b"\n") + 1])),
-         "quarantine", ("a warehouse always holds stock", "expect_table_row_count_to_be_between")),
-    Case("wrong_delimiter", "orders", _orders(delimiter=";"), "quarantine",
-         ("missing required column(s) order_id, line_no", "order_id;line_no;customer_id")),
-    Case("gbk_without_declaration", "customers", lambda landing: write(
-        landing, "customers", DAY, csv_bytes(CUSTOMERS, encoding="gbk")), "pass"),
-    Case("missing_required_column", "orders", _orders(header=[h for h in HEADER if h != "quantity"]),
-         "quarantine", ("missing required column(s) quantity",)),
-    Case("renamed_column", "orders", lambda landing: write(
-        landing, "orders", DAY, csv_bytes(order_rows(DAY)).replace(b",quantity,", b",qty,", 1)),
-        "quarantine", ("missing required column(s) quantity", "'qty'", "extracts.orders.columns")),
-    Case("extra_columns_are_ignored", "orders", _orders(lambda rows: [r.update(note="x", 备注="y") for r in rows],
-                                                        header=[*HEADER, "note", "备注"]), "pass"),
-    Case("non_numeric_quantity", "orders", _orders(_set(2, quantity="ten")), "quarantine",
-         ("quantity is a number", "quantity='ten'"), "row 2: quantity"),
-    Case("negative_quantity", "orders", _orders(_set(3, quantity="-3")), "quarantine",
-         ("quantity is between 0 and max_quantity", "quantity='-3'"), "row 3: quantity"),
-    Case("null_key", "orders", _orders(_set(4, customer_id="")), "quarantine",
-         ("customer_id is filled in", "customer_id=NULL"), "row 4: customer_id"),
-    Case("duplicate_order_line", "orders", _orders(lambda rows: rows.append(dict(rows[0]))), "quarantine",
-         ("appears once in the day", "expect_compound_columns_to_be_unique"), "row 13: order_id"),
-    Case("unknown_customer", "orders", _orders(_set(5, customer_id="C999")), "quarantine",
-         ("customer_id is in the customers master", "customer_id='C999'"), "row 5: customer_id"),
-    Case("unknown_sku", "orders", _orders(_set(6, sku="S404")), "quarantine",
-         ("sku is in the products master", "sku='S404'"), "row 6: sku"),
-    Case("order_date_not_the_partition_day", "orders", _orders(_set(7, order_date=D1.isoformat())),
-         "quarantine", ("order_date is the partition day", f"order_date='{D1}'"), "row 7: order_date"),
-    Case("order_date_in_the_future", "orders", _orders(_set(8, order_date="2024-02-01")), "quarantine",
-         ("order_date is not in the future", "order_date='2024-02-01'"), "row 8: order_date"),
-    Case("customer_opened_after_the_snapshot_day", "customers", lambda landing: write(
-        landing, "customers", DAY, csv_bytes([dict(c, opened_on="2024-06-01") if c["customer_id"] == "C002" else c
-                                              for c in CUSTOMERS])),
-        "quarantine", ("opened_on is not after the partition day", "opened_on='2024-06-01'"), "row 2: opened_on"),
-    Case("inventory_of_a_later_day", "inventory", _inventory(_set(2, oldest_batch_date="2024-01-05")),
-         "quarantine", ("oldest_batch_date is not after the partition day", "oldest_batch_date='2024-01-05'"),
-         "row 2: oldest_batch_date"),
-    Case("inventory_of_the_previous_day_sent_again", "inventory", lambda landing: write(
-        landing, "inventory", DAY, good_files(D1)["inventory"][0], ".csv.gz"), "pass_with_warning",
-        ("byte-identical to the file accepted for 2024-01-02",)),
-    Case("absurd_quantity", "orders", _orders(_set(9, quantity="250000")), "quarantine",
-         ("quantity is between 0 and max_quantity", "quantity='250000'"), "row 9: quantity"),
-    Case("quantity_outlier_is_a_warning", "orders", _orders(_set(1, quantity="500", requested_quantity="500")),
-         "pass_with_warning", ("(warning)", "quantity='500'", "quantity__z")),
-    Case("truncated_csv_gz", "inventory", _raw_bytes(
-        "inventory", ".csv.gz", lambda: gzip.compress(csv_bytes(inventory_rows(DAY)))[:-12]),
-        "quarantine", ("not a complete gzip file", "truncated")),
-    Case("corrupt_parquet", "promotions", lambda landing: write(
-        landing, "promotions", DAY, promotions_parquet()[:-40] + b"garbage", ".parquet"),
-        "quarantine", ("not a readable Parquet file",)),
-    Case("undecodable_text", "orders", _raw_bytes("orders", ".csv", csv_bytes(order_rows(DAY)) + b"\xff\xfe\xff\n"),
-         "quarantine", ("cannot decode with any configured encoding", "line 14")),
-    Case("file_still_being_written", "orders", _truncated, "quarantine",
-         ("CSV cannot be parsed", "the header has 10", "was the file still being written?"), "row 8 (line 9)"),
+    Case(
+        "header_only_orders_is_a_day_without_orders",
+        "orders",
+        _raw_bytes("orders", ".csv", (",".join(HEADER) + "\n").encode()),
+        "pass",
+    ),
+    Case(
+        "header_only_inventory",
+        "inventory",
+        _raw_bytes(
+            "inventory",
+            ".csv.gz",
+            gzip.compress(csv_bytes(inventory_rows(DAY))[: csv_bytes(inventory_rows(DAY)).index(b"\n") + 1]),
+        ),
+        "quarantine",
+        ("a warehouse always holds stock", "expect_table_row_count_to_be_between"),
+    ),
+    Case(
+        "wrong_delimiter",
+        "orders",
+        _orders(delimiter=";"),
+        "quarantine",
+        ("missing required column(s) order_id, line_no", "order_id;line_no;customer_id"),
+    ),
+    Case(
+        "gbk_without_declaration",
+        "customers",
+        lambda landing: write(landing, "customers", DAY, csv_bytes(CUSTOMERS, encoding="gbk")),
+        "pass",
+    ),
+    Case(
+        "missing_required_column",
+        "orders",
+        _orders(header=[h for h in HEADER if h != "quantity"]),
+        "quarantine",
+        ("missing required column(s) quantity",),
+    ),
+    Case(
+        "renamed_column",
+        "orders",
+        lambda landing: write(landing, "orders", DAY, csv_bytes(order_rows(DAY)).replace(b",quantity,", b",qty,", 1)),
+        "quarantine",
+        ("missing required column(s) quantity", "'qty'", "extracts.orders.columns"),
+    ),
+    Case(
+        "extra_columns_are_ignored",
+        "orders",
+        _orders(lambda rows: [r.update(note="x", 备注="y") for r in rows], header=[*HEADER, "note", "备注"]),
+        "pass",
+    ),
+    Case(
+        "non_numeric_quantity",
+        "orders",
+        _orders(_set(2, quantity="ten")),
+        "quarantine",
+        ("quantity is a number", "quantity='ten'"),
+        "row 2: quantity",
+    ),
+    Case(
+        "negative_quantity",
+        "orders",
+        _orders(_set(3, quantity="-3")),
+        "quarantine",
+        ("quantity is between 0 and max_quantity", "quantity='-3'"),
+        "row 3: quantity",
+    ),
+    Case(
+        "null_key",
+        "orders",
+        _orders(_set(4, customer_id="")),
+        "quarantine",
+        ("customer_id is filled in", "customer_id=NULL"),
+        "row 4: customer_id",
+    ),
+    Case(
+        "duplicate_order_line",
+        "orders",
+        _orders(lambda rows: rows.append(dict(rows[0]))),
+        "quarantine",
+        ("appears once in the day", "expect_compound_columns_to_be_unique"),
+        "row 13: order_id",
+    ),
+    Case(
+        "unknown_customer",
+        "orders",
+        _orders(_set(5, customer_id="C999")),
+        "quarantine",
+        ("customer_id is in the customers master", "customer_id='C999'"),
+        "row 5: customer_id",
+    ),
+    Case(
+        "unknown_sku",
+        "orders",
+        _orders(_set(6, sku="S404")),
+        "quarantine",
+        ("sku is in the products master", "sku='S404'"),
+        "row 6: sku",
+    ),
+    Case(
+        "order_date_not_the_partition_day",
+        "orders",
+        _orders(_set(7, order_date=D1.isoformat())),
+        "quarantine",
+        ("order_date is the partition day", f"order_date='{D1}'"),
+        "row 7: order_date",
+    ),
+    Case(
+        "order_date_in_the_future",
+        "orders",
+        _orders(_set(8, order_date="2024-02-01")),
+        "quarantine",
+        ("order_date is not in the future", "order_date='2024-02-01'"),
+        "row 8: order_date",
+    ),
+    Case(
+        "customer_opened_after_the_snapshot_day",
+        "customers",
+        lambda landing: write(
+            landing,
+            "customers",
+            DAY,
+            csv_bytes([dict(c, opened_on="2024-06-01") if c["customer_id"] == "C002" else c for c in CUSTOMERS]),
+        ),
+        "quarantine",
+        ("opened_on is not after the partition day", "opened_on='2024-06-01'"),
+        "row 2: opened_on",
+    ),
+    Case(
+        "inventory_of_a_later_day",
+        "inventory",
+        _inventory(_set(2, oldest_batch_date="2024-01-05")),
+        "quarantine",
+        ("oldest_batch_date is not after the partition day", "oldest_batch_date='2024-01-05'"),
+        "row 2: oldest_batch_date",
+    ),
+    Case(
+        "inventory_of_the_previous_day_sent_again",
+        "inventory",
+        lambda landing: write(landing, "inventory", DAY, good_files(D1)["inventory"][0], ".csv.gz"),
+        "pass_with_warning",
+        ("byte-identical to the file accepted for 2024-01-02",),
+    ),
+    Case(
+        "absurd_quantity",
+        "orders",
+        _orders(_set(9, quantity="250000")),
+        "quarantine",
+        ("quantity is between 0 and max_quantity", "quantity='250000'"),
+        "row 9: quantity",
+    ),
+    Case(
+        "quantity_outlier_is_a_warning",
+        "orders",
+        _orders(_set(1, quantity="500", requested_quantity="500")),
+        "pass_with_warning",
+        ("(warning)", "quantity='500'", "quantity__z"),
+    ),
+    Case(
+        "truncated_csv_gz",
+        "inventory",
+        _raw_bytes("inventory", ".csv.gz", lambda: gzip.compress(csv_bytes(inventory_rows(DAY)))[:-12]),
+        "quarantine",
+        ("not a complete gzip file", "truncated"),
+    ),
+    Case(
+        "corrupt_parquet",
+        "promotions",
+        lambda landing: write(landing, "promotions", DAY, promotions_parquet()[:-40] + b"garbage", ".parquet"),
+        "quarantine",
+        ("not a readable Parquet file",),
+    ),
+    Case(
+        "undecodable_text",
+        "orders",
+        _raw_bytes("orders", ".csv", csv_bytes(order_rows(DAY)) + b"\xff\xfe\xff\n"),
+        "quarantine",
+        ("cannot decode with any configured encoding", "line 14"),
+    ),
+    Case(
+        "file_still_being_written",
+        "orders",
+        _truncated,
+        "quarantine",
+        ("CSV cannot be parsed", "the header has 10", "was the file still being written?"),
+        "row 8 (line 9)",
+    ),
 ]
 
 
@@ -339,7 +550,9 @@ def test_bad_input_catalogue(env, case):
         failed = json.loads(record["failed_expectations"])
         assert failed and all("type" in f for f in failed)
         if case.row_column and result.gate is not None:  # the sample rows name file, row and values
-            assert any(r["source_file"] == str(delivered) and r["source_row"] for f in failed for r in f["rows"]), failed
+            assert any(r["source_file"] == str(delivered) and r["source_row"] for f in failed for r in f["rows"]), (
+                failed
+            )
         # Running the partition again with the same bad file keeps one open record.
         assert env.load(case.extract).status == "quarantined"
         assert len(env.quarantine_rows(case.extract)) == 1
@@ -356,7 +569,8 @@ def test_bad_input_catalogue(env, case):
             assert [r[1] for r in rows] == [c["customer_name"] for c in CUSTOMERS]
         if case.id == "extra_columns_are_ignored":
             assert [r[: len(EXTRACTS["orders"].columns)] for r in rows] == contract_rows(
-                csv_bytes(order_rows(DAY)), "orders")
+                csv_bytes(order_rows(DAY)), "orders"
+            )
 
     # The good file back: the partition passes, raw holds its rows, the quarantine is released.
     restore_and_check_release(env, case.extract, quarantined=case.outcome == "quarantine")
@@ -401,8 +615,9 @@ def test_a_window_loads_the_good_days_and_quarantines_the_bad_one(env):
     rows = order_rows(bad)
     rows[4]["sku"] = "S404"
     write(env.landing, "orders", bad, csv_bytes(rows))
-    results = list(load_gated_days(env.con, env.landing, env.data, "orders", days, encodings=ENC, today=TODAY,
-                                   data_docs=True))
+    results = list(
+        load_gated_days(env.con, env.landing, env.data, "orders", days, encodings=ENC, today=TODAY, data_docs=True)
+    )
     assert [(r.day, r.status) for r in results] == [(d, "quarantined" if d == bad else "loaded") for d in days]
     rejected = results[2]
     alone = load(env.con, env.landing, env.data, "orders", bad)  # the same day on its own
@@ -441,6 +656,6 @@ def test_data_docs_page_of_a_single_day(env):
 def test_outlier_and_absurd_quantity_limits_come_from_the_rules(env):
     _orders(_set(1, quantity="60"))(env.landing)
     assert env.load("orders").warnings == 1  # ~5 a line for C001: 60 is an outlier at k = 8
-    assert env.load("orders", rules=GateRules(outlier_k=100)).warnings == 0
-    result = env.load("orders", rules=GateRules(max_quantity=50))
+    assert env.load("orders", rules=QualityConfig(outlier_k=100)).warnings == 0
+    result = env.load("orders", rules=QualityConfig(max_quantity=50))
     assert result.status == "quarantined" and "quantity='60'" in result.message()

@@ -52,13 +52,19 @@ def test_csv_gz_and_parquet_give_the_same_rows_as_csv(tmp_path):
     parquet = tmp_path / "c.parquet"
     # Parquet carries types: an int tier and a real date must arrive as the same text.
     pq.write_table(
-        pa.table({
-            "customer_id": ["C001", "C002"], "customer_name": ["老王便利店", "兴隆烟酒店"],
-            "channel": ["便利店", "烟酒店"], "region": ["东城区", "西城区"],
-            "tier": pa.array([12, None], pa.int64()), "status": ["active", "closed"],
-            "opened_on": [date(2020, 3, 1), date(2019, 1, 1)], "closed_on": [None, date(2024, 1, 5)],
-            "order_weekday": [2, 5],
-        }),
+        pa.table(
+            {
+                "customer_id": ["C001", "C002"],
+                "customer_name": ["老王便利店", "兴隆烟酒店"],
+                "channel": ["便利店", "烟酒店"],
+                "region": ["东城区", "西城区"],
+                "tier": pa.array([12, None], pa.int64()),
+                "status": ["active", "closed"],
+                "opened_on": [date(2020, 3, 1), date(2019, 1, 1)],
+                "closed_on": [None, date(2024, 1, 5)],
+                "order_weekday": [2, 5],
+            }
+        ),
         parquet,
     )
     expected = _read(plain).table.to_pylist()

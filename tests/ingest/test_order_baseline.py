@@ -9,8 +9,13 @@ from restock.ingest.order_baseline import quantity_baseline
 
 
 def test_a_customer_with_enough_lines_is_judged_on_its_own_lines():
-    history = pd.DataFrame({"customer_id": ["C1"] * 20 + ["C2"] * 3, "quantity": ["8", "10", "12", "9"] * 5 + ["1", "2", "3"],
-                            "status": "confirmed"})
+    history = pd.DataFrame(
+        {
+            "customer_id": ["C1"] * 20 + ["C2"] * 3,
+            "quantity": ["8", "10", "12", "9"] * 5 + ["1", "2", "3"],
+            "status": "confirmed",
+        }
+    )
     tiers = pd.DataFrame({"customer_id": ["C1", "C2", "C3"], "tier": ["12", None, "3"]})
     baseline = quantity_baseline(history, tiers)
     assert baseline.loc["C1", "basis"] == "customer" and baseline.loc["C1", "std"] >= 1.0
@@ -21,11 +26,13 @@ def test_a_customer_with_enough_lines_is_judged_on_its_own_lines():
 
 
 def test_a_new_customer_gets_its_tiers_figures_and_cancelled_lines_are_left_out():
-    history = pd.DataFrame({
-        "customer_id": ["C1"] * 10 + ["C4", "C1"],
-        "quantity": ["10"] * 10 + ["40", "500"],
-        "status": ["confirmed"] * 11 + [" Cancelled "],
-    })
+    history = pd.DataFrame(
+        {
+            "customer_id": ["C1"] * 10 + ["C4", "C1"],
+            "quantity": ["10"] * 10 + ["40", "500"],
+            "status": ["confirmed"] * 11 + [" Cancelled "],
+        }
+    )
     tiers = pd.DataFrame({"customer_id": ["C1", "C4"], "tier": [2, 2]})
     baseline = quantity_baseline(history, tiers)
     assert baseline.loc["C1", ["mean", "n", "basis"]].tolist() == [10.0, 10, "customer"]

@@ -18,7 +18,8 @@ import duckdb
 
 def main() -> int:
     data_dir, expected_path, stop_file, result_path = sys.argv[1:5]
-    expected = json.load(open(expected_path))
+    with open(expected_path) as fh:
+        expected = json.load(fh)
     serving = os.path.join(data_dir, "serving.duckdb")
     reads, errors, partial, seen = 0, [], [], set()
     open(stop_file + ".ready", "w").close()
@@ -41,8 +42,18 @@ def main() -> int:
                     seen.add(f"{table} {day}")
                     if days.get(day) != count:
                         partial.append(f"{view} {day}: {count} rows, expected {days.get(day)}")
-    json.dump({"reads": reads, "errors": errors[:20], "error_count": len(errors), "partial": partial[:20],
-               "partial_count": len(partial), "days_seen": sorted(seen)}, open(result_path, "w"))
+    with open(result_path, "w") as fh:
+        json.dump(
+            {
+                "reads": reads,
+                "errors": errors[:20],
+                "error_count": len(errors),
+                "partial": partial[:20],
+                "partial_count": len(partial),
+                "days_seen": sorted(seen),
+            },
+            fh,
+        )
     return 0
 
 

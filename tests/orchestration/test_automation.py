@@ -43,20 +43,26 @@ def test_sensor_launches_complete_days_in_order_then_redeliveries(pipeline, land
     defs, _ = pipeline
 
     with dg.instance_for_test() as instance:
-        first = landing_sensor.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=defs, resources=defs.resources))
+        first = landing_sensor.evaluate_tick(
+            dg.build_sensor_context(instance=instance, definitions=defs, resources=defs.resources)
+        )
         keys = [r.partition_key for r in first.run_requests]
         assert keys[0] == "2024-01-01" and len(keys) == min(21, MAX_RUNS_PER_TICK)
         assert keys == sorted(keys)
 
         # Nothing new: the cursor remembers what was launched.
-        again = landing_sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=first.cursor, definitions=defs, resources=defs.resources))
+        again = landing_sensor.evaluate_tick(
+            dg.build_sensor_context(instance=instance, cursor=first.cursor, definitions=defs, resources=defs.resources)
+        )
         assert not again.run_requests and again.skip_message
 
         # A re-delivered inventory file for 2024-01-03 launches that day again.
         path = landing_dir / "inventory" / "2024-01-03.csv.gz"
         stat = path.stat()
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
-        redelivered = landing_sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=first.cursor, definitions=defs, resources=defs.resources))
+        redelivered = landing_sensor.evaluate_tick(
+            dg.build_sensor_context(instance=instance, cursor=first.cursor, definitions=defs, resources=defs.resources)
+        )
         assert [r.partition_key for r in redelivered.run_requests] == ["2024-01-03"]
         assert redelivered.run_requests[0].run_key != first.run_requests[2].run_key
 
@@ -88,6 +94,7 @@ def test_sensor_waits_for_files_still_being_written(pipeline, clock, tmp_path):
     write("orders", "2024-01-02.csv", "order_id\n1\n", t0 - 5)  # the sender is still writing
 
     with dg.instance_for_test() as instance:
+
         def tick(cursor=None):
             return automation.landing_sensor.evaluate_tick(
                 dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs, resources=defs.resources)

@@ -24,7 +24,11 @@ def test_make_backfill_materializes_the_range(landing_dir, tmp_path):
     (tmp_path / "dagster_home").mkdir()
     done = subprocess.run(
         ["make", "backfill", "START=2024-01-02", "END=2024-01-04"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     assert "backfill 2024-01-02 .. 2024-01-04: done" in done.stdout

@@ -64,7 +64,8 @@ def test_loading_the_code_location_reads_no_yaml_and_leaves_the_environment_alon
         "assert not [f for f in yamls if f.endswith('restock.yaml') or 'absent' in f], yamls\n"
         "print('loaded', len(d.defs.resolve_asset_graph().get_all_asset_keys()))\n"
     )
-    done = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "loaded" in done.stdout

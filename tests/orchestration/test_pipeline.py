@@ -18,8 +18,18 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 from restock.warehouse import connect
 
 MARTS = ("customers", "products", "order_lines", "customer_sku_weekly_demand", "inventory_positions")
-ANALYTICS = ("customer_segments", "product_classes", "segment_forecasts", "customer_forecast_shares", "forecast_runs", "forecast_members", "accuracy_reviews",
-             "replenishment_plan", "customer_order_suggestions", "inventory_alerts")
+ANALYTICS = (
+    "customer_segments",
+    "product_classes",
+    "segment_forecasts",
+    "customer_forecast_shares",
+    "forecast_runs",
+    "forecast_members",
+    "accuracy_reviews",
+    "replenishment_plan",
+    "customer_order_suggestions",
+    "inventory_alerts",
+)
 FIRST, LAST = "2024-01-01", "2024-01-09"  # Monday of week 1 .. Tuesday of week 2
 
 
@@ -58,7 +68,12 @@ def test_definitions_load(pipeline):
     dg.Definitions.validate_loadable(defs)
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
     assert {"raw/orders", "raw/customers", "raw/products", "raw/inventory", "raw/promotions"} <= keys
-    assert {"marts/order_lines", "marts/customers", "marts/customer_sku_weekly_demand", "marts/inventory_positions"} <= keys
+    assert {
+        "marts/order_lines",
+        "marts/customers",
+        "marts/customer_sku_weekly_demand",
+        "marts/inventory_positions",
+    } <= keys
     # Gates stop what is downstream: dbt tests (severity error), the raw contracts and
     # the published-table gates are blocking checks.
     specs = list(defs.resolve_asset_graph().asset_check_keys)
@@ -67,8 +82,11 @@ def test_definitions_load(pipeline):
     from orchestration.assets.dbt import dbt_project
 
     manifest = json.loads(dbt_project().manifest_path.read_text())
-    warn_only = {n["name"] for n in manifest["nodes"].values()
-                 if n["resource_type"] == "test" and n["config"]["severity"].lower() == "warn"}
+    warn_only = {
+        n["name"]
+        for n in manifest["nodes"].values()
+        if n["resource_type"] == "test" and n["config"]["severity"].lower() == "warn"
+    }
     dbt_checks = [k for k in blocking if k.asset_key.path[0] in ("staging", "marts")]
     assert len(dbt_checks) > 50 and warn_only
     assert all(blocking[k] == (k.name not in warn_only) for k in dbt_checks), "dbt tests of severity error block"
@@ -101,17 +119,29 @@ def test_backfill_daily_runs_and_rerun_give_identical_marts(pipeline, landing_di
     assert after_backfill["customer_segments"]["as_of_date"].nunique() == 9
     assert after_backfill["product_classes"]["as_of_date"].nunique() == 9
     runs = after_backfill["forecast_runs"]
-    assert sorted(pd.to_datetime(runs["as_of_date"]).dt.strftime("%Y-%m-%d")) == ["2024-01-07", "2024-01-08", "2024-01-09"]
+    assert sorted(pd.to_datetime(runs["as_of_date"]).dt.strftime("%Y-%m-%d")) == [
+        "2024-01-07",
+        "2024-01-08",
+        "2024-01-09",
+    ]
     assert set(pd.to_datetime(runs["forecast_origin"]).dt.strftime("%Y-%m-%d")) == {"2024-01-07"}
     forecasts = after_backfill["segment_forecasts"]
     assert len(forecasts) and set(forecasts["horizon"]) == set(range(1, 9))
-    assert pd.Timestamp(forecasts["period_start"].min()) == pd.Timestamp("2024-01-08"), "horizon 1: the week after the origin"
+    assert pd.Timestamp(forecasts["period_start"].min()) == pd.Timestamp("2024-01-08"), (
+        "horizon 1: the week after the origin"
+    )
     # Replenishment from the first day with a forecast: every inventory row planned,
     # suggestions for the customers' next cycle.
     plan = after_backfill["replenishment_plan"]
-    assert sorted(pd.to_datetime(plan["as_of_date"]).dt.strftime("%Y-%m-%d").unique()) == ["2024-01-07", "2024-01-08", "2024-01-09"]
+    assert sorted(pd.to_datetime(plan["as_of_date"]).dt.strftime("%Y-%m-%d").unique()) == [
+        "2024-01-07",
+        "2024-01-08",
+        "2024-01-09",
+    ]
     inventory_rows = after_backfill["inventory_positions"]
-    assert len(plan[plan["as_of_date"] == plan["as_of_date"].max()]) >= len(inventory_rows[inventory_rows["as_of_date"] == inventory_rows["as_of_date"].max()])
+    assert len(plan[plan["as_of_date"] == plan["as_of_date"].max()]) >= len(
+        inventory_rows[inventory_rows["as_of_date"] == inventory_rows["as_of_date"].max()]
+    )
     assert (plan["recommended_order_qty"] >= 0).all() and len(after_backfill["customer_order_suggestions"]) > 0
 
     # From an empty warehouse: a shorter backfill, then the last days as daily runs

@@ -2,7 +2,6 @@
 process querying serving.duckdb while the pipeline re-publishes several days."""
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -58,9 +57,16 @@ def published(pipeline, instance):
 def _warehouse_counts(settings, tables) -> dict[str, dict[str, int]]:
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
-        return {t: dict(con.execute(f"select as_of_date::varchar, count(*) from analytics.{t} "
-                                    "where as_of_date between ? and ? group by 1", [FIRST, LAST]).fetchall())
-                for t in tables}
+        return {
+            t: dict(
+                con.execute(
+                    f"select as_of_date::varchar, count(*) from analytics.{t} "
+                    "where as_of_date between ? and ? group by 1",
+                    [FIRST, LAST],
+                ).fetchall()
+            )
+            for t in tables
+        }
     finally:
         con.close()
 
@@ -82,7 +88,8 @@ def test_published_tables_equal_the_warehouse_days_and_checks_pass(published, in
     assert sorted(expected["customer_order_suggestions"]) == FORECAST_DAYS, "days before the first forecast have none"
     for key in keys:
         check = instance.event_log_storage.get_latest_asset_check_execution_by_key(
-            [dg.AssetCheckKey(key, "publishable")])[dg.AssetCheckKey(key, "publishable")]
+            [dg.AssetCheckKey(key, "publishable")]
+        )[dg.AssetCheckKey(key, "publishable")]
         assert check.status.value == "SUCCEEDED", key
 
 
@@ -103,20 +110,31 @@ def test_postgres_target_holds_the_same_days(published):
 
 def test_readers_see_whole_days_while_the_pipeline_republishes(published, instance, tmp_path):
     job, keys, settings, tables = published
-    expected = {t: {d: n for d, n in days.items() if d in FORECAST_DAYS}
-                for t, days in _warehouse_counts(settings, tables).items()}
+    expected = {
+        t: {d: n for d, n in days.items() if d in FORECAST_DAYS}
+        for t, days in _warehouse_counts(settings, tables).items()
+    }
     expected_path, stop, result_path = tmp_path / "expected.json", tmp_path / "stop", tmp_path / "result.json"
     expected_path.write_text(json.dumps(expected))
-    reader = subprocess.Popen([sys.executable, str(Path(__file__).with_name("serving_reader.py")),
-                               str(settings.data_dir), str(expected_path), str(stop), str(result_path)])
+    reader = subprocess.Popen(
+        [
+            sys.executable,
+            str(Path(__file__).with_name("serving_reader.py")),
+            str(settings.data_dir),
+            str(expected_path),
+            str(stop),
+            str(result_path),
+        ]
+    )
     try:
         deadline = time.monotonic() + 60
         while not Path(str(stop) + ".ready").exists():
             assert reader.poll() is None and time.monotonic() < deadline, "reader did not start"
             time.sleep(0.1)
         for _ in range(3):  # three runs, each re-publishing the three forecast days
-            result = job.execute_in_process(instance=instance, asset_selection=keys,
-                                            tags=_range(FORECAST_DAYS[0], LAST))
+            result = job.execute_in_process(
+                instance=instance, asset_selection=keys, tags=_range(FORECAST_DAYS[0], LAST)
+            )
             assert result.success
     finally:
         stop.touch()
@@ -133,14 +151,21 @@ def test_a_failing_publish_gate_fails_the_run_and_keeps_what_readers_see(publish
     job, keys, settings, tables = published
     before = published_state(settings.data_dir)
     con = duckdb.connect(str(settings.warehouse_path))
-    row = con.execute("select customer_id, sku, suggested_qty from analytics.customer_order_suggestions "
-                      "where as_of_date = ? order by customer_id, sku limit 1", [LAST]).fetchall()[0]
-    con.execute("update analytics.customer_order_suggestions set suggested_qty = -7 "
-                "where as_of_date = ? and customer_id = ? and sku = ?", [LAST, row[0], row[1]])
+    row = con.execute(
+        "select customer_id, sku, suggested_qty from analytics.customer_order_suggestions "
+        "where as_of_date = ? order by customer_id, sku limit 1",
+        [LAST],
+    ).fetchall()[0]
+    con.execute(
+        "update analytics.customer_order_suggestions set suggested_qty = -7 "
+        "where as_of_date = ? and customer_id = ? and sku = ?",
+        [LAST, row[0], row[1]],
+    )
     con.close()
     try:
-        result = job.execute_in_process(instance=instance, asset_selection=keys, partition_key=LAST,
-                                        raise_on_error=False)
+        result = job.execute_in_process(
+            instance=instance, asset_selection=keys, partition_key=LAST, raise_on_error=False
+        )
         assert not result.success
         failure = result.failure_data_for_node("published_tables")
         assert "not published" in failure.error.message and "suggested_qty" in failure.error.message
@@ -153,7 +178,10 @@ def test_a_failing_publish_gate_fails_the_run_and_keeps_what_readers_see(publish
         assert published_state(settings.data_dir) == before, "yesterday's publish must stay as it was"
     finally:
         con = duckdb.connect(str(settings.warehouse_path))
-        con.execute("update analytics.customer_order_suggestions set suggested_qty = ? "
-                    "where as_of_date = ? and customer_id = ? and sku = ?", [row[2], LAST, row[0], row[1]])
+        con.execute(
+            "update analytics.customer_order_suggestions set suggested_qty = ? "
+            "where as_of_date = ? and customer_id = ? and sku = ?",
+            [row[2], LAST, row[0], row[1]],
+        )
         con.close()
     assert job.execute_in_process(instance=instance, asset_selection=keys, partition_key=LAST).success

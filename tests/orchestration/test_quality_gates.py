@@ -41,14 +41,17 @@ def built(pipeline, instance):
     if settings.warehouse_path.exists():
         con = duckdb.connect(str(settings.warehouse_path), read_only=True)
         try:
-            have = con.execute("select count(*) from marts.order_lines where partition_date = ?", [DAY]).fetchone()[0] > 0
+            have = (
+                con.execute("select count(*) from marts.order_lines where partition_date = ?", [DAY]).fetchone()[0] > 0
+            )
         except duckdb.CatalogException:
             have = False
         finally:
             con.close()
     if not have:
         result = job.execute_in_process(
-            instance=instance, tags={ASSET_PARTITION_RANGE_START_TAG: FIRST, ASSET_PARTITION_RANGE_END_TAG: DAY})
+            instance=instance, tags={ASSET_PARTITION_RANGE_START_TAG: FIRST, ASSET_PARTITION_RANGE_END_TAG: DAY}
+        )
         assert result.success
     return job, settings
 
@@ -64,11 +67,16 @@ def _query(settings, sql, params=()):
 def _state(settings) -> dict[str, list]:
     return {
         "raw_orders": _query(settings, "select * from raw.orders where _partition_date = ? order by all", [DAY]),
-        "raw_loads": _query(settings, "select * from raw._loads where extract = 'orders' and partition_date = ?", [DAY]),
-        "order_lines": _query(settings, "select * from marts.order_lines "
-                                        "where partition_date = ? order by all", [DAY]),
-        "weekly_demand": _query(settings, "select * from marts.customer_sku_weekly_demand "
-                                          "where week_start = date_trunc('week', ?::date) order by all", [DAY]),
+        "raw_loads": _query(
+            settings, "select * from raw._loads where extract = 'orders' and partition_date = ?", [DAY]
+        ),
+        "order_lines": _query(settings, "select * from marts.order_lines where partition_date = ? order by all", [DAY]),
+        "weekly_demand": _query(
+            settings,
+            "select * from marts.customer_sku_weekly_demand "
+            "where week_start = date_trunc('week', ?::date) order by all",
+            [DAY],
+        ),
     }
 
 
@@ -85,8 +93,9 @@ def _check(result, name):
     return evaluation
 
 
-def test_bad_orders_file_is_quarantined_blocks_downstream_and_is_released_by_the_good_file(built, instance,
-                                                                                         landing_dir):
+def test_bad_orders_file_is_quarantined_blocks_downstream_and_is_released_by_the_good_file(
+    built, instance, landing_dir
+):
     job, settings = built
     path = landing_dir / "orders" / f"{DAY}.csv"
     good, stat = path.read_bytes(), path.stat()
@@ -111,8 +120,10 @@ def test_bad_orders_file_is_quarantined_blocks_downstream_and_is_released_by_the
         assert f"{path} row {BAD_ROW}: quantity='-3'" in meta["message"], meta["message"]
         assert meta["source_file"] == str(path) and meta["days_quarantined"] == 1
         failed = meta["failed_expectations"]
-        assert any(f["column"] == "quantity" and f["unexpected_count"] == 1
-                   and f["rows"][0]["source_row"] == BAD_ROW for f in failed), failed
+        assert any(
+            f["column"] == "quantity" and f["unexpected_count"] == 1 and f["rows"][0]["source_row"] == BAD_ROW
+            for f in failed
+        ), failed
         docs = Path(meta["data_docs"])
         assert docs.is_file() and settings.data_dir / "quality" in docs.parents
         assert meta["data_docs_url"] == docs.resolve().as_uri()
@@ -121,9 +132,13 @@ def test_bad_orders_file_is_quarantined_blocks_downstream_and_is_released_by_the
         # The warehouse keeps the day's accepted rows; the file is quarantined, byte for byte.
         after = _state(settings)
         assert after == before
-        (record,) = _query(settings, "select checksum_sha256, quarantine_file, reason, released_at "
-                                     "from raw._quarantine where extract = 'orders' and partition_date = ? "
-                                     "and released_at is null", [DAY])
+        (record,) = _query(
+            settings,
+            "select checksum_sha256, quarantine_file, reason, released_at "
+            "from raw._quarantine where extract = 'orders' and partition_date = ? "
+            "and released_at is null",
+            [DAY],
+        )
         assert Path(record[1]).read_bytes() == path.read_bytes()
         assert record[0] == hashlib.sha256(path.read_bytes()).hexdigest() and f"row {BAD_ROW}" in record[2]
         # What BI reads is untouched.
@@ -132,8 +147,9 @@ def test_bad_orders_file_is_quarantined_blocks_downstream_and_is_released_by_the
         # dbt never reads a rejected file: rebuilding the day's marts now uses the accepted rows.
         from orchestration.assets.dbt import restock_dbt_models
 
-        dbt_run = job.execute_in_process(instance=instance, partition_key=DAY,
-                                         asset_selection=list(restock_dbt_models.keys))
+        dbt_run = job.execute_in_process(
+            instance=instance, partition_key=DAY, asset_selection=list(restock_dbt_models.keys)
+        )
         assert dbt_run.success
         assert _state(settings) == before
     finally:
@@ -144,8 +160,11 @@ def test_bad_orders_file_is_quarantined_blocks_downstream_and_is_released_by_the
     good_run = job.execute_in_process(instance=instance, partition_key=DAY)
     assert good_run.success
     assert _check(good_run, "orders_contract").passed
-    assert _query(settings, "select count(*) from raw._quarantine where extract = 'orders' "
-                            "and partition_date = ? and released_at is null", [DAY]) == [(0,)]
+    assert _query(
+        settings,
+        "select count(*) from raw._quarantine where extract = 'orders' and partition_date = ? and released_at is null",
+        [DAY],
+    ) == [(0,)]
     restored = _state(settings)
     assert restored["order_lines"] == before["order_lines"] and restored["weekly_demand"] == before["weekly_demand"]
     assert [r[:-1] for r in restored["raw_orders"]] == [r[:-1] for r in before["raw_orders"]]  # all but _loaded_at
@@ -208,5 +227,8 @@ def test_bad_delivery_through_the_job_changes_nothing_downstream(built, instance
     raw_keys = [dg.AssetKey(["raw", name]) for name in ("customers", "products", "orders", "inventory", "promotions")]
     release = job.execute_in_process(instance=instance, partition_key=DAY, asset_selection=raw_keys)
     assert release.success and _check(release, f"{extract}_contract").passed
-    assert _query(settings, "select count(*) from raw._quarantine where extract = ? and partition_date = ? "
-                            "and released_at is null", [extract, DAY]) == [(0,)]
+    assert _query(
+        settings,
+        "select count(*) from raw._quarantine where extract = ? and partition_date = ? and released_at is null",
+        [extract, DAY],
+    ) == [(0,)]

@@ -24,10 +24,7 @@ def rows_for_version(version: int) -> int:
     return 1000 + 700 * version
 
 
-CHECK = (
-    "SELECT as_of_date, min(version), max(version), count(*) FROM {src}"
-    " GROUP BY as_of_date ORDER BY as_of_date"
-)
+CHECK = "SELECT as_of_date, min(version), max(version), count(*) FROM {src} GROUP BY as_of_date ORDER BY as_of_date"
 
 
 def main() -> int:

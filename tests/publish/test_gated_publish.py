@@ -34,40 +34,63 @@ def _build_warehouse(path: Path, days=(D1, D2)) -> None:
     ensure_forecast_tables(con)
     ensure_replenishment_tables(con)
     con.execute("create schema if not exists marts")
-    con.execute("create table marts.inventory_positions (as_of_date date, warehouse_id varchar, sku varchar, "
-                "on_hand_qty double, in_transit_qty double, allocated_qty double)")
+    con.execute(
+        "create table marts.inventory_positions (as_of_date date, warehouse_id varchar, sku varchar, "
+        "on_hand_qty double, in_transit_qty double, allocated_qty double)"
+    )
     con.execute("create table marts.products (as_of_date date, sku varchar, is_active boolean)")
     con.execute("create table marts.customers (as_of_date date, customer_id varchar, order_weekday integer)")
     for sku in ("S1", "S2"):
         for h in (1, 2):
-            con.execute("insert into analytics.segment_forecasts values (?, 'SEG1', ?, ?, ?, 100, 80, 120, "
-                        "'combination', 'combination', null, 10)", [ORIGIN, sku, date(2024, 1, 1 + 7 * h), h])
+            con.execute(
+                "insert into analytics.segment_forecasts values (?, 'SEG1', ?, ?, ?, 100, 80, 120, "
+                "'combination', 'combination', null, 10)",
+                [ORIGIN, sku, date(2024, 1, 1 + 7 * h), h],
+            )
         for cid, share in CUSTOMERS.items():
-            con.execute("insert into analytics.customer_forecast_shares values (?, 'SEG1', ?, ?, ?, 'own_history')",
-                        [ORIGIN, sku, cid, share])
-    con.execute("insert into analytics.accuracy_reviews values (?, 'total', 'total', 1, 13, 10, 1000, 1050, "
-                "0.2, 0.8, 0.05, 1.5, false)", [ORIGIN])
+            con.execute(
+                "insert into analytics.customer_forecast_shares values (?, 'SEG1', ?, ?, ?, 'own_history')",
+                [ORIGIN, sku, cid, share],
+            )
+    con.execute(
+        "insert into analytics.accuracy_reviews values (?, 'total', 'total', 1, 13, 10, 1000, 1050, "
+        "0.2, 0.8, 0.05, 1.5, false)",
+        [ORIGIN],
+    )
     for day in days:
         con.execute("insert into analytics.forecast_runs values (?, ?)", [day, ORIGIN])
         for cid in CUSTOMERS:
             con.execute("insert into marts.customers values (?, ?, 3)", [day, cid])  # orders on Wednesdays
-            con.execute("insert into analytics.customer_segments values (?, ?, 5, 'crm', '便利店', '城东区', 'active', "
-                        "'active', 3, 10, 500, 3, 3, 3, 'SEG1')", [day, cid])
+            con.execute(
+                "insert into analytics.customer_segments values (?, ?, 5, 'crm', '便利店', '城东区', 'active', "
+                "'active', 3, 10, 500, 3, 3, 3, 'SEG1')",
+                [day, cid],
+            )
         for sku in ("S1", "S2"):
-            con.execute("insert into analytics.product_classes values (?, ?, 52, 5000, 90000, 0.5, 'A', 0.2, 'X', "
-                        "1.0, 0.1, 'smooth')", [day, sku])
+            con.execute(
+                "insert into analytics.product_classes values (?, ?, 52, 5000, 90000, 0.5, 'A', 0.2, 'X', "
+                "1.0, 0.1, 'smooth')",
+                [day, sku],
+            )
             con.execute("insert into marts.inventory_positions values (?, 'WH01', ?, 500, 100, 50)", [day, sku])
             con.execute("insert into marts.products values (?, ?, true)", [day, sku])
             con.execute(
                 "insert into analytics.replenishment_plan values (?, 'WH01', ?, 500, 100, 50, 550, 14.3, 3.0, 5, 1, "
                 "0.98, 40, 200, 300, 0, 38.5, 'periodic_review', 'A', 50, 1, 100, true, 2, 100, 12, 'rmse_h1_8w', 3)",
-                [day, sku])
+                [day, sku],
+            )
             for cid, share in CUSTOMERS.items():
                 qty = round(100 * share)
-                con.execute("insert into analytics.customer_order_suggestions values (?, 'WH01', ?, ?, ?, 5, ?, ?, ?, "
-                            "'unconstrained')", [day, cid, sku, date(2024, 1, 8), 100 * share, qty, qty])
-        con.execute("insert into analytics.inventory_alerts values (?, 'WH01', 'S1', 'overstock', 'low', 70, 60, "
-                    "500, 'days of supply 70 > 60')", [day])
+                con.execute(
+                    "insert into analytics.customer_order_suggestions values (?, 'WH01', ?, ?, ?, 5, ?, ?, ?, "
+                    "'unconstrained')",
+                    [day, cid, sku, date(2024, 1, 8), 100 * share, qty, qty],
+                )
+        con.execute(
+            "insert into analytics.inventory_alerts values (?, 'WH01', 'S1', 'overstock', 'low', 70, 60, "
+            "500, 'days of supply 70 > 60')",
+            [day],
+        )
     con.close()
 
 
@@ -100,16 +123,27 @@ def test_a_good_day_is_published_to_parquet_and_serving(setup, config):
     outcomes = _publish(warehouse, data_dir, [D1, D2], config)
     assert [o.published for o in outcomes] == [True, True], [o.message() for o in outcomes]
     assert all(g.passed for o in outcomes for g in o.gates.values())
-    assert set(outcomes[0].gates) == {"customer_segments", "product_classes", "demand_forecasts", "forecast_accuracy",
-                                      "replenishment_plan", "customer_order_suggestions", "inventory_alerts"}
+    assert set(outcomes[0].gates) == {
+        "customer_segments",
+        "product_classes",
+        "demand_forecasts",
+        "forecast_accuracy",
+        "replenishment_plan",
+        "customer_order_suggestions",
+        "inventory_alerts",
+    }
     # 2 SKUs x 2 horizons at segment level + x 3 customers
     assert outcomes[1].rows["demand_forecasts"] == 4 + 12
     assert _serving(data_dir, "select as_of_date, count(*) from customer_order_suggestions group by 1 order by 1") == [
-        (D1, 6), (D2, 6)]
+        (D1, 6),
+        (D2, 6),
+    ]
     assert _serving(data_dir, "select distinct as_of_date from replenishment_plan_latest") == [(D2,)]
     # Customer rows are the segment forecast times the share.
-    assert _serving(data_dir, "select forecast_qty from demand_forecasts_latest where customer_id = 'C2' "
-                              "and sku = 'S1' and horizon = 1") == [(pytest.approx(30.0),)]
+    assert _serving(
+        data_dir,
+        "select forecast_qty from demand_forecasts_latest where customer_id = 'C2' and sku = 'S1' and horizon = 1",
+    ) == [(pytest.approx(30.0),)]
 
 
 def _break(warehouse, sql, params=()):
@@ -122,15 +156,24 @@ def test_a_failing_gate_publishes_nothing_of_that_day_and_leaves_the_published_f
     warehouse, data_dir = setup
     assert all(o.published for o in _publish(warehouse, data_dir, [D1, D2], config))
     before = published_state(data_dir)
-    _break(warehouse, "update analytics.customer_order_suggestions set suggested_qty = -5 "
-                      "where as_of_date = ? and customer_id = 'C2' and sku = 'S2'", [D2])
-    _break(warehouse, "update analytics.replenishment_plan set safety_stock = 'inf'::double "
-                      "where as_of_date = ? and sku = 'S1'", [D2])
+    _break(
+        warehouse,
+        "update analytics.customer_order_suggestions set suggested_qty = -5 "
+        "where as_of_date = ? and customer_id = 'C2' and sku = 'S2'",
+        [D2],
+    )
+    _break(
+        warehouse,
+        "update analytics.replenishment_plan set safety_stock = 'inf'::double where as_of_date = ? and sku = 'S1'",
+        [D2],
+    )
     [outcome] = _publish(warehouse, data_dir, [D2], config)
     assert not outcome.published
     assert outcome.failed_tables == ["replenishment_plan", "customer_order_suggestions"]
     message = outcome.message()
-    assert "suggested_qty" in message and "-5" in message and "row 4" in message, message  # rows in key order: C1 S1, C1 S2, C2 S1, C2 S2
+    assert "suggested_qty" in message and "-5" in message and "row 4" in message, (
+        message
+    )  # rows in key order: C1 S1, C1 S2, C2 S1, C2 S2
     assert "safety_stock" in message and "inf" in message, message
     docs = outcome.gates["customer_order_suggestions"].data_docs_path
     assert docs is not None and docs.exists() and docs.is_relative_to(data_dir / "quality")
@@ -144,10 +187,16 @@ def test_coverage_row_drop_and_availability_are_gated(setup, config):
     assert all(o.published for o in _publish(warehouse, data_dir, [D1], config))
     # A customer's suggestions vanish; half the plan disappears; a rationed SKU gives
     # out more than the warehouse has.
-    _break(warehouse, "delete from analytics.customer_order_suggestions where as_of_date = ? and customer_id = 'C3'", [D2])
+    _break(
+        warehouse, "delete from analytics.customer_order_suggestions where as_of_date = ? and customer_id = 'C3'", [D2]
+    )
     _break(warehouse, "delete from analytics.replenishment_plan where as_of_date = ? and sku = 'S2'", [D2])
-    _break(warehouse, "update analytics.customer_order_suggestions set allocation_rule = 'tier_weights', "
-                      "suggested_qty = 400, allocated_qty = 400 where as_of_date = ? and sku = 'S1'", [D2])
+    _break(
+        warehouse,
+        "update analytics.customer_order_suggestions set allocation_rule = 'tier_weights', "
+        "suggested_qty = 400, allocated_qty = 400 where as_of_date = ? and sku = 'S1'",
+        [D2],
+    )
     [outcome] = _publish(warehouse, data_dir, [D2], config)
     assert not outcome.published
     plan = outcome.gates["replenishment_plan"].message()
@@ -171,7 +220,9 @@ def test_retention_keeps_the_last_days_and_a_backfill_publishes_only_them(setup,
     _build_warehouse(tmp_path / "w4.duckdb", days=(D3, date(2024, 1, 11)))
     _publish(tmp_path / "w4.duckdb", data_dir, [date(2024, 1, 11)], short)
     assert _serving(data_dir, "select distinct as_of_date from customer_segments order by 1") == [
-        (D3,), (date(2024, 1, 11),)]
+        (D3,),
+        (date(2024, 1, 11),),
+    ]
 
 
 def test_days_without_a_forecast_are_skipped_not_failed(tmp_path, config):
@@ -189,8 +240,11 @@ def _forecast_horizons(warehouse: Path, horizons) -> None:
     con = duckdb.connect(str(warehouse))
     for sku in ("S1", "S2"):
         for h in horizons:
-            con.execute("insert into analytics.segment_forecasts values (?, 'SEG1', ?, ?, ?, 100, 80, 120, "
-                        "'combination', 'combination', null, 10)", [ORIGIN, sku, date(2024, 1, 1) + timedelta(weeks=h), h])
+            con.execute(
+                "insert into analytics.segment_forecasts values (?, 'SEG1', ?, ?, ?, 100, 80, 120, "
+                "'combination', 'combination', null, 10)",
+                [ORIGIN, sku, date(2024, 1, 1) + timedelta(weeks=h), h],
+            )
     con.close()
 
 
@@ -200,7 +254,9 @@ def test_the_forecast_gate_follows_forecasting_horizon_weeks(tmp_path, config, l
     warehouse = tmp_path / "w.duckdb"
     _build_warehouse(warehouse, days=(D1,))
     _forecast_horizons(warehouse, range(3, last_horizon + 1))
-    [outcome] = _publish(warehouse, tmp_path / "data", [D1], config.override({"forecasting.horizon_weeks": horizon_weeks}))
+    [outcome] = _publish(
+        warehouse, tmp_path / "data", [D1], config.override({"forecasting.horizon_weeks": horizon_weeks})
+    )
     assert outcome.published is published, outcome.message()
     if published:
         assert outcome.rows["demand_forecasts"] == 2 * last_horizon * (1 + len(CUSTOMERS))

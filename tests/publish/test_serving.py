@@ -43,25 +43,23 @@ def ro(data_dir: Path) -> duckdb.DuckDBPyConnection:
 
 
 def test_publish_adds_as_of_date_and_serves_views(tmp_path):
-    r = publish_day(tmp_path, "product_classes", D1, frame(5), key_columns=["sku"],
-                    description="SKU classes")
+    r = publish_day(tmp_path, "product_classes", D1, frame(5), key_columns=["sku"], description="SKU classes")
     assert (r.rows, r.replaced, r.latest) == (5, False, True)
     assert r.path.parent.parent == tmp_path / "published/_versions/product_classes/as_of_date=2024-03-01"
     publish_day(tmp_path, "product_classes", D2, frame(7))
     con = ro(tmp_path)
     try:
-        assert con.execute(
-            "SELECT as_of_date, count(*) FROM product_classes GROUP BY 1 ORDER BY 1"
-        ).fetchall() == [(D1, 5), (D2, 7)]
-        assert con.execute(
-            "SELECT DISTINCT as_of_date FROM product_classes_latest"
-        ).fetchall() == [(D2,)]
-        types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE product_classes)")
-                     .fetchall())
+        assert con.execute("SELECT as_of_date, count(*) FROM product_classes GROUP BY 1 ORDER BY 1").fetchall() == [
+            (D1, 5),
+            (D2, 7),
+        ]
+        assert con.execute("SELECT DISTINCT as_of_date FROM product_classes_latest").fetchall() == [(D2,)]
+        types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE product_classes)").fetchall())
         assert types["as_of_date"] == "DATE"
-        assert con.execute(
-            "SELECT comment FROM duckdb_views() WHERE view_name = 'product_classes'"
-        ).fetchone()[0] == "SKU classes"
+        assert (
+            con.execute("SELECT comment FROM duckdb_views() WHERE view_name = 'product_classes'").fetchone()[0]
+            == "SKU classes"
+        )
     finally:
         con.close()
     assert published_days(tmp_path, "product_classes") == [D1, D2]
@@ -80,8 +78,9 @@ def test_republish_replaces_the_day_and_latest_follows_the_newest_day(tmp_path):
     assert len(os.listdir(tmp_path / "published/_versions/t/as_of_date=2024-03-02")) == 2
     con = ro(tmp_path)
     try:
-        assert con.execute("SELECT as_of_date, min(version), max(version), count(*) FROM t"
-                           " GROUP BY 1 ORDER BY 1").fetchall() == [(D1, 3, 3, 9), (D2, 2, 2, 4)]
+        assert con.execute(
+            "SELECT as_of_date, min(version), max(version), count(*) FROM t GROUP BY 1 ORDER BY 1"
+        ).fetchall() == [(D1, 3, 3, 9), (D2, 2, 2, 4)]
         assert con.execute("SELECT count(*), min(version) FROM t_latest").fetchone() == (4, 2)
     finally:
         con.close()
@@ -188,9 +187,7 @@ def test_ensure_serving_keeps_tables_and_descriptions(tmp_path):
     ensure_serving(tmp_path, {"c": "not yet published"})
     con = ro(tmp_path)
     try:
-        rows = con.execute(
-            "SELECT table_name, description, has_view FROM published_tables ORDER BY 1"
-        ).fetchall()
+        rows = con.execute("SELECT table_name, description, has_view FROM published_tables ORDER BY 1").fetchall()
         views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
     finally:
         con.close()
@@ -216,8 +213,7 @@ def test_cleanup_versions_removes_only_old_superseded_versions(tmp_path):
     assert second.exists() and third.exists() and old_latest.exists()
     con = ro(tmp_path)
     try:
-        assert con.execute("SELECT count(*), max(version) FROM t WHERE as_of_date = ?",
-                           [D1]).fetchone() == (3, 3)
+        assert con.execute("SELECT count(*), max(version) FROM t WHERE as_of_date = ?", [D1]).fetchone() == (3, 3)
     finally:
         con.close()
 
@@ -247,8 +243,7 @@ def test_concurrent_reader_never_sees_a_partial_day(tmp_path, capsys):
     stop = tmp_path / "stop"
     result = tmp_path / "reader.json"
     proc = subprocess.Popen(
-        [sys.executable, str(HERE / "reader_process.py"), str(tmp_path), table, str(stop),
-         str(result)],
+        [sys.executable, str(HERE / "reader_process.py"), str(tmp_path), table, str(stop), str(result)],
         stderr=subprocess.PIPE,
     )
     publishes = 0
@@ -298,6 +293,7 @@ def test_postgres_is_used_only_when_the_caller_passes_a_url(tmp_path, monkeypatc
     assert unpublish_day(tmp_path, "t", D1)
     assert published_days(tmp_path, "t") == [D2]
 
+
 PG_URL = os.environ.get("RESTOCK_POSTGRES_URL")
 needs_pg = pytest.mark.skipif(not PG_URL, reason="RESTOCK_POSTGRES_URL is not set")
 
@@ -330,18 +326,20 @@ def test_postgres_day_is_replaced_in_one_transaction(tmp_path, pg_schema):
     publish_day(tmp_path, "t", D1, frame(1, version=2).assign(extra="x"), **pg)
     with psycopg.connect(PG_URL) as conn:
         rows = conn.execute(
-            f'SELECT as_of_date, min(version), max(version), count(*), max(extra)'
+            f"SELECT as_of_date, min(version), max(version), count(*), max(extra)"
             f' FROM "{pg_schema}".t GROUP BY 1 ORDER BY 1'
         ).fetchall()
         assert rows == [(D1, 2, 2, 1, "x"), (D2, 1, 1, 2, None)]
     publish_day(tmp_path, "t2", D1, df, **pg)
     with psycopg.connect(PG_URL) as conn:
-        got = conn.execute(
-            f'SELECT price, note, active, "at", day FROM "{pg_schema}".t2 ORDER BY qty'
-        ).fetchall()
-        types = dict(conn.execute(
-            "SELECT column_name, data_type FROM information_schema.columns"
-            " WHERE table_schema = %s AND table_name = 't2'", [pg_schema]).fetchall())
+        got = conn.execute(f'SELECT price, note, active, "at", day FROM "{pg_schema}".t2 ORDER BY qty').fetchall()
+        types = dict(
+            conn.execute(
+                "SELECT column_name, data_type FROM information_schema.columns"
+                " WHERE table_schema = %s AND table_name = 't2'",
+                [pg_schema],
+            ).fetchall()
+        )
     assert got[0][:3] == (1.5, "a,b", True) and str(got[0][3]) == "2024-03-01 10:00:00.123456"
     assert got[1][1:4] == ("", False, None) and got[1][0] is None
     assert got[2][1] is None and got[2][4] is None
@@ -366,6 +364,4 @@ def test_postgres_failed_load_keeps_previous_day(tmp_path, pg_schema, monkeypatc
     with pytest.raises(RuntimeError):
         publish_day(tmp_path, "t", D1, frame(5, version=2), **pg)
     with psycopg.connect(PG_URL) as conn:
-        assert conn.execute(
-            f'SELECT count(*), max(version) FROM "{pg_schema}".t'
-        ).fetchone() == (3, 1)
+        assert conn.execute(f'SELECT count(*), max(version) FROM "{pg_schema}".t').fetchone() == (3, 1)

@@ -27,14 +27,54 @@ def _frame(extract: str, rows: list[dict]) -> pd.DataFrame:
 
 def orders(**changes_by_row) -> pd.DataFrame:
     rows = [
-        dict(order_id="O1", line_no="1", customer_id="C1", sku="S1", order_date="2024-03-05",
-             quantity="10", requested_quantity="12", unit_price="85.50", amount="855.00", status="confirmed"),
-        dict(order_id="O1", line_no="2", customer_id="C1", sku="S2", order_date="2024-03-05",
-             quantity="0", requested_quantity="4", unit_price="40", amount="0", status="confirmed"),  # zero: fine
-        dict(order_id="O2", line_no="1", customer_id="C2", sku="S1", order_date="2024-03-05",
-             quantity="3", requested_quantity=None, unit_price=None, amount=None, status="Cancelled"),  # fine
-        dict(order_id="O3", line_no="1", customer_id="C3", sku="S2", order_date="2024-03-05",
-             quantity="2.5", requested_quantity="2.5", unit_price="40", amount="100", status="confirmed"),
+        dict(
+            order_id="O1",
+            line_no="1",
+            customer_id="C1",
+            sku="S1",
+            order_date="2024-03-05",
+            quantity="10",
+            requested_quantity="12",
+            unit_price="85.50",
+            amount="855.00",
+            status="confirmed",
+        ),
+        dict(
+            order_id="O1",
+            line_no="2",
+            customer_id="C1",
+            sku="S2",
+            order_date="2024-03-05",
+            quantity="0",
+            requested_quantity="4",
+            unit_price="40",
+            amount="0",
+            status="confirmed",
+        ),  # zero: fine
+        dict(
+            order_id="O2",
+            line_no="1",
+            customer_id="C2",
+            sku="S1",
+            order_date="2024-03-05",
+            quantity="3",
+            requested_quantity=None,
+            unit_price=None,
+            amount=None,
+            status="Cancelled",
+        ),  # fine
+        dict(
+            order_id="O3",
+            line_no="1",
+            customer_id="C3",
+            sku="S2",
+            order_date="2024-03-05",
+            quantity="2.5",
+            requested_quantity="2.5",
+            unit_price="40",
+            amount="100",
+            status="confirmed",
+        ),
     ]
     for key, change in changes_by_row.items():  # row_3={"quantity": "x"} changes data row 3
         rows[int(key.split("_")[1]) - 1].update(change)
@@ -42,27 +82,76 @@ def orders(**changes_by_row) -> pd.DataFrame:
 
 
 def customers() -> pd.DataFrame:
-    return _frame("customers", [
-        dict(customer_id="C1", customer_name="老王便利店", channel="便利店", region="东城区", tier="12",
-             status="active", opened_on="2020-03-01", closed_on=None, order_weekday="2"),
-        dict(customer_id="C2", customer_name="Beta", channel="kiosk", region="North", tier=None,
-             status="Suspended", opened_on="2021-01-01", closed_on=None, order_weekday="5"),
-        dict(customer_id="C3", customer_name="Gamma", channel="kiosk", region="North", tier="3",
-             status="closed", opened_on="2019-01-01", closed_on="2024-03-05", order_weekday=None),
-    ])
+    return _frame(
+        "customers",
+        [
+            dict(
+                customer_id="C1",
+                customer_name="老王便利店",
+                channel="便利店",
+                region="东城区",
+                tier="12",
+                status="active",
+                opened_on="2020-03-01",
+                closed_on=None,
+                order_weekday="2",
+            ),
+            dict(
+                customer_id="C2",
+                customer_name="Beta",
+                channel="kiosk",
+                region="North",
+                tier=None,
+                status="Suspended",
+                opened_on="2021-01-01",
+                closed_on=None,
+                order_weekday="5",
+            ),
+            dict(
+                customer_id="C3",
+                customer_name="Gamma",
+                channel="kiosk",
+                region="North",
+                tier="3",
+                status="closed",
+                opened_on="2019-01-01",
+                closed_on="2024-03-05",
+                order_weekday=None,
+            ),
+        ],
+    )
 
 
 def products() -> pd.DataFrame:
-    base = dict(product_name="P", brand="B", category="cig", price_band="mid", unit="条", units_per_case="50",
-                unit_cost="70.00", list_price="85.50", lead_time_days="7", lead_time_std_days="1.5",
-                moq_cases="1", shelf_life_days="540", status="active", launched_on="2023-01-01")
+    base = dict(
+        product_name="P",
+        brand="B",
+        category="cig",
+        price_band="mid",
+        unit="条",
+        units_per_case="50",
+        unit_cost="70.00",
+        list_price="85.50",
+        lead_time_days="7",
+        lead_time_std_days="1.5",
+        moq_cases="1",
+        shelf_life_days="540",
+        status="active",
+        launched_on="2023-01-01",
+    )
     return _frame("products", [dict(base, sku="S1"), dict(base, sku="S2", status="delisted", lead_time_std_days=None)])
 
 
 def inventory() -> pd.DataFrame:
     base = dict(on_hand_qty="120", in_transit_qty="0", allocated_qty="15", oldest_batch_date="2024-02-01")
-    return _frame("inventory", [dict(base, warehouse_id="W1", sku="S1"), dict(base, warehouse_id="W1", sku="S2"),
-                                dict(base, warehouse_id="W2", sku="S1", oldest_batch_date=None)])
+    return _frame(
+        "inventory",
+        [
+            dict(base, warehouse_id="W1", sku="S1"),
+            dict(base, warehouse_id="W1", sku="S2"),
+            dict(base, warehouse_id="W2", sku="S1", oldest_batch_date=None),
+        ],
+    )
 
 
 def promotions() -> pd.DataFrame:
@@ -73,8 +162,11 @@ ORDER_PARAMS = {"partition_date": DAY, "known_customer_ids": CUSTOMERS, "known_s
 
 
 def _failure(result, column: str, expectation_type: str | None = None):
-    found = [f for f in result.failures + result.warnings
-             if column in f.columns and (expectation_type is None or f.expectation_type == expectation_type)]
+    found = [
+        f
+        for f in result.failures + result.warnings
+        if column in f.columns and (expectation_type is None or f.expectation_type == expectation_type)
+    ]
     assert found, f"no failure on {column} ({expectation_type}):\n{result.message()}"
     return found[0]
 
@@ -123,8 +215,18 @@ def test_header_only_orders_file_is_a_day_without_orders():
         ({"row_1": {"order_date": "2024-13-01"}}, "order_date", 1, "expect_column_values_to_match_strftime_format"),
         ({"row_3": {"status": "shipped"}}, "status", 3, "expect_column_values_to_be_in_set"),
     ],
-    ids=["non_numeric_quantity", "negative_quantity", "absurd_quantity", "null_key", "duplicate_line",
-         "unknown_customer", "unknown_sku", "order_date_not_partition_day", "unparseable_date", "bad_status"],
+    ids=[
+        "non_numeric_quantity",
+        "negative_quantity",
+        "absurd_quantity",
+        "null_key",
+        "duplicate_line",
+        "unknown_customer",
+        "unknown_sku",
+        "order_date_not_partition_day",
+        "unparseable_date",
+        "bad_status",
+    ],
 )
 def test_each_orders_rule_names_the_column_and_source_row(change, column, row, expectation_type):
     result = validate_frame("raw_orders", orders(**change), ORDER_PARAMS)
@@ -176,13 +278,19 @@ def test_inventory_and_customer_keys():
     c.loc[2, "customer_id"] = "C1"
     result = validate_frame("raw_customers", c, {"partition_date": DAY})
     # keyed by the day (compound with _partition_date) so several days can share a run
-    _assert_row_named(result, _failure(result, "customer_id", "expect_compound_columns_to_be_unique"),
-                      "customer_id", 3, "customers")
+    _assert_row_named(
+        result, _failure(result, "customer_id", "expect_compound_columns_to_be_unique"), "customer_id", 3, "customers"
+    )
 
 
 def test_quantity_outlier_against_the_customers_history_is_reported():
-    history = pd.DataFrame({"customer_id": ["C1"] * 20 + ["C2"] * 3, "quantity": ["8", "10", "12", "9"] * 5 + ["1", "2", "3"],
-                            "status": "confirmed"})
+    history = pd.DataFrame(
+        {
+            "customer_id": ["C1"] * 20 + ["C2"] * 3,
+            "quantity": ["8", "10", "12", "9"] * 5 + ["1", "2", "3"],
+            "status": "confirmed",
+        }
+    )
     tiers = customers()[["customer_id", "tier"]]
     baseline = quantity_baseline(history, tiers)
     df = orders(row_1={"quantity": "900"})  # within max_quantity, absurd for C1 (mean ~10)
@@ -208,8 +316,7 @@ def test_a_typo_in_a_suite_is_an_error_not_a_silently_dropped_expectation(tmp_pa
     suite["expectations"][0]["type"] = "expect_column_too_exist"
     (tmp_path / "raw_promotions.json").write_text(json.dumps(suite), encoding="utf-8")
     with pytest.raises(SuiteError, match="rejected 1 expectation"):
-        validate_frame("raw_promotions", promotions(), {"partition_date": DAY, "known_skus": SKUS},
-                       directory=tmp_path)
+        validate_frame("raw_promotions", promotions(), {"partition_date": DAY, "known_skus": SKUS}, directory=tmp_path)
 
 
 def test_data_docs_are_written_to_the_given_folder(tmp_path):
@@ -241,14 +348,15 @@ def test_validate_days_gives_each_day_the_verdict_of_its_own_run():
     frames[days[1]] = _orders_of(days[1], row_3={"quantity": "-3"})
     frames[days[2]] = _orders_of(days[2]).iloc[0:0]  # a day without orders
     # C3 leaves the customers snapshot in force from the last day on.
-    known = {"known_customer_ids": {d: CUSTOMERS if d != days[3] else ["C1", "C2"] for d in days},
-             "known_skus": SKUS}
+    known = {"known_customer_ids": {d: CUSTOMERS if d != days[3] else ["C1", "C2"] for d in days}, "known_skus": SKUS}
     history = pd.DataFrame({"customer_id": ["C1"] * 20, "quantity": ["8", "10", "12", "9"] * 5})
     frames[days[0]] = _orders_of(days[0], row_1={"quantity": "900"})  # an outlier: a warning only
     baseline = quantity_baseline(history)
     together = validate_days("raw_orders", frames, known, quantity_baseline=baseline)
-    alone = {d: validate_frame("raw_orders", frames[d], {**known, "partition_date": d}, quantity_baseline=baseline)
-             for d in days}
+    alone = {
+        d: validate_frame("raw_orders", frames[d], {**known, "partition_date": d}, quantity_baseline=baseline)
+        for d in days
+    }
     assert [together[d].passed for d in days] == [alone[d].passed for d in days] == [True, False, True, False]
     for d in days:
         assert together[d].failures == alone[d].failures, d
@@ -272,6 +380,8 @@ def test_validate_days_keys_uniqueness_by_day_and_falls_back_for_cross_row_rules
     suite = load_suite("raw_customers")
     suite["expectations"].append({"type": "expect_column_values_to_be_unique", "kwargs": {"column": "customer_name"}})
     (tmp_path / "raw_customers.json").write_text(json.dumps(suite), encoding="utf-8")
-    assert batch_blockers(suite) == ["expect_column_values_to_be_unique on customer_name compares rows of different days"]
+    assert batch_blockers(suite) == [
+        "expect_column_values_to_be_unique on customer_name compares rows of different days"
+    ]
     result = validate_days("raw_customers", {DAY: customers(), day2: c2}, {}, directory=tmp_path)
     assert all(r.passed for r in result.values())  # one run per day: the same names on two days are fine

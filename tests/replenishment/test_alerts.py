@@ -225,8 +225,13 @@ def test_negligible_demand_raises_no_stockout_or_safety_stock_alert(demand, mini
     demand_alerts = {"stockout_risk", "below_safety_stock"}
     assert set(result["alert_type"]) & demand_alerts == (demand_alerts if alerted else set())
     stocked = _plan(
-        on_hand_qty=50.0, inventory_position=50.0, daily_demand_mean=demand, days_of_supply=50.0 / demand,
-        weeks_since_last_demand=60.0, oldest_batch_date=pd.Timestamp("2023-01-01"), shelf_life_days=365,
+        on_hand_qty=50.0,
+        inventory_position=50.0,
+        daily_demand_mean=demand,
+        days_of_supply=50.0 / demand,
+        weeks_since_last_demand=60.0,
+        oldest_batch_date=pd.Timestamp("2023-01-01"),
+        shelf_life_days=365,
     )
     kept = set(_alerts(stocked, min_daily_demand=minimum)["alert_type"])
     assert {"overstock", "expiring", "dead_stock"} <= kept

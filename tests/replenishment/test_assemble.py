@@ -62,13 +62,15 @@ Z98 = norm.ppf(0.98)
 
 @pytest.fixture(scope="module")
 def config() -> RestockConfig:
-    return load_config(PROJECT_ROOT / "restock.yaml").override({
-        "forecasting.horizon_weeks": 4,
-        "accuracy.window_weeks": 4,
-        "replenishment.region_warehouse": {"R1": "WH1", "R2": "WH2"},
-        "replenishment.default_warehouse": None,
-        "replenishment.min_error_weeks": 2,
-    })
+    return load_config(PROJECT_ROOT / "restock.yaml").override(
+        {
+            "forecasting.horizon_weeks": 4,
+            "accuracy.window_weeks": 4,
+            "replenishment.region_warehouse": {"R1": "WH1", "R2": "WH2"},
+            "replenishment.default_warehouse": None,
+            "replenishment.min_error_weeks": 2,
+        }
+    )
 
 
 def _insert(con, table: str, rows: list[tuple], columns: list[str]) -> None:
@@ -83,21 +85,43 @@ def _warehouse(path: Path) -> duckdb.DuckDBPyConnection:
     con.execute("create schema marts")
     segmentation_tables.ensure_tables(con)
     forecasting_tables.ensure_tables(con)
-    customers = [("c1", "R1", 10, "active", "active"), ("c2", "R1", 20, "suspended", "at_risk"),
-                 ("c3", "R2", 5, "active", "active"), ("c4", "R9", 5, "active", "active"),
-                 ("c6", "R1", 30, "active", "active")]
-    _insert(con, "analytics.customer_segments",
-            [(D, c, r, t, s, life, "S1") for c, r, t, s, life in customers],
-            ["as_of_date", "customer_id", "region", "tier", "customer_status", "lifecycle_state", "segment_id"])
-    _insert(con, "analytics.product_classes", [(D, "K1", "A", "smooth"), (D, "K2", "B", "smooth")],
-            ["as_of_date", "sku", "abc_class", "demand_class"])
+    customers = [
+        ("c1", "R1", 10, "active", "active"),
+        ("c2", "R1", 20, "suspended", "at_risk"),
+        ("c3", "R2", 5, "active", "active"),
+        ("c4", "R9", 5, "active", "active"),
+        ("c6", "R1", 30, "active", "active"),
+    ]
+    _insert(
+        con,
+        "analytics.customer_segments",
+        [(D, c, r, t, s, life, "S1") for c, r, t, s, life in customers],
+        ["as_of_date", "customer_id", "region", "tier", "customer_status", "lifecycle_state", "segment_id"],
+    )
+    _insert(
+        con,
+        "analytics.product_classes",
+        [(D, "K1", "A", "smooth"), (D, "K2", "B", "smooth")],
+        ["as_of_date", "sku", "abc_class", "demand_class"],
+    )
     con.execute("create table marts.customers (as_of_date date, customer_id varchar, order_weekday integer)")
-    _insert(con, "marts.customers", [(D, c, w) for c, w in WEEKDAYS.items()],
-            ["as_of_date", "customer_id", "order_weekday"])
+    _insert(
+        con, "marts.customers", [(D, c, w) for c, w in WEEKDAYS.items()], ["as_of_date", "customer_id", "order_weekday"]
+    )
     # Forecasts: the day's origin (h1..h4) and the four past origins' horizon 1.
     _insert(con, "analytics.forecast_runs", [(D, D)], ["as_of_date", "forecast_origin"])
-    cols = ["forecast_origin", "segment_id", "sku", "period_start", "horizon", "forecast_qty", "lower_qty",
-            "upper_qty", "model", "method"]
+    cols = [
+        "forecast_origin",
+        "segment_id",
+        "sku",
+        "period_start",
+        "horizon",
+        "forecast_qty",
+        "lower_qty",
+        "upper_qty",
+        "model",
+        "method",
+    ]
     rows = []
     for h in range(1, 5):
         start = D + timedelta(days=1 + 7 * (h - 1))
@@ -108,10 +132,16 @@ def _warehouse(path: Path) -> duckdb.DuckDBPyConnection:
     _insert(con, "analytics.segment_forecasts", rows, cols)
     shares = []
     for origin in [D, *(w - timedelta(days=1) for w in WEEKS)]:
-        shares += [(origin, "S1", "K1", c, s, "own_history") for c, s in (("c1", .4), ("c2", .2), ("c3", .2), ("c4", .2))]
-        shares += [(origin, "S1", "K2", c, .5, "own_history") for c in ("c1", "c6")]
-    _insert(con, "analytics.customer_forecast_shares", shares,
-            ["forecast_origin", "segment_id", "sku", "customer_id", "share", "basis"])
+        shares += [
+            (origin, "S1", "K1", c, s, "own_history") for c, s in (("c1", 0.4), ("c2", 0.2), ("c3", 0.2), ("c4", 0.2))
+        ]
+        shares += [(origin, "S1", "K2", c, 0.5, "own_history") for c in ("c1", "c6")]
+    _insert(
+        con,
+        "analytics.customer_forecast_shares",
+        shares,
+        ["forecast_origin", "segment_id", "sku", "customer_id", "share", "basis"],
+    )
     # Weekly demand (requested): WH1 = c1 + c2 = 40, 44, 42, 46; WH2 = c3 = 14.
     weekly = []
     for week, (q1, q2) in zip(WEEKS, ((25, 15), (30, 14), (28, 14), (30, 16)), strict=True):
@@ -120,26 +150,52 @@ def _warehouse(path: Path) -> duckdb.DuckDBPyConnection:
     con.execute("""create table marts.customer_sku_weekly_demand as
                    select customer_id, sku, week_start::date as week_start, requested_qty::double as requested_qty,
                           requested_qty::double as ordered_qty from _weekly""")
-    lines = [("c1", "K1", D - timedelta(days=3), 5.0), ("c3", "K1", D - timedelta(days=70), 14.0),
-             ("c3", "K1", D - timedelta(days=6), 14.0), ("c3", "K1", D + timedelta(days=1), 9.0)]  # after D: unseen
+    lines = [
+        ("c1", "K1", D - timedelta(days=3), 5.0),
+        ("c3", "K1", D - timedelta(days=70), 14.0),
+        ("c3", "K1", D - timedelta(days=6), 14.0),
+        ("c3", "K1", D + timedelta(days=1), 9.0),
+    ]  # after D: unseen
     con.register("_lines", pd.DataFrame(lines, columns=["customer_id", "sku", "order_date", "requested_qty"]))
     con.execute("""create table marts.order_lines as select customer_id, sku, order_date::date as order_date,
                    requested_qty, requested_qty as ordered_qty from _lines""")
     con.execute("""create table marts.products (as_of_date date, sku varchar, lead_time_days integer,
                    lead_time_std_days decimal(9,2), units_per_case integer, moq_cases integer,
                    unit_cost_amount decimal(18,2), shelf_life_days integer, launched_on date, is_active boolean)""")
-    _insert(con, "marts.products", [(D, "K1", 7, 0, 10, 2, 50, 365, None, True),
-                                    (D, "K2", 7, 0, 10, 1, 80, 365, None, True),
-                                    (D, "K3", 14, 0, 10, 1, 20, 120, None, True)],
-            ["as_of_date", "sku", "lead_time_days", "lead_time_std_days", "units_per_case", "moq_cases",
-             "unit_cost_amount", "shelf_life_days", "launched_on", "is_active"])
+    _insert(
+        con,
+        "marts.products",
+        [
+            (D, "K1", 7, 0, 10, 2, 50, 365, None, True),
+            (D, "K2", 7, 0, 10, 1, 80, 365, None, True),
+            (D, "K3", 14, 0, 10, 1, 20, 120, None, True),
+        ],
+        [
+            "as_of_date",
+            "sku",
+            "lead_time_days",
+            "lead_time_std_days",
+            "units_per_case",
+            "moq_cases",
+            "unit_cost_amount",
+            "shelf_life_days",
+            "launched_on",
+            "is_active",
+        ],
+    )
     con.execute("""create table marts.inventory_positions (as_of_date date, warehouse_id varchar, sku varchar,
                    on_hand_qty decimal(18,3), in_transit_qty decimal(18,3), allocated_qty decimal(18,3),
                    oldest_batch_date date)""")
-    _insert(con, "marts.inventory_positions",
-            [(D, "WH1", "K1", 100, 20, 10, D - timedelta(days=10)), (D, "WH1", "K2", 14, 0, 4, D - timedelta(days=5)),
-             (D, "WH2", "K3", 50, 0, 0, D - timedelta(days=100))],
-            ["as_of_date", "warehouse_id", "sku", "on_hand_qty", "in_transit_qty", "allocated_qty", "oldest_batch_date"])
+    _insert(
+        con,
+        "marts.inventory_positions",
+        [
+            (D, "WH1", "K1", 100, 20, 10, D - timedelta(days=10)),
+            (D, "WH1", "K2", 14, 0, 4, D - timedelta(days=5)),
+            (D, "WH2", "K3", 50, 0, 0, D - timedelta(days=100)),
+        ],
+        ["as_of_date", "warehouse_id", "sku", "on_hand_qty", "in_transit_qty", "allocated_qty", "oldest_batch_date"],
+    )
     return con
 
 
@@ -160,7 +216,12 @@ def _row(frame: pd.DataFrame, warehouse: str, sku: str) -> pd.Series:
 def test_plan_numbers_by_hand(built):
     _, frames = built
     plan = frames["replenishment_plan"]
-    assert sorted(zip(plan["warehouse_id"], plan["sku"], strict=True)) == [("WH1", "K1"), ("WH1", "K2"), ("WH2", "K1"), ("WH2", "K3")]
+    assert sorted(zip(plan["warehouse_id"], plan["sku"], strict=True)) == [
+        ("WH1", "K1"),
+        ("WH1", "K2"),
+        ("WH2", "K1"),
+        ("WH2", "K3"),
+    ]
     assert (plan["as_of_date"] == D).all()
     k1 = _row(plan, "WH1", "K1")
     assert k1["forecast_weeks"] == 2 and k1["inventory_position"] == 110
@@ -187,18 +248,30 @@ def test_suggestions_and_allocation(built):
     s = frames["customer_order_suggestions"].set_index(["warehouse_id", "sku", "customer_id"])
     assert sorted(s.index) == [("WH1", "K1", "c1"), ("WH1", "K2", "c1"), ("WH1", "K2", "c6"), ("WH2", "K1", "c3")]
     assert s["cycle_start"].to_dict() == {
-        ("WH1", "K1", "c1"): D + timedelta(days=1), ("WH1", "K2", "c1"): D + timedelta(days=1),
-        ("WH1", "K2", "c6"): D + timedelta(days=3), ("WH2", "K1", "c3"): D + timedelta(days=5)}
-    assert s.loc[("WH1", "K1", "c1"), ["suggested_qty", "allocated_qty", "allocation_rule"]].tolist() == [28, 28, "unconstrained"]
+        ("WH1", "K1", "c1"): D + timedelta(days=1),
+        ("WH1", "K2", "c1"): D + timedelta(days=1),
+        ("WH1", "K2", "c6"): D + timedelta(days=3),
+        ("WH2", "K1", "c3"): D + timedelta(days=5),
+    }
+    assert s.loc[("WH1", "K1", "c1"), ["suggested_qty", "allocated_qty", "allocation_rule"]].tolist() == [
+        28,
+        28,
+        "unconstrained",
+    ]
     assert s.loc[("WH2", "K1", "c3"), ["suggested_qty", "allocated_qty"]].tolist() == [14, 0]  # WH2 holds no K1
-    assert s.loc[("WH1", "K2", "c1"), ["suggested_qty", "allocated_qty", "allocation_rule"]].tolist() == [20, 3, "tier_weights"]
+    assert s.loc[("WH1", "K2", "c1"), ["suggested_qty", "allocated_qty", "allocation_rule"]].tolist() == [
+        20,
+        3,
+        "tier_weights",
+    ]
     assert s.loc[("WH1", "K2", "c6"), ["suggested_qty", "allocated_qty", "tier"]].tolist() == [20, 7, 30]
 
 
 def test_alerts(built):
     _, frames = built
-    got = {(r.warehouse_id, r.sku, r.alert_type): (r.severity, r.value)
-           for r in frames["inventory_alerts"].itertuples()}
+    got = {
+        (r.warehouse_id, r.sku, r.alert_type): (r.severity, r.value) for r in frames["inventory_alerts"].itertuples()
+    }
     assert got == {
         ("WH1", "K2", "stockout_risk"): ("high", pytest.approx(-30.0)),
         ("WH2", "K1", "stockout_risk"): ("high", pytest.approx(-21.0)),
@@ -269,15 +342,22 @@ def test_missing_input_is_named(tmp_path, config, sql, message):
 #   (140 + 54)/14 a day; c6's next cycle is the first week starting after D2 (03-17),
 #   cycle_start 03-17, K2 20; WH1 K2 = c1 40 + c6 (h1 4/7 + h2 + h3 3/7)·20 = 80.
 
-DAY_TABLES = ("analytics.customer_segments", "analytics.product_classes", "marts.customers", "marts.products",
-              "marts.inventory_positions")
+DAY_TABLES = (
+    "analytics.customer_segments",
+    "analytics.product_classes",
+    "marts.customers",
+    "marts.products",
+    "marts.inventory_positions",
+)
 
 
 def _mid_week(path: Path) -> duckdb.DuckDBPyConnection:
     con = _warehouse(path)
     for table in DAY_TABLES:
-        con.execute(f"insert into {table} by name select * replace (?::date as as_of_date) from {table} "
-                    "where as_of_date = ?", [D2, D])
+        con.execute(
+            f"insert into {table} by name select * replace (?::date as as_of_date) from {table} where as_of_date = ?",
+            [D2, D],
+        )
     con.execute("insert into analytics.forecast_runs values (?, ?)", [D2, D])
     return con
 
@@ -306,14 +386,30 @@ def test_mid_week_suggestions_are_for_the_next_cycle(mid_week):
     _, frames = mid_week
     s = frames["customer_order_suggestions"].set_index(["warehouse_id", "sku", "customer_id"])
     assert s[["cycle_start", "forecast_qty", "suggested_qty", "allocated_qty"]].to_dict("index") == {
-        ("WH1", "K1", "c1"): {"cycle_start": date(2025, 3, 17), "forecast_qty": pytest.approx(56.0),
-                              "suggested_qty": 56, "allocated_qty": 56},
-        ("WH1", "K2", "c1"): {"cycle_start": date(2025, 3, 17), "forecast_qty": pytest.approx(20.0),
-                              "suggested_qty": 20, "allocated_qty": 3},
-        ("WH1", "K2", "c6"): {"cycle_start": date(2025, 3, 19), "forecast_qty": pytest.approx(20.0),
-                              "suggested_qty": 20, "allocated_qty": 7},
-        ("WH2", "K1", "c3"): {"cycle_start": date(2025, 3, 14), "forecast_qty": pytest.approx(14.0),
-                              "suggested_qty": 14, "allocated_qty": 0},
+        ("WH1", "K1", "c1"): {
+            "cycle_start": date(2025, 3, 17),
+            "forecast_qty": pytest.approx(56.0),
+            "suggested_qty": 56,
+            "allocated_qty": 56,
+        },
+        ("WH1", "K2", "c1"): {
+            "cycle_start": date(2025, 3, 17),
+            "forecast_qty": pytest.approx(20.0),
+            "suggested_qty": 20,
+            "allocated_qty": 3,
+        },
+        ("WH1", "K2", "c6"): {
+            "cycle_start": date(2025, 3, 19),
+            "forecast_qty": pytest.approx(20.0),
+            "suggested_qty": 20,
+            "allocated_qty": 7,
+        },
+        ("WH2", "K1", "c3"): {
+            "cycle_start": date(2025, 3, 14),
+            "forecast_qty": pytest.approx(14.0),
+            "suggested_qty": 14,
+            "allocated_qty": 0,
+        },
     }
     assert (s["cycle_start"] > D2).all()
 
@@ -333,7 +429,9 @@ def test_min_daily_demand_comes_from_the_config(built, config):
     con, _ = built
     assert config.replenishment.alerts.min_daily_demand == 0.1  # restock.yaml
     cfg = config.override({"replenishment.alerts.min_daily_demand": 6.0})  # above WH1 K2 (40/7) and WH2 K1 (3)
-    got = {(r.warehouse_id, r.sku, r.alert_type) for r in build_replenishment(con, D, cfg)["inventory_alerts"].itertuples()}
+    got = {
+        (r.warehouse_id, r.sku, r.alert_type) for r in build_replenishment(con, D, cfg)["inventory_alerts"].itertuples()
+    }
     assert got == {("WH2", "K3", "overstock"), ("WH2", "K3", "expiring"), ("WH2", "K3", "dead_stock")}
 
 

@@ -228,10 +228,21 @@ def test_lifecycle_from_order_dates_helper():
 def test_tier_band_labels():
     tiers = pd.Series([1, 5, 6, 10, 11, 25, 26, 30, np.nan])
     assert tier_band_labels(tiers).tolist() == [
-        "T01-05", "T01-05", "T06-10", "T06-10", "T11-15", "T21-25", "T26-30", "T26-30", "unknown",
+        "T01-05",
+        "T01-05",
+        "T06-10",
+        "T06-10",
+        "T11-15",
+        "T21-25",
+        "T26-30",
+        "T26-30",
+        "unknown",
     ]
     assert tier_band_labels(pd.Series([1, 10, 11, 30]), tier_bands=(10, 20)).tolist() == [
-        "T01-10", "T01-10", "T11-20", "T21-30",
+        "T01-10",
+        "T01-10",
+        "T11-20",
+        "T21-30",
     ]
     assert tier_band_labels(pd.Series([30]), tier_bands=(15, 30)).tolist() == ["T16-30"]
     for bad in ([0], [31], [2.5]):
@@ -255,10 +266,16 @@ def test_segment_ids():
     assert list(ids.index) == [10, 11, 12, 13]
     assert ids.tolist() == ["T06-10|便利店", "T01-05|超市", "T26-30|unknown", "unknown|便利店"]
     assert segment_ids(frame, by=("region", "channel"), sep="/").tolist() == [
-        "north/便利店", "south/超市", "north/unknown", "east/便利店",
+        "north/便利店",
+        "south/超市",
+        "north/unknown",
+        "east/便利店",
     ]
     assert segment_ids(frame, by=("tier_band",), tier_bands=(10, 20)).tolist() == [
-        "T01-10", "T01-10", "T21-30", "unknown",
+        "T01-10",
+        "T01-10",
+        "T21-30",
+        "unknown",
     ]
     # an existing tier_band column is used as is
     assert segment_ids(frame.assign(tier_band="X"), by=("tier_band", "region")).tolist()[0] == "X|north"
