@@ -17,7 +17,7 @@ Candidates (:data:`CANDIDATES`):
   only when at least three full seasons exist (Holt-Winters, FPP3 §8.3; see
   ``DEFAULT_ETS_SEASONS_REQUIRED`` for why not two).
 - ``sarimax_calendar``: regression on the calendar regressors of
-  :func:`calendar_regressors` (Spring Festival weeks, holiday weeks) with AR(1)
+  :func:`restock.forecasting.calendar_regressors.calendar_regressors` (Spring Festival weeks, holiday weeks) with AR(1)
   errors and a constant: SARIMAX(1,0,0) by default (``order`` parameter). The
   constant and the regression coefficients are kept in the state vector
   (``mle_regression=False``, i.e. GLS given the ARMA parameters via the Kalman
@@ -55,12 +55,10 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from restock.calendar import is_holiday, weeks_to_spring_festival
 from restock.forecasting import intermittent
 from restock.segmentation.product_classes import validate_demand
 
@@ -79,7 +77,6 @@ DEFAULT_SEASONS_REQUIRED = 1
 DEFAULT_ETS_SEASONS_REQUIRED = 3
 DEFAULT_SES_ALPHA = 0.1  # fixed smoothing weight of the combination's SES component
 DEFAULT_SARIMAX_ORDER = (1, 0, 0)  # (1,0,1) took 2-3x longer here for no clear gain
-DEFAULT_SPRING_FESTIVAL_WEEKS = 3  # indicator columns for weeks -3..+3 around it
 # Fewest weeks a statsmodels candidate is fitted on (fewer -> ModelFitError): with
 # less, the optimiser "succeeds" on 1-2 points and returns meaningless trends.
 DEFAULT_MIN_OBS = {"ses": 4, "ets_damped": 10, "sarimax_calendar": 16}
@@ -119,49 +116,6 @@ class Forecast:
     model: str
     level: float = DEFAULT_LEVEL
     params: dict[str, object] = field(default_factory=dict)
-
-
-# --------------------------------------------------------------------------- calendar
-
-
-def calendar_regressors(
-    week_starts: Sequence[date],
-    spring_festival_weeks: int = DEFAULT_SPRING_FESTIVAL_WEEKS,
-) -> np.ndarray:
-    """Calendar regressors, one row per week (the 7 days from each week start).
-
-    Columns (in order, see :func:`calendar_regressor_names`):
-
-    - ``sf_week_k`` for ``k = −w..+w`` (``w = spring_festival_weeks``, default 3):
-      1 when the week is ``k`` weeks from the week containing the nearest Spring
-      Festival day (``k = 0`` contains the festival, ``−1`` is the week before it,
-      ``+1`` the week after). Computed as ``k = −weeks_to_spring_festival(start)``
-      of :mod:`restock.calendar`;
-    - ``holiday_week``: 1 when any day of the week is a public holiday
-      (:func:`restock.calendar.is_holiday`: Spring Festival eve..+6, 1-5 May,
-      1-7 October).
-    """
-    if spring_festival_weeks < 0:
-        raise ValueError(f"spring_festival_weeks must be >= 0, got {spring_festival_weeks}")
-    offsets = range(-spring_festival_weeks, spring_festival_weeks + 1)
-    rows = []
-    for start in week_starts:
-        k = -weeks_to_spring_festival(start)
-        sf = [1.0 if k == offset else 0.0 for offset in offsets]
-        holiday = any(is_holiday(start + timedelta(days=i)) for i in range(7))
-        rows.append(sf + [1.0 if holiday else 0.0])
-    return np.asarray(rows, dtype=float).reshape(len(rows), len(offsets) + 1)
-
-
-def calendar_regressor_names(spring_festival_weeks: int = DEFAULT_SPRING_FESTIVAL_WEEKS) -> list[str]:
-    """Column names of :func:`calendar_regressors`."""
-    offsets = range(-spring_festival_weeks, spring_festival_weeks + 1)
-    return [f"sf_week_{k:+d}" for k in offsets] + ["holiday_week"]
-
-
-def future_week_starts(last_week_start: date, h: int) -> list[date]:
-    """The ``h`` week starts after ``last_week_start``."""
-    return [last_week_start + timedelta(weeks=k) for k in range(1, h + 1)]
 
 
 # --------------------------------------------------------------------------- intervals

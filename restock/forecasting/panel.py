@@ -181,7 +181,8 @@ def _forecast_chunk(jobs: list[dict], origin: date, settings: ForecastingConfig)
 
 
 def _forecast_one(job: dict, origin: date, settings: ForecastingConfig) -> tuple[list[tuple], tuple | None]:
-    from restock.forecasting.models import ModelFitError, fit_forecast, future_week_starts
+    from restock.forecasting.calendar_regressors import future_week_starts
+    from restock.forecasting.models import ModelFitError, fit_forecast
     from restock.forecasting.selection import select_and_forecast
     from restock.segmentation.product_classes import classify_demand
 
@@ -277,7 +278,7 @@ def _forecast_one(job: dict, origin: date, settings: ForecastingConfig) -> tuple
 @functools.lru_cache(maxsize=512)
 def _calendar(first_week: date, n_weeks: int) -> np.ndarray:
     # Series of one origin share few start weeks: compute each calendar once (~2 ms).
-    from restock.forecasting.models import calendar_regressors
+    from restock.forecasting.calendar_regressors import calendar_regressors
 
     x = calendar_regressors([first_week + timedelta(weeks=k) for k in range(n_weeks)])
     x.setflags(write=False)

@@ -46,6 +46,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from restock.forecasting import metrics
+from restock.forecasting.calendar_regressors import calendar_regressors, future_week_starts
 from restock.forecasting.models import (
     COMBINATION,
     CROSTON,
@@ -63,10 +64,8 @@ from restock.forecasting.models import (
     ZERO,
     Forecast,
     ModelFitError,
-    calendar_regressors,
     combination_components,
     fit_forecast,
-    future_week_starts,
     moving_average_fitted,
     residual_interval,
 )

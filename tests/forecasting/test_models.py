@@ -9,13 +9,11 @@ import numpy as np
 import pytest
 
 from restock.forecasting import intermittent
+from restock.forecasting.calendar_regressors import calendar_regressor_names, calendar_regressors, future_week_starts
 from restock.forecasting.models import (
     CANDIDATES,
     ModelFitError,
-    calendar_regressor_names,
-    calendar_regressors,
     fit_forecast,
-    future_week_starts,
     moving_average_fitted,
     residual_interval,
 )
