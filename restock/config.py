@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeAlias
+from typing import Annotated, Any, Literal, TypeAlias, get_args
 
 import yaml
 from annotated_types import Ge, Gt, Le, Lt
@@ -39,19 +39,6 @@ Flag = Annotated[bool, Strict()]
 
 # The candidates of restock.forecasting.models (named here so that loading the config
 # imports neither numpy nor pandas; a test keeps the two in step).
-MODEL_NAMES = (
-    "combination",
-    "croston",
-    "ets_damped",
-    "moving_average",
-    "sarimax_calendar",
-    "sba",
-    "seasonal_naive",
-    "ses",
-    "ses_fixed",
-    "tsb",
-    "zero",
-)
 ModelName = Literal[
     "combination",
     "croston",
@@ -65,11 +52,9 @@ ModelName = Literal[
     "tsb",
     "zero",
 ]
-DemandClassName = Literal["smooth", "erratic", "intermittent", "lumpy"]
+MODEL_NAMES: tuple[str, ...] = get_args(ModelName)
 ReplenishmentPolicy = Literal["periodic_review", "min_max", "continuous_review"]
 AllocationRule = Literal["tier_weights", "proportional", "selected_fixed"]
-REPLENISHMENT_POLICIES: tuple[str, ...] = ReplenishmentPolicy.__args__  # type: ignore[attr-defined]
-ALLOCATION_RULES: tuple[str, ...] = AllocationRule.__args__  # type: ignore[attr-defined]
 
 
 class ConfigError(ValueError):
@@ -412,7 +397,7 @@ class RestockConfig(Section):
 # Sections that moved out of the file, with where they went.
 MOVED_SECTIONS = {
     "schedule": "the schedule is deployment, not a business rule: set RESTOCK_TIMEZONE and "
-    "RESTOCK_DAILY_RUN_AT (HH:MM) in the environment (README, 'Settings')",
+    "RESTOCK_DAILY_RUN_AT (HH:MM) in the environment (README, 'Pointing it at your own extracts')",
 }
 
 
@@ -479,4 +464,9 @@ def _describe(error: Mapping[str, Any]) -> str:
 
 def _is_union_branch(part: Any) -> bool:
     # pydantic names the branch of a union it tried ("float", "dict[int,float]"): noise for a user.
-    return isinstance(part, str) and (part in {"float", "int", "str", "bool", "none"} or "[" in part or "-" in part)
+    if not isinstance(part, str):
+        return False
+    return part in {"float", "int", "str", "bool", "none"} or "[" in part or part.startswith(UNION_BRANCH_PREFIXES)
+
+
+UNION_BRANCH_PREFIXES = ("constrained-", "function-", "lax-or-strict", "json-or-python")

@@ -141,6 +141,10 @@ def test_sections_left_out_take_their_defaults():
             lambda c: c.update(schedule={"timezone": "UTC"}),
             "schedule: this section is no longer read; .*RESTOCK_TIMEZONE",
         ),
+        (
+            lambda c: c["replenishment"]["allocation"].update(rules_by_sku={"DM-02004": "first_come"}),
+            "replenishment.allocation.rules_by_sku.DM-02004 must be 'tier_weights'",
+        ),
         (lambda c: c.update(forecast={}), "forecast is not a known key \\(a section\\)"),
     ],
 )
