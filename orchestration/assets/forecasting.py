@@ -5,14 +5,16 @@ restock.forecasting.accuracy_review (tables in schema analytics)."""
 import time
 from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import pandas as pd
-from duckdb import DuckDBPyConnection
 
 from orchestration.partitions import daily_partitions, window_days
 from orchestration.resources import RestockResource, WarehouseResource
+
+if TYPE_CHECKING:  # pandas and duckdb load with the first run, not with the code location
+    import pandas as pd
+    from duckdb import DuckDBPyConnection
 
 PROGRESS_EVERY_DAYS = 30
 MARTS = {
@@ -28,7 +30,7 @@ def _daily_table(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
     table: str,
-    build: Callable[[DuckDBPyConnection, date], pd.DataFrame],
+    build: Callable[["DuckDBPyConnection", date], "pd.DataFrame"],
     columns: list[str],
 ) -> dict[str, Any]:
     """Build and replace one table's rows for every day of the run's range."""

@@ -9,15 +9,16 @@ previous accepted rows, so dbt never reads it; the asset's blocking check
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
 from orchestration.partitions import daily_partitions, window_days
 from orchestration.resources import RestockResource, WarehouseResource
 from restock.contract import EXTRACTS
-from restock.ingest.gated import load_gated_days
-from restock.ingest.gated_load import GatedLoad
+
+if TYPE_CHECKING:  # the readers (pyarrow) load with the first run, not with the code location
+    from restock.ingest.gated_load import GatedLoad
 
 PROGRESS_EVERY_DAYS = 30
 MAX_DAYS_IN_METADATA = 60  # the UI stays readable; raw._loads / raw._quarantine have every day
@@ -74,6 +75,8 @@ def build_raw_asset(extract_name: str) -> dg.AssetsDefinition:
         rules = config.quality
         today = restock.today()
         started = time.monotonic()
+        from restock.ingest.gated import load_gated_days
+
         results: list[GatedLoad] = []
         window, done = set(days), 0
         with warehouse.connect() as con:
@@ -119,7 +122,7 @@ def build_raw_asset(extract_name: str) -> dg.AssetsDefinition:
     return raw_extract
 
 
-def _materialization_metadata(results: list[GatedLoad], n_days: int, seconds: float) -> dict[str, Any]:
+def _materialization_metadata(results: "list[GatedLoad]", n_days: int, seconds: float) -> dict[str, Any]:
     loaded = [r for r in results if r.status == "loaded"]
     quarantined = [r for r in results if r.status == "quarantined"]
     metadata = {
@@ -149,7 +152,9 @@ def _materialization_metadata(results: list[GatedLoad], n_days: int, seconds: fl
     return metadata
 
 
-def _check_result(extract_name: str, results: list[GatedLoad], n_days: int, data_docs_dir: Path) -> dg.AssetCheckResult:
+def _check_result(
+    extract_name: str, results: "list[GatedLoad]", n_days: int, data_docs_dir: Path
+) -> dg.AssetCheckResult:
     quarantined = [r for r in results if not r.passed]
     validated = [r for r in results if r.gate is not None]
     warned = [r for r in results if r.warnings]

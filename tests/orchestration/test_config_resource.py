@@ -46,7 +46,7 @@ def test_a_longer_horizon_in_a_copy_of_restock_yaml_is_forecast_gated_and_publis
     assert horizons == [("2024-01-07", 1, 12, 12), ("2024-01-08", 1, 12, 12)]
 
 
-def test_loading_the_code_location_reads_no_yaml_and_leaves_the_environment_alone(tmp_path):
+def test_loading_the_code_location_reads_no_yaml_leaves_the_environment_alone_and_imports_no_data_stack(tmp_path):
     # A config path that does not exist: loading must not need it (it is read in runs).
     env = {**os.environ, "RESTOCK_CONFIG": str(tmp_path / "absent.yaml"), "RESTOCK_DATA_DIR": str(tmp_path)}
     probe = (
@@ -62,6 +62,8 @@ def test_loading_the_code_location_reads_no_yaml_and_leaves_the_environment_alon
         "assert dict(os.environ) == before, 'environment changed'\n"
         "yamls = [f for f in opened if f.endswith(('.yaml', '.yml')) and 'site-packages' not in f]\n"
         "assert not [f for f in yamls if f.endswith('restock.yaml') or 'absent' in f], yamls\n"
+        "heavy = [m for m in ('pandas', 'pyarrow', 'statsmodels', 'great_expectations') if m in sys.modules]\n"
+        "assert not heavy, f'imported at load: {heavy}'\n"
         "print('loaded', len(d.defs.resolve_asset_graph().get_all_asset_keys()))\n"
     )
     done = subprocess.run(
