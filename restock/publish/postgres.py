@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import time
 from datetime import date
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -82,6 +84,42 @@ def _csv_ready(data: pa.Table) -> pa.Table:
     return pa.table(cols, names=data.column_names)
 
 
+class PostgresConnectionError(RuntimeError):
+    """Connecting failed; the message never holds the password of the URL."""
+
+
+# user:password@ in a URL (the password may itself hold ':' or '@' when malformed).
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z]+://)(?P<user>[^:/@\s]*):(?P<password>\S*)@(?=[^@\s]*(?:/|$|\s))")
+
+
+def redact(text: str, url: str) -> str:
+    """``text`` with the password of ``url`` (and any user:password@ of a URL) hidden."""
+    password = _password_of(url)
+    if password:
+        text = text.replace(password, "***")
+    return _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
+
+
+def _password_of(url: str) -> str | None:
+    match = _URL_CREDENTIALS.search(url)
+    return match["password"] if match and match["password"] else None
+
+
+def connect(url: str) -> Any:
+    """psycopg.connect(url); a failure says what went wrong without the password, and
+    the original exception (whose message may quote it) is not chained: Dagster
+    stores the whole error in the event log."""
+    import psycopg
+
+    try:
+        return psycopg.connect(url)
+    except psycopg.Error as exc:
+        message = redact(str(exc).strip(), url)
+        raise PostgresConnectionError(
+            f"PostgreSQL connection failed (RESTOCK_POSTGRES_URL, password hidden): {message}"
+        ) from None
+
+
 def load_day(
     url: str,
     table: str,
@@ -91,14 +129,13 @@ def load_day(
     schema: str,
 ) -> int:
     """Replace ``as_of_date`` of ``schema.table`` with ``data`` in one transaction."""
-    import psycopg
     from psycopg import sql
 
     started = time.perf_counter()
     columns = data.column_names
     types = {f.name: pg_type(table, f.name, f.type) for f in data.schema}
     qualified = sql.Identifier(schema, table)
-    with psycopg.connect(url) as conn, conn.cursor() as cur:  # commits on success, rolls back on error
+    with connect(url) as conn, conn.cursor() as cur:  # commits on success, rolls back on error
         # Serialize publishers of the same table (CREATE TABLE IF NOT EXISTS races).
         cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"{schema}.{table}"])
         cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
@@ -150,10 +187,9 @@ def load_day(
 
 def delete_day(url: str, table: str, as_of_date: date, *, schema: str) -> int:
     """Delete one day of ``schema.table`` (retention); 0 when the table does not exist."""
-    import psycopg
     from psycopg import sql
 
-    with psycopg.connect(url) as conn, conn.cursor() as cur:
+    with connect(url) as conn, conn.cursor() as cur:
         cur.execute("SELECT to_regclass(%s)", [f'"{schema}"."{table}"'])
         found = cur.fetchone()
         if found is None or found[0] is None:
