@@ -7,6 +7,7 @@ quality gates all name extracts and columns from here.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -126,12 +127,20 @@ def day_of_file(filename: str) -> date | None:
     """The day a landing file is for, from its name (<YYYY-MM-DD>.<suffix>), else None.
 
     Marker files (``2025-03-02.csv.done``) and anything else not ending in a data
-    suffix are not data files: None.
+    suffix are not data files: None. Only the extended form counts: Python's
+    ``date.fromisoformat`` also reads ``20250302`` and ``2025-W09-7``, which the
+    contract does not allow.
     """
     for suffix in FILE_SUFFIXES:
         if filename.endswith(suffix):
+            stem = filename[: -len(suffix)]
+            if not _DAY_NAME.fullmatch(stem):
+                return None
             try:
-                return date.fromisoformat(filename[: -len(suffix)])
+                return date.fromisoformat(stem)
             except ValueError:
                 return None
     return None
+
+
+_DAY_NAME = re.compile(r"\d{4}-\d{2}-\d{2}")

@@ -38,11 +38,15 @@ def expected_paths(landing_dir: Path, extract: str, day: date) -> list[Path]:
 
 
 def find_file(landing_dir: Path, extract: str, day: date) -> Path | None:
-    found = [p for p in expected_paths(landing_dir, extract, day) if p.exists()]
+    found = [p for p in expected_paths(landing_dir, extract, day) if p.exists() or p.is_symlink()]
     if len(found) > 1:
         raise LandingError(
             f"{extract} for {day}: more than one file delivered ({', '.join(str(p) for p in found)}); keep exactly one"
         )
+    if found and (found[0].is_symlink() or not found[0].is_file()):
+        # A link could point anywhere on the machine; its target is never read or copied.
+        kind = "a symbolic link" if found[0].is_symlink() else "not a regular file"
+        raise LandingError(f"{found[0]}: {kind}; deliver the file itself into the landing folder")
     return found[0] if found else None
 
 
@@ -52,7 +56,8 @@ def read_extract_file(path: Path, extract: Extract, mapping: dict[str, str], enc
     if not data:
         raise LandingError(f"{path}: empty file (0 bytes); expected at least a header row")
     if path.name.endswith(".parquet"):
-        table, encoding = _read_parquet(path, data), None
+        wanted = {mapping.get(col, col) for col in extract.columns}
+        table, encoding = _read_parquet(path, data, wanted), None
     else:
         if path.name.endswith(".gz"):
             data = _gunzip(path, data)
@@ -61,9 +66,27 @@ def read_extract_file(path: Path, extract: Extract, mapping: dict[str, str], enc
     return ExtractFile(path=path, table=table, checksum_sha256=checksum, encoding=encoding)
 
 
-def _gunzip(path: Path, data: bytes) -> bytes:
+# A safety limit, not a business rule: a few kilobytes of gzip can expand to
+# gigabytes, and the reader holds the whole text in memory.
+MAX_UNCOMPRESSED_BYTES = 4 << 30
+
+
+def _gunzip(path: Path, data: bytes, limit: int | None = None) -> bytes:
+    limit = MAX_UNCOMPRESSED_BYTES if limit is None else limit
+    inflater = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)  # gzip header and trailer
     try:
-        return gzip.decompress(data)
+        out = inflater.decompress(data, limit + 1)
+        if len(out) > limit:
+            raise LandingError(
+                f"{path}: decompresses to more than {limit:,} bytes; split the extract or deliver it uncompressed"
+            )
+        if not inflater.eof:
+            raise LandingError(f"{path}: not a complete gzip file (end of stream missing); was it truncated?")
+        if inflater.unused_data:  # concatenated gzip members: rare, read them the standard way
+            out = gzip.decompress(data)
+            if len(out) > limit:
+                raise LandingError(f"{path}: decompresses to more than {limit:,} bytes")
+        return out
     except (EOFError, OSError, zlib.error) as exc:
         raise LandingError(f"{path}: not a complete gzip file ({exc}); was it truncated?") from exc
 
@@ -105,14 +128,31 @@ def _read_csv(path: Path, data: bytes, encodings: list[str]) -> tuple[pa.Table, 
     return table, encoding
 
 
-def _read_parquet(path: Path, data: bytes) -> pa.Table:
+def _read_parquet(path: Path, data: bytes, wanted: set[str]) -> pa.Table:
+    """The file's columns as strings. ``wanted``: the headers the contract reads; other
+    columns are ignored, whatever their type."""
     from pyarrow import parquet as pq
 
     try:
-        table = pq.read_table(io.BytesIO(data))
-    except (pa.ArrowInvalid, OSError) as exc:
+        # ParquetFile, not read_table: the dataset reader fails on repeated names with
+        # a message about fragments; we name the repeated columns instead.
+        table = pq.ParquetFile(io.BytesIO(data)).read()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
         raise LandingError(f"{path}: not a readable Parquet file ({exc})") from exc
-    return table.cast(pa.schema([(name, pa.string()) for name in table.column_names]))
+    names = table.column_names
+    if len(set(names)) != len(names):
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        raise LandingError(f"{path}: Parquet file repeats column(s) {dupes}")
+    nested = [n for n in names if pa.types.is_nested(table.schema.field(n).type)]
+    if bad := [n for n in nested if n in wanted]:
+        kinds = ", ".join(f"{n} ({table.schema.field(n).type})" for n in bad)
+        raise LandingError(f"{path}: column(s) {kinds} hold lists or records; the contract's columns are plain values")
+    flat = [n for n in names if n not in nested]  # nested extras are ignored like any extra column
+    table = table.select(flat)
+    try:
+        return table.cast(pa.schema([(name, pa.string()) for name in flat]))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise LandingError(f"{path}: Parquet column types cannot be read as text ({exc})") from exc
 
 
 def _to_contract(path: Path, table: pa.Table, extract: Extract, mapping: dict[str, str]) -> pa.Table:

@@ -119,3 +119,59 @@ def test_two_formats_for_one_day_is_an_error(tmp_path):
     with pytest.raises(LandingError, match="more than one file"):
         find_file(tmp_path, "orders", date(2024, 1, 2))
     assert find_file(tmp_path, "orders", date(2024, 1, 3)) is None
+
+
+def test_file_names_must_be_yyyy_mm_dd(tmp_path):
+    from restock.contract import day_of_file
+
+    assert day_of_file("2025-03-02.csv") == date(2025, 3, 2)
+    for name in ("20250302.csv", "2025-W09-7.csv", "2025-061.csv", "2025-3-2.csv", "2025-03-02.csv.done"):
+        assert day_of_file(name) is None, name
+
+
+def test_a_symlink_is_refused_and_its_target_never_read(tmp_path):
+    from restock.ingest.landing import LandingError, find_file
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("password=hunter2\n")
+    folder = tmp_path / "landing" / "orders"
+    folder.mkdir(parents=True)
+    (folder / "2024-01-02.csv").symlink_to(secret)
+    with pytest.raises(LandingError, match="2024-01-02.csv: a symbolic link; deliver the file itself") as err:
+        find_file(tmp_path / "landing", "orders", date(2024, 1, 2))
+    assert "hunter2" not in str(err.value)
+    (folder / "2024-01-03.csv").mkdir()
+    with pytest.raises(LandingError, match="2024-01-03.csv: not a regular file"):
+        find_file(tmp_path / "landing", "orders", date(2024, 1, 3))
+
+
+def test_a_gzip_bomb_stops_at_the_limit(tmp_path):
+    from restock.ingest import landing
+
+    path = tmp_path / "2024-01-02.csv.gz"
+    payload = b"order_id\n" + b"1\n" * 600_000  # 1.2 MB of text, a few KB compressed
+    path.write_bytes(gzip.compress(payload))
+    assert landing._gunzip(path, path.read_bytes(), limit=len(payload)) == payload
+    with pytest.raises(landing.LandingError, match="decompresses to more than 1,000,000 bytes"):
+        landing._gunzip(path, path.read_bytes(), limit=1_000_000)
+
+
+def test_parquet_with_nested_or_repeated_columns_is_rejected_with_a_reason(tmp_path):
+    import pyarrow.parquet as pq
+
+    base = {"warehouse_id": ["W1"], "sku": ["S1"], "on_hand_qty": ["5"]}
+    nested = tmp_path / "nested.parquet"
+    pq.write_table(pa.table({**base, "on_hand_qty": pa.array([[5]], pa.list_(pa.int64()))}), nested)
+    with pytest.raises(LandingError, match=r"on_hand_qty \(list<.*int64>\) hold lists or records"):
+        read_extract_file(nested, EXTRACTS["inventory"], {}, ENCODINGS)
+    extra = tmp_path / "extra.parquet"
+    pq.write_table(pa.table({**base, "notes": pa.array([{"a": 1}])}), extra)  # a nested extra is ignored
+    assert read_extract_file(extra, EXTRACTS["inventory"], {}, ENCODINGS).table.column("sku").to_pylist() == ["S1"]
+    repeated = tmp_path / "repeated.parquet"
+    table = pa.Table.from_arrays(
+        [pa.array(["W1"]), pa.array(["S1"]), pa.array(["5"]), pa.array(["6"])],
+        names=["warehouse_id", "sku", "on_hand_qty", "on_hand_qty"],
+    )
+    pq.write_table(table, repeated)
+    with pytest.raises(LandingError, match=r"repeats column\(s\) \['on_hand_qty'\]"):
+        read_extract_file(repeated, EXTRACTS["inventory"], {}, ENCODINGS)
