@@ -79,11 +79,17 @@ def run_forecasts(
         if result.status != "no_segments":
             runs = pd.DataFrame({"as_of_date": mapped, "forecast_origin": origin})
             con.execute("begin transaction")
-            con.execute("delete from analytics.forecast_runs where as_of_date between ? and ?", [mapped[0], mapped[-1]])
-            con.register("_runs", runs)
-            con.execute("insert into analytics.forecast_runs select as_of_date, forecast_origin from _runs")
-            con.unregister("_runs")
-            con.execute("commit")
+            try:
+                con.execute(
+                    "delete from analytics.forecast_runs where as_of_date between ? and ?", [mapped[0], mapped[-1]]
+                )
+                con.register("_runs", runs)
+                con.execute("insert into analytics.forecast_runs select as_of_date, forecast_origin from _runs")
+                con.unregister("_runs")
+                con.execute("commit")
+            except Exception:
+                con.execute("rollback")
+                raise
         results.append(result)
         if progress:
             progress(result)

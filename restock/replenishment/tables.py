@@ -2,8 +2,7 @@
 ``analytics.customer_order_suggestions`` and ``analytics.inventory_alerts``, one set of
 rows per ``as_of_date``; :func:`run_day` builds a day and writes it.
 
-A re-run of a day replaces that day of each table in one transaction
-(:func:`restock.warehouse.replace_day`).
+A re-run of a day replaces that day of the three tables in one transaction.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from duckdb import DuckDBPyConnection
 from restock import table_registry
 from restock.config import RestockConfig
 from restock.replenishment.assemble import build_replenishment
-from restock.warehouse import replace_day
+from restock.warehouse import replace_rows
 
 # table -> its columns in order; the tables are created from restock/warehouse_tables.yml.
 TABLES = {
@@ -31,14 +30,23 @@ def ensure_tables(con: DuckDBPyConnection) -> None:
 
 
 def write_replenishment(con: DuckDBPyConnection, day: date, frames: Mapping[str, pd.DataFrame]) -> dict[str, int]:
-    """Replace ``day`` in the three ``analytics`` tables; returns rows written per table."""
+    """Replace ``day`` in the three ``analytics`` tables in one transaction (a failure
+    leaves the day's previous plan, suggestions and alerts together); returns rows
+    written per table."""
     ensure_tables(con)
-    counts = {}
-    for table, columns in TABLES.items():
+    for table in TABLES:
         frame = frames[table]
         if len(frame) and (frame["as_of_date"] != day).any():
             raise ValueError(f"{table}: rows with an as_of_date other than {day}")
-        counts[table] = replace_day(con, f"analytics.{table}", "as_of_date", day, frame, columns)
+    counts = {}
+    con.execute("begin transaction")
+    try:
+        for table, columns in TABLES.items():
+            counts[table] = replace_rows(con, f"analytics.{table}", "as_of_date", day, frames[table], columns)
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
     return counts
 
 
