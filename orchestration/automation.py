@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 
@@ -26,12 +28,28 @@ daily_job = dg.define_asset_job(
     description="Every asset for one day (or, in a backfill, one range): raw extracts -> dbt models -> segments, forecasts, accuracy.",
 )
 
-daily_schedule = dg.build_schedule_from_partitioned_job(
-    daily_job,
-    hour_of_day=DEPLOYMENT.daily_run_at.hour,
-    minute_of_hour=DEPLOYMENT.daily_run_at.minute,
+
+@dg.schedule(
+    name="restock_daily_schedule",
+    job=daily_job,
+    cron_schedule=f"{DEPLOYMENT.daily_run_at.minute} {DEPLOYMENT.daily_run_at.hour} * * *",
+    execution_timezone=DEPLOYMENT.timezone,
     default_status=_DEFAULT_STATUS,
 )
+def daily_schedule(context: dg.ScheduleEvaluationContext, restock: RestockResource) -> dg.RunRequest | dg.SkipReason:
+    """Run yesterday's partition, unless a file of that day is still being written (the
+    sensor's rule): then skip, and the landing sensor launches the day once it is
+    complete. A missing file is not waited for: the run fails and names it."""
+    day = context.scheduled_execution_time.astimezone(ZoneInfo(DEPLOYMENT.timezone)).date() - timedelta(days=1)
+    rules = restock.config.landing
+    files = scan_landing(restock.landing, rules.marker_suffix).get(day, {})
+    writing = still_being_written(files, time.time(), rules.settle_seconds)
+    if writing:
+        return dg.SkipReason(
+            f"{day}: waiting for files still being written: {', '.join(writing)}; "
+            "the landing sensor launches the day once they are complete"
+        )
+    return dg.RunRequest(partition_key=day.isoformat(), run_key=f"schedule:{day.isoformat()}")
 
 
 @dg.sensor(job=daily_job, minimum_interval_seconds=60, default_status=_DEFAULT_SENSOR_STATUS)

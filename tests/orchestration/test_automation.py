@@ -24,17 +24,59 @@ def clock(pipeline, monkeypatch):
     return now
 
 
-def test_schedule_runs_the_previous_day_in_shanghai_time(pipeline):
+def test_schedule_runs_the_previous_day_in_shanghai_time(pipeline, clock):
     from orchestration.automation import daily_schedule
 
+    defs, _ = pipeline
     assert daily_schedule.execution_timezone == "Asia/Shanghai"
+    assert daily_schedule.cron_schedule == "0 6 * * *"
     # 06:00 on 5 Jan in Shanghai is still 4 Jan in UTC: the partition must be 4 Jan.
     with dg.instance_for_test() as instance:
         context = dg.build_schedule_context(
-            instance=instance, scheduled_execution_time=datetime(2024, 1, 5, 6, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+            instance=instance,
+            scheduled_execution_time=datetime(2024, 1, 5, 6, 0, tzinfo=ZoneInfo("Asia/Shanghai")),
+            resources=defs.resources,
+            repository_def=defs.get_repository_def(),
         )
         requests = list(daily_schedule.evaluate_tick(context).run_requests)
     assert [r.partition_key for r in requests] == ["2024-01-04"]
+
+
+def test_schedule_waits_for_a_file_still_being_written(pipeline, clock, tmp_path):
+    from orchestration.automation import daily_schedule
+    from orchestration.definitions import build_definitions
+
+    _, settings = pipeline
+    landing = tmp_path / "landing"
+    for extract in ("orders", "inventory"):
+        (landing / extract).mkdir(parents=True)
+    (landing / "inventory" / "2024-01-04.csv").write_text("warehouse_id,sku,on_hand_qty\n")
+    orders = landing / "orders" / "2024-01-04.csv"
+    orders.write_text("order_id\n1\n")
+    os.utime(orders, (clock["t"] - 5, clock["t"] - 5))  # written 5 s before the tick
+    os.utime(landing / "inventory" / "2024-01-04.csv", (clock["t"] - 3600, clock["t"] - 3600))
+    defs = build_definitions(dataclasses.replace(settings, landing_dir=landing))
+    when = datetime(2024, 1, 5, 6, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    with dg.instance_for_test() as instance:
+        tick = daily_schedule.evaluate_tick(
+            dg.build_schedule_context(
+                instance=instance,
+                scheduled_execution_time=when,
+                resources=defs.resources,
+                repository_def=defs.get_repository_def(),
+            )
+        )
+        assert not tick.run_requests and "orders/2024-01-04.csv" in tick.skip_message
+        clock["t"] += 3600  # settled: the same tick evaluated later launches the day
+        tick = daily_schedule.evaluate_tick(
+            dg.build_schedule_context(
+                instance=instance,
+                scheduled_execution_time=when,
+                resources=defs.resources,
+                repository_def=defs.get_repository_def(),
+            )
+        )
+        assert [r.partition_key for r in tick.run_requests] == ["2024-01-04"]
 
 
 def test_sensor_launches_complete_days_in_order_then_redeliveries(pipeline, landing_dir, clock):
