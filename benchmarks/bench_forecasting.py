@@ -91,9 +91,9 @@ def restock(y: np.ndarray, dates: list[date], h: int, season: int, calendar: boo
     if calendar:
         result = select_and_forecast(y, dates, h, season=season, **margin)
     else:
-        # Adaptation for data without the Chinese calendar (Walmart: US, 2010-2012,
-        # outside restock.calendar's Spring Festival table 2015-2035, which raises
-        # ValueError; PBS: monthly). The calendar-regressor candidate is removed;
+        # Adaptation for data without the Chinese calendar (Walmart: a US retailer,
+        # for which Spring Festival weeks mean nothing; PBS: monthly). The
+        # calendar-regressor candidate is removed;
         # everything else is the default procedure (demand class from
         # classify_demand on the training part, default candidates, backtest, refit).
         klass = classify_demand(y)
@@ -428,7 +428,7 @@ def main() -> None:
         f"classes: "
         + ", ".join(f"{k} {v}" for k, v in wm_classes.most_common())
         + ". K=4 origins, h=4 weeks, season 52. restock: sarimax_calendar removed from the candidates "
-        "(its regressors are Chinese holidays, and restock.calendar has no Spring Festival before 2015); "
+        "(its regressors are Chinese holidays, meaningless for a US retailer); "
         "combination then averages ses_fixed and seasonal_naive only (no calendar regressors)."
     )
     results["walmart"] = run(

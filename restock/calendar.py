@@ -1,46 +1,30 @@
 """Chinese calendar facts: Spring Festival dates and the fixed public holidays.
 
-Pure functions (standard library only) used by the demo generator and, as calendar
-regressors, by forecasting. Spring Festival (春节, lunar new year) moves between
-21 January and 20 February; its dates come from a table, not an algorithm.
+Used by the demo generator and, as calendar regressors, by forecasting. Spring
+Festival (春节, lunar new year, 正月初一) moves between 21 January and 20 February;
+its date comes from the ``holidays`` package's China calendar (whose Chinese
+lunisolar dates ship with the package: no network), for the years that calendar
+covers (1950-2100 with holidays 0.109). The package is imported on the first Spring
+Festival look-up (~0.1 s once per process), not with this module, and each year is
+looked up once (cached).
 
-Holiday spans are the ones the demo generator uses (the tobacco company takes no
-orders on them): Spring Festival eve .. +6 (8 days), Labour Day 1-5 May, National
-Day 1-7 October. Real State Council schedules shift by a day or two each year and
-add make-up working weekends (调休); a site that needs them exactly should feed its
-own holiday list to forecasting.
+Holiday spans are simplified on purpose, and are the ones the demo generator
+simulates (the tobacco company takes no orders on them) and the forecast regressors
+use: Spring Festival eve .. +6 (8 days), Labour Day 1-5 May, National Day 1-7
+October. They are NOT the official State Council schedules that ``holidays`` also
+knows (those shift by a day or two each year and add make-up working weekends,
+调休): switching to them would change the demo data and the forecasts. A site that
+needs them exactly should feed its own holiday list to forecasting.
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import cache
 
-# Spring Festival (正月初一) dates, 2015-2035.
-SPRING_FESTIVALS: dict[int, date] = {
-    2015: date(2015, 2, 19),
-    2016: date(2016, 2, 8),
-    2017: date(2017, 1, 28),
-    2018: date(2018, 2, 16),
-    2019: date(2019, 2, 5),
-    2020: date(2020, 1, 25),
-    2021: date(2021, 2, 12),
-    2022: date(2022, 2, 1),
-    2023: date(2023, 1, 22),
-    2024: date(2024, 2, 10),
-    2025: date(2025, 1, 29),
-    2026: date(2026, 2, 17),
-    2027: date(2027, 2, 6),
-    2028: date(2028, 1, 26),
-    2029: date(2029, 2, 13),
-    2030: date(2030, 2, 3),
-    2031: date(2031, 1, 23),
-    2032: date(2032, 2, 11),
-    2033: date(2033, 1, 31),
-    2034: date(2034, 2, 19),
-    2035: date(2035, 2, 8),
-}
-FIRST_YEAR = min(SPRING_FESTIVALS)
-LAST_YEAR = max(SPRING_FESTIVALS)
+# The name of 正月初一 in the holidays package's China calendar (en_US): the first
+# and following festival days carry it; observed and substituted days do not.
+_HOLIDAYS_SPRING_FESTIVAL_NAME = "Chinese New Year (Spring Festival)"
 
 # Spring Festival holiday relative to the festival day: eve (除夕) .. 初七.
 SPRING_FESTIVAL_HOLIDAY_OFFSETS = (-1, 6)
@@ -52,15 +36,34 @@ HOLIDAY_LABOUR_DAY = "labour_day"
 HOLIDAY_NATIONAL_DAY = "national_day"
 
 
+def spring_festival_years() -> tuple[int, int]:
+    """First and last year (inclusive) whose Spring Festival :func:`spring_festival` knows."""
+    import holidays as holidays_package
+
+    china = holidays_package.China
+    return china.start_year, china.end_year
+
+
+@cache
 def spring_festival(year: int) -> date:
-    """The Spring Festival day (lunar new year) of ``year``."""
-    try:
-        return SPRING_FESTIVALS[year]
-    except KeyError:
+    """The Spring Festival day (lunar new year, 正月初一) of ``year``.
+
+    Raises ValueError naming the year and the supported range when the ``holidays``
+    package cannot compute it.
+    """
+    import holidays as holidays_package
+
+    first, last = spring_festival_years()
+    days: list[date] = []
+    if first <= year <= last:
+        china = holidays_package.country_holidays("CN", years=year, language="en_US")
+        days = china.get_named(_HOLIDAYS_SPRING_FESTIVAL_NAME, lookup="exact")
+    if not days:
         raise ValueError(
-            f"no Spring Festival date for {year}: the table covers {FIRST_YEAR}-{LAST_YEAR} "
-            "(extend restock.calendar.SPRING_FESTIVALS)"
-        ) from None
+            f"no Spring Festival date for {year}: the holidays package "
+            f"({holidays_package.__version__}) has it for {first}-{last} only"
+        )
+    return min(days)
 
 
 def nearest_spring_festival(d: date) -> date:
@@ -72,11 +75,12 @@ def nearest_spring_festival(d: date) -> date:
     this = spring_festival(d.year)
     if d <= this:
         return this
-    if d.year + 1 not in SPRING_FESTIVALS:
+    try:
+        following = spring_festival(d.year + 1)
+    except ValueError:
         if (d - this).days > 182:  # next year's festival might be nearer
-            spring_festival(d.year + 1)  # raises the clear error
+            raise
         return this
-    following = spring_festival(d.year + 1)
     return this if (d - this).days <= (following - d).days else following
 
 

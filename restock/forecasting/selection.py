@@ -316,7 +316,8 @@ def select_and_forecast(
         exog = _calendar(week_starts, h, backtest_h or h, names)
         calendar_failure = None
     except ValueError as exc:
-        # Dates outside the holiday table: the calendar model can't run, the rest can.
+        # Dates the calendar cannot place (before 1950 or after 2100): the calendar
+        # model can't run, the rest can.
         names = [name for name in names if name != SARIMAX_CALENDAR]
         exog, calendar_failure = None, str(exc)
     if len(names) == 1 and calendar_failure is None:

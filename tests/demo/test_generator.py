@@ -280,7 +280,7 @@ def test_scale_presets_and_overrides():
     with pytest.raises(ValueError):
         DemoConfig.for_scale("huge")
     with pytest.raises(ValueError):
-        DemoConfig.for_scale("tiny", start=date(2035, 11, 1))  # beyond the calendar table
+        DemoConfig.for_scale("tiny", start=date(2100, 11, 1))  # beyond the calendar (1950-2100)
 
 
 def test_cli_writes_and_refuses_to_mix_with_foreign_files(tmp_path, capsys):

@@ -198,11 +198,11 @@ def test_the_class_default_is_kept_unless_clearly_beaten():
     assert free.scores["combination"] <= max(parts) + 1e-12
 
 
-def test_dates_outside_the_holiday_table_drop_only_the_calendar_model():
-    # 2010 is before the Spring Festival table (2015-2035): found by the Walmart benchmark.
+def test_dates_the_calendar_cannot_place_drop_only_the_calendar_model():
+    # The holidays package knows Spring Festival for 1950-2100; 1940 is outside.
     rng = np.random.default_rng(5)
     y = rng.poisson(20, 40).astype(float)
-    result = select_and_forecast(y, mondays(40, start=date(2010, 1, 4)), 4)
+    result = select_and_forecast(y, mondays(40, start=date(1940, 1, 1)), 4)
     assert result.scores["sarimax_calendar"] == math.inf
     assert math.isfinite(result.scores["ses_fixed"]) and math.isfinite(result.scores["combination"])
     assert result.model != "sarimax_calendar"

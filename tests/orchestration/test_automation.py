@@ -28,6 +28,9 @@ def test_schedule_runs_the_previous_day_in_shanghai_time(pipeline, clock):
     from orchestration.automation import daily_schedule
 
     defs, _ = pipeline
+    # Resolved outside the test instance: Dagster keeps the load context of the first
+    # resolution, which must not point at an instance this test closes.
+    repository = defs.get_repository_def()
     assert daily_schedule.execution_timezone == "Asia/Shanghai"
     assert daily_schedule.cron_schedule == "0 6 * * *"
     # 06:00 on 5 Jan in Shanghai is still 4 Jan in UTC: the partition must be 4 Jan.
@@ -36,7 +39,7 @@ def test_schedule_runs_the_previous_day_in_shanghai_time(pipeline, clock):
             instance=instance,
             scheduled_execution_time=datetime(2024, 1, 5, 6, 0, tzinfo=ZoneInfo("Asia/Shanghai")),
             resources=defs.resources,
-            repository_def=defs.get_repository_def(),
+            repository_def=repository,
         )
         requests = list(daily_schedule.evaluate_tick(context).run_requests)
     assert [r.partition_key for r in requests] == ["2024-01-04"]
@@ -56,6 +59,7 @@ def test_schedule_waits_for_a_file_still_being_written(pipeline, clock, tmp_path
     os.utime(orders, (clock["t"] - 5, clock["t"] - 5))  # written 5 s before the tick
     os.utime(landing / "inventory" / "2024-01-04.csv", (clock["t"] - 3600, clock["t"] - 3600))
     defs = build_definitions(dataclasses.replace(settings, landing_dir=landing))
+    repository = defs.get_repository_def()  # outside the test instance, see above
     when = datetime(2024, 1, 5, 6, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
     with dg.instance_for_test() as instance:
         tick = daily_schedule.evaluate_tick(
@@ -63,7 +67,7 @@ def test_schedule_waits_for_a_file_still_being_written(pipeline, clock, tmp_path
                 instance=instance,
                 scheduled_execution_time=when,
                 resources=defs.resources,
-                repository_def=defs.get_repository_def(),
+                repository_def=repository,
             )
         )
         assert not tick.run_requests and "orders/2024-01-04.csv" in tick.skip_message
@@ -73,7 +77,7 @@ def test_schedule_waits_for_a_file_still_being_written(pipeline, clock, tmp_path
                 instance=instance,
                 scheduled_execution_time=when,
                 resources=defs.resources,
-                repository_def=defs.get_repository_def(),
+                repository_def=repository,
             )
         )
         assert [r.partition_key for r in tick.run_requests] == ["2024-01-04"]

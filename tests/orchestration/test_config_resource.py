@@ -25,9 +25,10 @@ def test_a_longer_horizon_in_a_copy_of_restock_yaml_is_forecast_gated_and_publis
     config_path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     settings = Settings(landing_dir=landing_dir, data_dir=tmp_path / "data", config_path=config_path)
     defs = build_definitions(settings)
-    job = defs.resolve_job_def("restock_daily")
     (tmp_path / "dagster_home").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as instance:
+        # Resolved with a live instance: Dagster's load context follows the current one.
+        job = defs.resolve_job_def("restock_daily")
         result = job.execute_in_process(
             instance=instance,
             tags={ASSET_PARTITION_RANGE_START_TAG: "2024-01-01", ASSET_PARTITION_RANGE_END_TAG: "2024-01-08"},
