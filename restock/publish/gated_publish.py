@@ -32,7 +32,7 @@ import pyarrow as pa
 from restock.config import ReplenishmentConfig, RestockConfig
 from restock.publish.catalog import load_catalog
 from restock.publish.paths import published_days
-from restock.publish.postgres import DEFAULT_SCHEMA
+from restock.publish.postgres import DEFAULT_SCHEMA, delete_days_before
 from restock.publish.serving import ensure_serving
 from restock.publish.versions import cleanup_versions, publish_day, row_count, unpublish_day
 
@@ -304,6 +304,8 @@ def _apply_retention(
             if day < first_kept:
                 unpublish_day(data_dir, table, day, postgres_url=postgres_url, postgres_schema=postgres_schema)
                 dropped += 1
+        if postgres_url:  # days whose Parquet is gone but whose rows stayed (an interrupted run)
+            delete_days_before(postgres_url, table, first_kept, schema=postgres_schema)
     if dropped:
         ensure_serving(data_dir, {t: spec["description"] for t, spec in catalog.items()})
         log.info("retention: %d table-days before %s unpublished", dropped, first_kept)

@@ -185,6 +185,20 @@ def load_day(
     return len(data)
 
 
+def delete_days_before(url: str, table: str, first_kept: date, *, schema: str) -> int:
+    """Delete every day of ``schema.table`` before ``first_kept`` (retention catching up
+    with days an interrupted run left behind); 0 when the table does not exist."""
+    from psycopg import sql
+
+    with connect(url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT to_regclass(%s)", [f'"{schema}"."{table}"'])
+        found = cur.fetchone()
+        if found is None or found[0] is None:
+            return 0
+        cur.execute(sql.SQL("DELETE FROM {} WHERE as_of_date < %s").format(sql.Identifier(schema, table)), [first_kept])
+        return cur.rowcount
+
+
 def delete_day(url: str, table: str, as_of_date: date, *, schema: str) -> int:
     """Delete one day of ``schema.table`` (retention); 0 when the table does not exist."""
     from psycopg import sql

@@ -208,10 +208,12 @@ def unpublish_day(
 ) -> bool:
     """Stop serving one day of ``table`` (retention); never the table's latest day.
 
-    The day's link is removed in one unlink (listers see the day or not at all) and
-    its version is marked superseded, so readers bound to it keep working for the
-    grace period. With ``postgres_url`` the day is also deleted from PostgreSQL.
-    Call ``ensure_serving`` afterwards. Returns False if not published.
+    With ``postgres_url`` the day is deleted from PostgreSQL first: should that fail,
+    the Parquet day is still there and the next retention tries both again (the other
+    order left days in PostgreSQL for ever). Then the day's link is removed in one
+    unlink (listers see the day or not at all) and its version is marked superseded,
+    so readers bound to it keep working for the grace period. Call
+    ``ensure_serving`` afterwards. Returns False if not published.
     """
     data_dir = Path(data_dir)
     day = as_date(as_of_date)
@@ -221,12 +223,12 @@ def unpublish_day(
         return False
     if link_target(latest_link(data_dir, table)) == version:
         raise ValueError(f"table {table!r}: {day} is the latest published day; it cannot be unpublished")
+    if postgres_url:
+        delete_day(postgres_url, table, day, schema=postgres_schema)
     link.unlink()
     fsync_dir(link.parent)
     if version.is_dir():
         (version / SUPERSEDED_MARKER).write_text(datetime.now().astimezone().isoformat())
-    if postgres_url:
-        delete_day(postgres_url, table, day, schema=postgres_schema)
     log.info("unpublished %s as_of_date=%s", table, day)
     return True
 

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 from restock.config import load_config
@@ -281,10 +282,38 @@ def test_published_days_go_to_the_postgres_schema_passed_and_leave_it_with_reten
     pg = {"postgres_url": PG_URL, "postgres_schema": schema}
     try:
         assert all(o.published for o in _publish(warehouse, data_dir, [D1, D2], short, **pg))
+        # A day an interrupted run left in PostgreSQL after its Parquet was gone.
+        stray = D1 - timedelta(days=30)
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(
+                f'insert into "{schema}".replenishment_plan select * from "{schema}".replenishment_plan '
+                "where as_of_date = %s",
+                [D1],
+            )
+            conn.execute(
+                f'update "{schema}".replenishment_plan set as_of_date = %s where ctid in (select ctid from '
+                f'"{schema}".replenishment_plan where as_of_date = %s limit 1)',
+                [stray, D1],
+            )
         assert all(o.published for o in _publish(warehouse, data_dir, [D3], short, **pg))
         with psycopg.connect(PG_URL) as conn:
             days = conn.execute(f'select distinct as_of_date from "{schema}".replenishment_plan order by 1').fetchall()
-        assert days == [(D2,), (D3,)]
+        assert days == [(D2,), (D3,)], "retention also removes days whose Parquet was already gone"
     finally:
         with psycopg.connect(PG_URL, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def test_retention_keeps_the_parquet_day_when_postgres_cannot_delete_it(tmp_path):
+    from restock.publish import publish_day, unpublish_day
+    from restock.publish.postgres import PostgresConnectionError
+
+    frame = pd.DataFrame({"sku": ["S1"], "qty": [1.0]})
+    for day in (D1, D2):
+        publish_day(tmp_path, "t", day, frame)
+    down = "postgresql://restock:secret@127.0.0.1:1/restock"  # nothing listens on port 1
+    with pytest.raises(PostgresConnectionError):
+        unpublish_day(tmp_path, "t", D1, postgres_url=down)
+    assert published_days(tmp_path, "t") == [D1, D2], "the day stays until PostgreSQL has dropped it too"
+    assert unpublish_day(tmp_path, "t", D1)
+    assert published_days(tmp_path, "t") == [D2]
