@@ -57,7 +57,10 @@ class RestockResource(dg.ConfigurableResource):
 
     @property
     def config(self) -> RestockConfig:
-        return _load_config(Path(self.config_path))
+        path = Path(self.config_path)
+        # Keyed by the file's mtime: the code server (sensor, schedule) lives for days
+        # and must see an edited restock.yaml; runs are new processes anyway.
+        return _load_config(path, path.stat().st_mtime_ns if path.exists() else 0)
 
     @property
     def landing(self) -> Path:
@@ -76,8 +79,8 @@ class RestockResource(dg.ConfigurableResource):
         return datetime.now(ZoneInfo(self.timezone)).date()
 
 
-@functools.cache
-def _load_config(path: Path) -> RestockConfig:
+@functools.lru_cache(maxsize=8)
+def _load_config(path: Path, mtime_ns: int) -> RestockConfig:
     from restock.config import load_config
 
     return load_config(path)

@@ -16,7 +16,7 @@ import logging
 import re
 import time
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -188,19 +188,15 @@ def load_day(
 def delete_days_before(url: str, table: str, first_kept: date, *, schema: str) -> int:
     """Delete every day of ``schema.table`` before ``first_kept`` (retention catching up
     with days an interrupted run left behind); 0 when the table does not exist."""
-    from psycopg import sql
-
-    with connect(url) as conn, conn.cursor() as cur:
-        cur.execute("SELECT to_regclass(%s)", [f'"{schema}"."{table}"'])
-        found = cur.fetchone()
-        if found is None or found[0] is None:
-            return 0
-        cur.execute(sql.SQL("DELETE FROM {} WHERE as_of_date < %s").format(sql.Identifier(schema, table)), [first_kept])
-        return cur.rowcount
+    return _delete_days(url, table, schema, "<", first_kept)
 
 
 def delete_day(url: str, table: str, as_of_date: date, *, schema: str) -> int:
     """Delete one day of ``schema.table`` (retention); 0 when the table does not exist."""
+    return _delete_days(url, table, schema, "=", as_of_date)
+
+
+def _delete_days(url: str, table: str, schema: str, comparison: Literal["<", "="], day: date) -> int:
     from psycopg import sql
 
     with connect(url) as conn, conn.cursor() as cur:
@@ -208,5 +204,6 @@ def delete_day(url: str, table: str, as_of_date: date, *, schema: str) -> int:
         found = cur.fetchone()
         if found is None or found[0] is None:
             return 0
-        cur.execute(sql.SQL("DELETE FROM {} WHERE as_of_date = %s").format(sql.Identifier(schema, table)), [as_of_date])
+        statement = sql.SQL("DELETE FROM {} WHERE as_of_date " + comparison + " %s")
+        cur.execute(statement.format(sql.Identifier(schema, table)), [day])
         return cur.rowcount

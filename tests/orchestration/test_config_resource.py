@@ -72,3 +72,19 @@ def test_loading_the_code_location_reads_no_yaml_leaves_the_environment_alone_an
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "loaded" in done.stdout
+
+
+def test_an_edited_restock_yaml_is_read_again_by_a_long_lived_process(tmp_path):
+    import os
+
+    from orchestration.resources import RestockResource
+
+    path = tmp_path / "restock.yaml"
+    path.write_text("forecasting:\n  horizon_weeks: 8\n", encoding="utf-8")
+    resource = RestockResource(landing_dir=str(tmp_path), data_dir=str(tmp_path), config_path=str(path))
+    assert resource.config.forecasting.horizon_weeks == 8
+    assert resource.config is resource.config, "read once while the file is unchanged"
+    path.write_text("forecasting:\n  horizon_weeks: 12\n", encoding="utf-8")
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # a later edit, whatever the clock
+    assert resource.config.forecasting.horizon_weeks == 12
