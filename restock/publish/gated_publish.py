@@ -7,13 +7,16 @@ For each ``as_of_date`` D (plain Python, no Dagster import):
 2. run each table's suite ``expectations/published_<table>.json`` on them, with the
    parameters computed here from the warehouse (previous published row count,
    active SKUs and customers, ``forecasting.horizon_weeks``...);
-3. only when every table passes: publish each table's day (``publish_day``: immutable
-   Parquet + symlink swap; PostgreSQL when the caller passes a URL) and rebuild
-   serving.duckdb once. A failing day publishes nothing: readers keep the previous
-   complete days.
+3. only when every table passes: publish the day of every table as one unit
+   (``versions.publish_tables``: immutable Parquet + symlink swaps, serving.duckdb
+   rebuilt once, one PostgreSQL transaction for all tables when the caller passes a
+   URL). A failing gate, or a failure while publishing, publishes nothing: readers
+   keep the previous complete days.
 
 Retention (``publishing.retain_days``): only days within that many days of the newest
-day are served; older days are unpublished after a publish (the warehouse keeps them).
+day are served; older days are unpublished at the end of every run (the warehouse
+keeps them), and superseded versions are cleaned up. A serving.duckdb that does not
+name the current files (a run killed mid-publish) is rebuilt at the start.
 """
 
 from __future__ import annotations
@@ -31,10 +34,10 @@ import pyarrow as pa
 
 from restock.config import ReplenishmentConfig, RestockConfig
 from restock.publish.catalog import load_catalog
-from restock.publish.paths import published_days
+from restock.publish.paths import published_days, published_tables
 from restock.publish.postgres import DEFAULT_SCHEMA, delete_days_before
-from restock.publish.serving import ensure_serving
-from restock.publish.versions import cleanup_versions, publish_day, row_count, unpublish_day
+from restock.publish.serving import ensure_serving, serving_is_current
+from restock.publish.versions import cleanup_versions, publish_tables, row_count, unpublish_day
 
 if TYPE_CHECKING:
     import duckdb
@@ -232,8 +235,12 @@ def publish_days(
     catalog = published_catalog()
     retain_days = config.publishing.retain_days
     all_days = sorted(set(days))
+    if not serving_is_current(data_dir) and published_tables(data_dir):
+        # An earlier run was killed between swapping a day in and rebuilding serving.duckdb.
+        log.warning("serving.duckdb did not name the current published files: rebuilt")
+        ensure_serving(data_dir, {t: spec["description"] for t, spec in catalog.items()})
     already = {d for t in catalog for d in published_days(data_dir, t)}
-    wanted, first_kept = days_to_publish(all_days, already, retain_days)
+    wanted, _ = days_to_publish(all_days, already, retain_days)
     outcomes = [
         DayOutcome(d, False, skipped_reason=f"older than publishing.retain_days={retain_days}")
         for d in all_days
@@ -264,28 +271,27 @@ def publish_days(
                 # Data Docs only for a failure (building them costs ~0.5 s a table-day).
                 outcome.gates[table] = validate_frame(suite, frame, table_params, data_docs_dir=data_docs_dir)
         if not outcome.failed_tables:
-            for table, rows in data.items():
-                # Keys were checked by the gate (a key may hold nulls, e.g. customer_id of segment rows).
-                result = publish_day(
-                    data_dir,
-                    table,
-                    day,
-                    rows,
-                    description=catalog[table]["description"],
-                    refresh_serving=False,
-                    postgres_url=postgres_url,
-                    postgres_schema=postgres_schema,
-                )
-                outcome.rows[table] = result.rows
-            ensure_serving(data_dir, {t: spec["description"] for t, spec in catalog.items()})
+            # Keys were checked by the gate (a key may hold nulls, e.g. customer_id of segment rows).
+            results = publish_tables(
+                data_dir,
+                day,
+                data,
+                descriptions={t: catalog[t]["description"] for t in data},
+                postgres_url=postgres_url,
+                postgres_schema=postgres_schema,
+            )
+            outcome.rows = {t: r.rows for t, r in results.items()}
             outcome.published = True
         outcome.seconds = time.perf_counter() - started
         log.info(outcome.message())
         outcomes.append(outcome)
         if progress is not None:
             progress(outcome)
-    if first_kept is not None and any(o.published for o in outcomes):
-        _apply_retention(data_dir, catalog, first_kept, postgres_url, postgres_schema)
+    # Reconciled on every run, whatever this one published: days that left the window
+    # (also those an interrupted run left in PostgreSQL), and superseded versions.
+    newest = max((d for t in catalog for d in published_days(data_dir, t)), default=None)
+    if newest is not None:
+        _apply_retention(data_dir, catalog, newest - timedelta(days=retain_days - 1), postgres_url, postgres_schema)
     cleanup_versions(data_dir)
     return sorted(outcomes, key=lambda o: o.as_of_date)
 

@@ -2,11 +2,11 @@
 
 The caller passes the libpq URL (e.g. ``postgresql://user:pass@host:5432/db``) and
 the schema; the pipeline takes them from ``restock.settings.Settings``
-(``RESTOCK_POSTGRES_URL``, ``RESTOCK_POSTGRES_SCHEMA``). One transaction per table
-and day: lock the table name, create the table when missing (columns from the
-frame's Arrow types; columns that a later frame adds are added), delete the day,
-COPY the rows, commit. Readers see the previous complete day until the commit and
-the new one after it.
+(``RESTOCK_POSTGRES_URL``, ``RESTOCK_POSTGRES_SCHEMA``). One transaction per day for
+all the day's tables (``day_transaction``): lock the table names, create each table
+when missing (columns from the frame's Arrow types; columns that a later frame adds
+are added), delete the day, COPY the rows, commit. Readers see the previous complete
+day of every table until the commit and the new day of all of them after it.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import io
 import logging
 import re
 import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date
 from typing import Any, Literal
 
@@ -129,60 +131,82 @@ def load_day(
     schema: str,
 ) -> int:
     """Replace ``as_of_date`` of ``schema.table`` with ``data`` in one transaction."""
+    with day_transaction(url, as_of_date, {table: data}, schema=schema):
+        pass
+    return len(data)
+
+
+@contextmanager
+def day_transaction(url: str, as_of_date: date, tables: Mapping[str, pa.Table], *, schema: str) -> Iterator[None]:
+    """Replace ``as_of_date`` of every table in ``tables`` inside one transaction, which
+    is committed when the ``with`` block ends without error and rolled back otherwise.
+
+    The caller swaps its other copies of the day (Parquet, serving.duckdb) inside the
+    block, so a failure there, or of the commit itself (raised on leaving the block),
+    leaves PostgreSQL on the previous complete day; readers of PostgreSQL see the
+    previous day of every table until the commit and the new day of all after it."""
+    started = time.perf_counter()
+    with connect(url) as conn:  # commits on leaving the block, rolls back on an exception
+        with conn.cursor() as cur:
+            # Publishers of the same tables serialize here (CREATE TABLE IF NOT EXISTS
+            # races); sorted, so two publishers never wait for each other crosswise.
+            for table in sorted(tables):
+                cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"{schema}.{table}"])
+            replaced = {table: _replace_day(cur, schema, table, as_of_date, data) for table, data in tables.items()}
+        yield
+    log.info(
+        "postgres: %s as_of_date=%s: %s committed in %.2fs",
+        schema,
+        as_of_date,
+        ", ".join(f"{t} {len(tables[t])} rows ({replaced[t]} replaced)" for t in tables),
+        time.perf_counter() - started,
+    )
+
+
+def _replace_day(cur: Any, schema: str, table: str, as_of_date: date, data: pa.Table) -> int:
+    """In the cursor's transaction: create/extend ``schema.table`` for ``data``'s
+    columns, delete the day, COPY the rows. Returns the rows deleted."""
     from psycopg import sql
 
-    started = time.perf_counter()
     columns = data.column_names
     types = {f.name: pg_type(table, f.name, f.type) for f in data.schema}
     qualified = sql.Identifier(schema, table)
-    with connect(url) as conn, conn.cursor() as cur:  # commits on success, rolls back on error
-        # Serialize publishers of the same table (CREATE TABLE IF NOT EXISTS races).
-        cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"{schema}.{table}"])
-        cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-        cur.execute(
-            sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
-                qualified,
-                sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(types[c])) for c in columns),
-            )
+    cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    cur.execute(
+        sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
+            qualified,
+            sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(types[c])) for c in columns),
         )
-        cur.execute(
-            sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (as_of_date)").format(
-                sql.Identifier(f"{table}_as_of_date_idx"), qualified
-            )
-        )
-        cur.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
-            [schema, table],
-        )
-        existing = {r[0] for r in cur.fetchall()}
-        for c in columns:
-            if c not in existing:
-                log.info("postgres: adding column %s.%s.%s %s", schema, table, c, types[c])
-                cur.execute(
-                    sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(qualified, sql.Identifier(c), sql.SQL(types[c]))
-                )
-        cur.execute(sql.SQL("DELETE FROM {} WHERE as_of_date = %s").format(qualified), [as_of_date])
-        deleted = cur.rowcount
-        buf = io.BytesIO()
-        pacsv.write_csv(_csv_ready(data), buf, pacsv.WriteOptions(include_header=False))
-        payload = buf.getbuffer()
-        copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
-            qualified, sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-        )
-        with cur.copy(copy_sql) as copy:
-            for start in range(0, len(payload), _COPY_CHUNK):
-                copy.write(payload[start : start + _COPY_CHUNK])
-        del payload
-    log.info(
-        "postgres: %s.%s as_of_date=%s: %d rows loaded (%d replaced) in %.2fs",
-        schema,
-        table,
-        as_of_date,
-        len(data),
-        deleted,
-        time.perf_counter() - started,
     )
-    return len(data)
+    cur.execute(
+        sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (as_of_date)").format(
+            sql.Identifier(f"{table}_as_of_date_idx"), qualified
+        )
+    )
+    cur.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+        [schema, table],
+    )
+    existing = {r[0] for r in cur.fetchall()}
+    for c in columns:
+        if c not in existing:
+            log.info("postgres: adding column %s.%s.%s %s", schema, table, c, types[c])
+            cur.execute(
+                sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(qualified, sql.Identifier(c), sql.SQL(types[c]))
+            )
+    cur.execute(sql.SQL("DELETE FROM {} WHERE as_of_date = %s").format(qualified), [as_of_date])
+    deleted: int = cur.rowcount
+    buf = io.BytesIO()
+    pacsv.write_csv(_csv_ready(data), buf, pacsv.WriteOptions(include_header=False))
+    payload = buf.getbuffer()
+    copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+        qualified, sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+    )
+    with cur.copy(copy_sql) as copy:
+        for start in range(0, len(payload), _COPY_CHUNK):
+            copy.write(payload[start : start + _COPY_CHUNK])
+    del payload
+    return deleted
 
 
 def delete_days_before(url: str, table: str, first_kept: date, *, schema: str) -> int:

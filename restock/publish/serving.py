@@ -34,6 +34,7 @@ from restock.publish.paths import (
 log = logging.getLogger(__name__)
 
 CATALOG_TABLE = "published_tables"  # in serving.duckdb: one row per table
+FILES_TABLE = "published_files"  # in serving.duckdb: the data file behind each table-day
 
 
 def _read_catalog(data_dir: Path) -> dict[str, str]:
@@ -100,6 +101,7 @@ def ensure_serving(
             " description VARCHAR, parquet_glob VARCHAR, latest_glob VARCHAR,"
             " days INTEGER, first_day DATE, latest_day DATE, has_view BOOLEAN)"
         )
+        con.execute(f"CREATE TABLE {FILES_TABLE} (table_name VARCHAR, as_of_date DATE, path VARCHAR)")
         for name in sorted(wanted):
             desc = wanted[name]
             files = current_files(data_dir, name)
@@ -119,6 +121,11 @@ def ensure_serving(
                     has_view,
                 ],
             )
+            if files:
+                con.executemany(
+                    f"INSERT INTO {FILES_TABLE} VALUES (?, ?, ?)",
+                    [[name, day, str(path.absolute())] for day, path in files.items()],
+                )
             if not has_view or latest_file is None:
                 log.warning("table %s has no published day yet: no view in %s", name, target)
                 continue
@@ -143,3 +150,32 @@ def ensure_serving(
     fsync_dir(data_dir)
     log.debug("serving file %s: views for %s", target, ", ".join(served) or "no table")
     return target
+
+
+def served_files(data_dir: Path) -> set[Path] | None:
+    """The data files the current serving.duckdb names (None: no readable serving
+    file, or one written before it listed its files)."""
+    path = serving_path(data_dir)
+    if not path.exists():
+        return None
+    import duckdb
+
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error:
+        return None
+    try:
+        return {Path(r[0]) for r in con.execute(f"SELECT path FROM {FILES_TABLE}").fetchall()}
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+
+
+def serving_is_current(data_dir: Path) -> bool:
+    """True when serving.duckdb names exactly the current data file of every published
+    table-day (a run killed between a link swap and the rebuild leaves it naming the
+    previous ones)."""
+    served = served_files(data_dir)
+    current = {p.absolute() for t in published_tables(data_dir) for p in current_files(data_dir, t).values()}
+    return served == current

@@ -32,6 +32,8 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -56,8 +58,8 @@ from restock.publish.paths import (
     serving_path,
     versions_dir,
 )
-from restock.publish.postgres import DEFAULT_SCHEMA, delete_day, load_day
-from restock.publish.serving import ensure_serving
+from restock.publish.postgres import DEFAULT_SCHEMA, day_transaction, delete_day
+from restock.publish.serving import ensure_serving, served_files
 
 log = logging.getLogger(__name__)
 
@@ -109,30 +111,30 @@ def _mark_superseded(version: Path | None, keep: Path) -> None:
     (version / SUPERSEDED_MARKER).write_text(datetime.now().astimezone().isoformat())
 
 
-def publish_day(
-    data_dir: Path,
-    table: str,
-    as_of_date: date | str | None,
-    frame: Any,
-    key_columns: list[str] | None = None,
-    *,
-    description: str | None = None,
-    refresh_serving: bool = True,
-    postgres_url: str | None = None,
-    postgres_schema: str = DEFAULT_SCHEMA,
-) -> PublishResult:
-    """Publish one day of ``table``, replacing that day if it was published.
+@dataclass(frozen=True)
+class _Staged:
+    """A day's new version of one table, written and fsynced but not yet linked."""
 
-    ``frame`` is a pandas DataFrame or a pyarrow Table; an ``as_of_date`` column is
-    added when missing (``as_of_date`` must then be given). Readers see the previous
-    complete day or the new complete day (see the module docstring). With
-    ``refresh_serving`` serving.duckdb is rebuilt to name the new file. With
-    ``postgres_url`` the day is then also loaded into ``postgres_schema`` of that
-    PostgreSQL database in one transaction; if that fails the error is raised (the
-    Parquet day is already published: re-run the publish).
-    """
-    started = time.perf_counter()
-    data_dir = Path(data_dir)
+    table: str
+    day: date
+    version: Path
+    data_file: Path
+    data: pa.Table
+
+
+@dataclass(frozen=True)
+class _Swap:
+    """What a staged version replaced, to undo the swap or to supersede the old one."""
+
+    staged: _Staged
+    previous: Path | None  # the day's previous version (None: a new day)
+    previous_latest: Path | None
+    latest: bool
+
+
+def _stage(
+    data_dir: Path, table: str, as_of_date: date | str | None, frame: Any, key_columns: list[str] | None
+) -> _Staged:
     data, day = prepare_frame(table, frame, as_of_date, key_columns)
     run_id = f"{datetime.now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}"
     version = versions_dir(data_dir, table) / f"{DAY_PREFIX}{day.isoformat()}" / run_id
@@ -155,40 +157,160 @@ def publish_day(
     except BaseException:
         shutil.rmtree(version, ignore_errors=True)
         raise
+    return _Staged(table, day, version, data_file, data)
 
-    previous = _swap_link(day_link(data_dir, table, day), version)
-    replaced = previous is not None
-    days = published_days(data_dir, table)
-    is_latest = bool(days) and day >= days[-1]
-    if is_latest:
-        # the previous latest is either ``previous`` (same day) or still a current day
-        _swap_link(latest_link(data_dir, table), version)
-    _mark_superseded(previous, version)
 
-    if refresh_serving:
-        ensure_serving(data_dir, {table: description} if description is not None else [table])
+def _swap_in(data_dir: Path, staged: _Staged) -> _Swap:
+    previous_latest = link_target(latest_link(data_dir, staged.table))
+    previous = _swap_link(day_link(data_dir, staged.table, staged.day), staged.version)
+    days = published_days(data_dir, staged.table)
+    is_latest = bool(days) and staged.day >= days[-1]
+    if is_latest:  # the previous latest is either ``previous`` (same day) or still a current day
+        _swap_link(latest_link(data_dir, staged.table), staged.version)
+    return _Swap(staged, previous, previous_latest, is_latest)
 
-    if postgres_url:
-        load_day(postgres_url, table, day, data, schema=postgres_schema)
 
+def _swap_back(data_dir: Path, swap: _Swap) -> None:
+    """Undo ``_swap_in``: the day and _latest links point where they pointed before."""
+    table, day = swap.staged.table, swap.staged.day
+    link = day_link(data_dir, table, day)
+    if swap.previous is not None:
+        _swap_link(link, swap.previous)
+    else:
+        link.unlink(missing_ok=True)
+        fsync_dir(link.parent)
+    if swap.latest:
+        latest = latest_link(data_dir, table)
+        if swap.previous_latest is not None:
+            _swap_link(latest, swap.previous_latest)
+        else:
+            latest.unlink(missing_ok=True)
+            fsync_dir(latest.parent)
+
+
+def publish_tables(
+    data_dir: Path,
+    as_of_date: date,
+    frames: Mapping[str, Any],
+    *,
+    descriptions: Mapping[str, str] | None = None,
+    key_columns: Mapping[str, list[str]] | None = None,
+    postgres_url: str | None = None,
+    postgres_schema: str = DEFAULT_SCHEMA,
+) -> dict[str, PublishResult]:
+    """Publish one day of several tables as one unit: all of them or none.
+
+    1. every table's new version is written and fsynced (nothing visible yet);
+    2. with ``postgres_url``, one PostgreSQL transaction replaces the day of every
+       table (``postgres.day_transaction``) and stays open;
+    3. the day and _latest links of every table are swapped and serving.duckdb is
+       rebuilt once; 4. the transaction commits.
+    A failure at any step (a PostgreSQL server gone mid-load, a failed commit, a full
+    disk) swaps the links back, rebuilds serving.duckdb as it was, rolls PostgreSQL
+    back and deletes the new versions: readers of Parquet, serving.duckdb and
+    PostgreSQL keep the previous complete day. Only a process killed between the
+    swaps and the commit leaves Parquet newer than PostgreSQL; the failed run's retry
+    republishes the day. Readers of serving.duckdb see all tables change at once;
+    glob readers of the day links may see the tables change one after another.
+    """
+    started = time.perf_counter()
+    data_dir = Path(data_dir)
+    key_columns = key_columns or {}
+    served = {t: (descriptions or {}).get(t) for t in frames}
+    staged: list[_Staged] = []
+    swaps: list[_Swap] = []
+    try:
+        for table, frame in frames.items():
+            staged.append(_stage(data_dir, table, as_of_date, frame, key_columns.get(table)))
+        pg = (
+            day_transaction(postgres_url, as_of_date, {s.table: s.data for s in staged}, schema=postgres_schema)
+            if postgres_url
+            else nullcontext()
+        )
+        with pg:
+            for s in staged:
+                swaps.append(_swap_in(data_dir, s))
+            ensure_serving(data_dir, served)
+    except BaseException:
+        for swap in reversed(swaps):
+            _swap_back(data_dir, swap)
+        if swaps:
+            ensure_serving(data_dir)
+        for s in staged:
+            shutil.rmtree(s.version, ignore_errors=True)
+        log.error("publishing %s as_of_date=%s failed: nothing of the day was published", ", ".join(frames), as_of_date)
+        raise
     seconds = time.perf_counter() - started
-    log.info(
-        "published %s as_of_date=%s: %d rows in %.2fs (%s%s)",
-        table,
-        day,
-        len(data),
-        seconds,
-        "replaced" if replaced else "new day",
-        ", latest" if is_latest else "",
-    )
+    results = {}
+    for swap in swaps:
+        _mark_superseded(swap.previous, swap.staged.version)
+        s = swap.staged
+        results[s.table] = PublishResult(
+            table=s.table,
+            as_of_date=s.day,
+            rows=len(s.data),
+            path=s.data_file,
+            seconds=seconds,
+            replaced=swap.previous is not None,
+            latest=swap.latest,
+        )
+        log.info(
+            "published %s as_of_date=%s: %d rows (%s%s)",
+            s.table,
+            s.day,
+            len(s.data),
+            "replaced" if swap.previous is not None else "new day",
+            ", latest" if swap.latest else "",
+        )
+    return results
+
+
+def publish_day(
+    data_dir: Path,
+    table: str,
+    as_of_date: date | str | None,
+    frame: Any,
+    key_columns: list[str] | None = None,
+    *,
+    description: str | None = None,
+    refresh_serving: bool = True,
+    postgres_url: str | None = None,
+    postgres_schema: str = DEFAULT_SCHEMA,
+) -> PublishResult:
+    """Publish one day of ``table``, replacing that day if it was published.
+
+    ``frame`` is a pandas DataFrame or a pyarrow Table; an ``as_of_date`` column is
+    added when missing (``as_of_date`` must then be given). Readers see the previous
+    complete day or the new complete day (see the module docstring). With
+    ``postgres_url`` the day is loaded into PostgreSQL in the same unit
+    (``publish_tables``). ``refresh_serving=False`` skips rebuilding serving.duckdb
+    only when there is no PostgreSQL target (a caller publishing many single tables
+    rebuilds it once at the end).
+    """
+    if refresh_serving or postgres_url:
+        data, day = prepare_frame(table, frame, as_of_date, key_columns)
+        descriptions = {table: description} if description is not None else None
+        return publish_tables(
+            data_dir,
+            day,
+            {table: data},
+            descriptions=descriptions,
+            postgres_url=postgres_url,
+            postgres_schema=postgres_schema,
+        )[table]
+    started = time.perf_counter()
+    data_dir = Path(data_dir)
+    staged = _stage(data_dir, table, as_of_date, frame, key_columns)
+    swap = _swap_in(data_dir, staged)
+    _mark_superseded(swap.previous, staged.version)
     return PublishResult(
         table=table,
-        as_of_date=day,
-        rows=len(data),
-        path=data_file,
-        seconds=seconds,
-        replaced=replaced,
-        latest=is_latest,
+        as_of_date=staged.day,
+        rows=len(staged.data),
+        path=staged.data_file,
+        seconds=time.perf_counter() - started,
+        replaced=swap.previous is not None,
+        latest=swap.latest,
     )
 
 
@@ -262,7 +384,8 @@ def cleanup_versions(data_dir: Path, grace: timedelta = DEFAULT_GRACE) -> list[P
 
     Also deletes folders of publishes that crashed before their swap (not current,
     never marked superseded) once they are older than ``grace``. A current version
-    (the target of a day or _latest link) is never deleted. Readers that bound a
+    (the target of a day or _latest link) or one whose file serving.duckdb still names
+    (its rebuild was interrupted) is never deleted. Readers that bound a
     serving file or listed a glob less than ``grace`` ago keep working; a DuckDB
     connection held open longer than ``grace`` must reconnect.
     """
@@ -278,14 +401,15 @@ def cleanup_versions(data_dir: Path, grace: timedelta = DEFAULT_GRACE) -> list[P
                 if entry.is_symlink():
                     target = link_target(Path(entry.path))
                     if target is not None:
-                        current.add(target)
+                        current.add(target.absolute())
+    current |= {f.parent.absolute() for f in served_files(data_dir) or ()}
     cutoff = time.time() - grace.total_seconds()
     removed: list[Path] = []
     for table in os.listdir(root):
         for day in os.scandir(root / table):
             for version in os.scandir(day.path):
                 path = Path(version.path)
-                if path in current:
+                if path.absolute() in current:
                     continue
                 marker = path / SUPERSEDED_MARKER
                 try:

@@ -317,3 +317,130 @@ def test_retention_keeps_the_parquet_day_when_postgres_cannot_delete_it(tmp_path
     assert published_days(tmp_path, "t") == [D1, D2], "the day stays until PostgreSQL has dropped it too"
     assert unpublish_day(tmp_path, "t", D1)
     assert published_days(tmp_path, "t") == [D2]
+
+
+def _pg_day_rows(schema: str, day: date) -> dict[str, int]:
+    """rows of ``day`` per table of ``schema`` (tables that exist)."""
+    import psycopg
+
+    with psycopg.connect(PG_URL) as conn:
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "select table_name from information_schema.tables where table_schema = %s order by 1", [schema]
+            ).fetchall()
+        ]
+        return {
+            t: conn.execute(f'select count(*) from "{schema}"."{t}" where as_of_date = %s', [day]).fetchone()[0]
+            for t in tables
+        }
+
+
+@pytest.mark.skipif(not PG_URL, reason="RESTOCK_POSTGRES_URL is not set")
+def test_a_postgres_failure_at_one_table_publishes_nothing_of_the_day_anywhere_and_the_retry_publishes_it_whole(
+    tmp_path, config
+):
+    """One transaction for all tables: replenishment_plan (the 5th table) cannot be
+    loaded because of a constraint added in PostgreSQL; the four tables loaded before
+    it are rolled back and their Parquet days swapped back."""
+    import psycopg
+
+    schema = f"restock_test_{uuid.uuid4().hex[:10]}"
+    warehouse, data_dir = tmp_path / "w.duckdb", tmp_path / "data"
+    _build_warehouse(warehouse)
+    pg = {"postgres_url": PG_URL, "postgres_schema": schema}
+    try:
+        assert all(o.published for o in _publish(warehouse, data_dir, [D1], config, **pg))
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(
+                f"alter table \"{schema}\".replenishment_plan add constraint frozen check (as_of_date <> '{D2}')"
+            )
+        before_files, before_pg = published_state(data_dir), _pg_day_rows(schema, D2)
+        with pytest.raises(psycopg.Error, match="frozen"):
+            _publish(warehouse, data_dir, [D2], config, **pg)
+        assert published_state(data_dir) == before_files, "Parquet links and serving.duckdb are as before"
+        assert _pg_day_rows(schema, D2) == before_pg == {t: 0 for t in before_pg}
+        assert _serving(data_dir, "select max(as_of_date) from customer_segments") == [(D1,)]
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'alter table "{schema}".replenishment_plan drop constraint frozen')
+        assert all(o.published for o in _publish(warehouse, data_dir, [D2], config, **pg))
+        rows = _pg_day_rows(schema, D2)
+        assert len(rows) == 7 and all(n > 0 for n in rows.values()), rows
+        assert _serving(data_dir, "select max(as_of_date) from replenishment_plan") == [(D2,)]
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.mark.skipif(not PG_URL, reason="RESTOCK_POSTGRES_URL is not set")
+def test_a_server_connection_lost_between_tables_rolls_back_the_day(tmp_path, config):
+    """The server ends the publisher's session while it waits on the 5th table's lock
+    (as a restart or a failover does): nothing of the day is visible anywhere."""
+    import threading
+
+    import psycopg
+
+    schema = f"restock_test_{uuid.uuid4().hex[:10]}"
+    warehouse, data_dir = tmp_path / "w.duckdb", tmp_path / "data"
+    _build_warehouse(warehouse)
+    pg = {"postgres_url": PG_URL, "postgres_schema": schema}
+    try:
+        assert all(o.published for o in _publish(warehouse, data_dir, [D1], config, **pg))
+        before_files = published_state(data_dir)
+        holder = psycopg.connect(PG_URL)  # holds one table's publish lock, as a slow concurrent publisher would
+        holder.execute("select pg_advisory_xact_lock(hashtext(%s))", [f"{schema}.replenishment_plan"])
+        killed: list[int] = []
+
+        def kill_the_waiting_publisher() -> None:
+            with psycopg.connect(PG_URL, autocommit=True) as admin:
+                for _ in range(600):
+                    pids = admin.execute(
+                        "select pid from pg_locks where locktype = 'advisory' and not granted"
+                    ).fetchall()
+                    if pids:
+                        killed.extend(p[0] for p in pids)
+                        for (pid,) in pids:
+                            admin.execute("select pg_terminate_backend(%s)", [pid])
+                        return
+                    threading.Event().wait(0.05)
+
+        killer = threading.Thread(target=kill_the_waiting_publisher)
+        killer.start()
+        try:
+            with pytest.raises(psycopg.Error):
+                _publish(warehouse, data_dir, [D2], config, **pg)
+        finally:
+            killer.join()
+            holder.rollback()
+            holder.close()
+        assert killed, "the publisher never waited on the lock"
+        assert published_state(data_dir) == before_files
+        assert set(_pg_day_rows(schema, D2).values()) == {0}
+        assert all(o.published for o in _publish(warehouse, data_dir, [D2], config, **pg)), "the retry publishes it"
+        assert all(n > 0 for n in _pg_day_rows(schema, D2).values())
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def test_a_serving_file_left_behind_by_a_killed_publish_is_rebuilt_and_its_files_are_never_cleaned_up(setup, config):
+    """A run killed after swapping a day's links but before rebuilding serving.duckdb:
+    the cleanup keeps the files serving.duckdb still names, the next run rebuilds it."""
+    from restock.publish import cleanup_versions, current_files, publish_day
+    from restock.publish.serving import served_files, serving_is_current
+
+    warehouse, data_dir = setup
+    assert all(o.published for o in _publish(warehouse, data_dir, [D1, D2], config))
+    assert serving_is_current(data_dir)
+    old = current_files(data_dir, "product_classes")[D2]
+    # the swap of a killed publish: the link moves, serving.duckdb is not rebuilt
+    publish_day(data_dir, "product_classes", D2, pd.read_parquet(old), refresh_serving=False)
+    assert not serving_is_current(data_dir)
+    assert old in served_files(data_dir)
+    cleanup_versions(data_dir, grace=timedelta(0))
+    assert old.exists(), "a file serving.duckdb names is not cleaned up, even superseded"
+    assert _serving(data_dir, "select count(*) from product_classes where as_of_date = '2024-01-09'") == [(2,)]
+    _publish(warehouse, data_dir, [], config)  # any later run reconciles
+    assert serving_is_current(data_dir)
+    cleanup_versions(data_dir, grace=timedelta(0))
+    assert not old.exists()
