@@ -4,7 +4,8 @@ Each entry (one per relation, named as the relation) gives ``relation``
 (``<schema>.<name>``), ``kind`` (``table`` or ``view``), ``published``,
 ``description``, ``grain``, ``key`` and ``columns`` in order, each with ``type``
 (DuckDB, as DESCRIBE shows it), ``nullable`` (optional, default true; tables only),
-``unit`` (one of :data:`UNITS` or null) and ``description``.
+``unit`` (one of :data:`UNITS` or null) and ``description``. Types are those of
+:data:`TYPES` or ``DECIMAL(p,s)`` (amounts: exact sums, the same on every run).
 
 The code takes from it what it used to repeat: the DDL of every table
 (:func:`create_table_sql`, :func:`ensure_tables`) and the column lists the writers
@@ -33,6 +34,8 @@ TABLE_FIELDS = ("relation", "kind", "published", "description", "grain", "key", 
 COLUMN_FIELDS = ("type", "nullable", "unit", "description")  # nullable may be omitted
 KINDS = ("table", "view")
 TYPES = ("BOOLEAN", "INTEGER", "BIGINT", "DOUBLE", "DATE", "TIMESTAMP", "VARCHAR")
+# and DECIMAL(p,s) with 1 <= p <= 38, 0 <= s <= p, written as DESCRIBE shows it
+_DECIMAL = re.compile(r"DECIMAL\((\d+),(\d+)\)")
 UNITS = (
     "date",
     "id",
@@ -117,8 +120,8 @@ def _validate_table(name: Any, table: Any) -> None:
         if not isinstance(spec, dict) or not set(COLUMN_FIELDS) - {"nullable"} <= set(spec) <= set(COLUMN_FIELDS):
             got = sorted(spec) if isinstance(spec, dict) else type(spec).__name__
             raise ValueError(f"{at}: needs the fields type, unit, description (and optionally nullable), got {got}")
-        if spec["type"] not in TYPES:
-            raise ValueError(f"{at}: type {spec['type']!r} is not one of {list(TYPES)}")
+        if spec["type"] not in TYPES and not _is_decimal(spec["type"]):
+            raise ValueError(f"{at}: type {spec['type']!r} is not one of {list(TYPES)} or DECIMAL(p,s)")
         if not _text(spec["description"]):
             raise ValueError(f"{at}: 'description' must be a non-empty string")
         if spec["unit"] is not None and spec["unit"] not in UNITS:
@@ -143,6 +146,11 @@ def _validate_table(name: Any, table: Any) -> None:
             raise ValueError(f"{where}: key must include as_of_date (it is published by day)")
         if next(iter(columns)) != "as_of_date":
             raise ValueError(f"{where}: the first column must be as_of_date (it is published by day)")
+
+
+def _is_decimal(type_: Any) -> bool:
+    match = _DECIMAL.fullmatch(type_) if isinstance(type_, str) else None
+    return match is not None and 1 <= int(match[1]) <= 38 and int(match[2]) <= int(match[1])
 
 
 def validate(registry: Any) -> dict[str, Any]:
@@ -196,6 +204,15 @@ def columns(name: str) -> list[str]:
     return list(table(name)["columns"])
 
 
+def decimal_scale(name: str, column: str) -> int:
+    """The scale (digits after the point) of DECIMAL column ``column`` of ``name``."""
+    type_ = table(name)["columns"][column]["type"]
+    match = _DECIMAL.fullmatch(type_)
+    if match is None:
+        raise ValueError(f"{name}.{column} is {type_}, not DECIMAL(p,s)")
+    return int(match[2])
+
+
 def create_table_sql(name: str) -> str:
     """``create table if not exists <relation> (<column> <type> [not null], ...)``."""
     entry = table(name)
@@ -209,14 +226,36 @@ def create_table_sql(name: str) -> str:
 
 
 def ensure_tables(con: DuckDBPyConnection, names: Iterable[str]) -> None:
-    """Create the schemas and tables ``names`` that do not exist yet (an existing table
-    is left as it is)."""
+    """Create the schemas and tables ``names`` that do not exist yet. An existing table
+    is left as it is, but for one migration: a column the registry declares
+    ``DECIMAL(p,s)`` that the table holds as DOUBLE (amounts before issue 12) is
+    converted in place, its values rounded to the scale."""
     names = list(names)
     statements = [create_table_sql(name) for name in names]
     for schema in dict.fromkeys(table(name)["relation"].split(".")[0] for name in names):
         con.execute(f"create schema if not exists {schema}")
     for statement in statements:
         con.execute(statement)
+    for name in names:
+        _decimal_columns_from_double(con, name)
+
+
+def _decimal_columns_from_double(con: DuckDBPyConnection, name: str) -> None:
+    entry = table(name)
+    wanted = {c: spec["type"] for c, spec in entry["columns"].items() if _is_decimal(spec["type"])}
+    if not wanted:
+        return
+    schema, relation = entry["relation"].split(".")
+    found = con.execute(
+        "select column_name, data_type from information_schema.columns where table_schema = ? and table_name = ?",
+        [schema, relation],
+    ).fetchall()
+    for column, data_type in found:
+        if column in wanted and data_type == "DOUBLE":
+            con.execute(
+                f'alter table {entry["relation"]} alter column "{column}" set data type {wanted[column]} '
+                f'using round("{column}", {decimal_scale(name, column)})'
+            )
 
 
 __all__ = [
@@ -225,6 +264,7 @@ __all__ = [
     "UNITS",
     "columns",
     "create_table_sql",
+    "decimal_scale",
     "ensure_tables",
     "load",
     "registry",

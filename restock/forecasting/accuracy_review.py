@@ -57,6 +57,8 @@ def accuracy_review(
     (points without a scale skipped); tracking_signal = Σ E_t / mean |E_t| over the
     weeks, E_t the level's summed error of week t (0 when every E_t is 0: no bias);
     out_of_control = |TS| > ``limit``. The formulas are :mod:`restock.forecasting.metrics`.
+    The points are read in the order of their key, so every float sum adds its terms in
+    the same order on every run (a re-run reproduces the last digit).
     """
     last = last_complete_week_start(review_date)
     first = last - timedelta(weeks=window_weeks - 1)
@@ -83,6 +85,7 @@ def accuracy_review(
         from fc left join actual a
           on a.forecast_origin = fc.forecast_origin and a.segment_id = fc.segment_id
          and a.sku = fc.sku and a.week_start = fc.period_start
+        order by fc.segment_id, fc.sku, fc.horizon, fc.period_start, fc.forecast_origin
         """,
         [first, last, review_date, first, last],
     ).df()

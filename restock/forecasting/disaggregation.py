@@ -14,6 +14,9 @@ segment × SKU sum to its forecast. When every eligible weight is zero (nobody i
 segment bought the SKU recently) the forecast is split equally among the eligible
 customers (``basis = "equal_split"``); a segment × SKU without any eligible customer
 gets no customer rows and is counted by the caller.
+
+The weights are added in customer order whatever the row order of the inputs, so the
+shares are the same to the last digit on every run.
 """
 
 from __future__ import annotations
@@ -39,10 +42,12 @@ def customer_shares(recent: pd.DataFrame, customers: pd.DataFrame, series: pd.Da
     newcomers = people[people["lifecycle_state"].isin(ELIGIBLE_NEW)]
     wanted = series[["segment_id", "sku"]].drop_duplicates()
 
-    own = recent.groupby(["customer_id", "sku"], as_index=False)["qty"].sum()
+    ordered = recent.sort_values(["customer_id", "sku", "qty"], kind="mergesort")
+    own = ordered.groupby(["customer_id", "sku"], as_index=False)["qty"].sum()
     own = own[own["qty"] > 0].merge(established[["customer_id", "segment_id"]], on="customer_id")
     own = own.merge(wanted, on=["segment_id", "sku"])
     own = own.assign(weight=own["qty"].astype(float), basis="own_history")
+    own = own.sort_values(["segment_id", "sku", "customer_id"], kind="mergesort", ignore_index=True)
 
     per_segment = established.groupby("segment_id").size().reset_index(name="n_established")
     peer = own.groupby(["segment_id", "sku"], as_index=False)["weight"].sum()
@@ -65,6 +70,7 @@ def customer_shares(recent: pd.DataFrame, customers: pd.DataFrame, series: pd.Da
     equal = uncovered.merge(eligible, on="segment_id").assign(weight=1.0, basis="equal_split")
 
     shares = pd.concat([weighted, equal[["segment_id", "sku", "customer_id", "weight", "basis"]]], ignore_index=True)
+    shares = shares.sort_values(["segment_id", "sku", "customer_id"], kind="mergesort", ignore_index=True)
     totals = shares.groupby(["segment_id", "sku"])["weight"].transform("sum")
     shares["share"] = shares["weight"] / totals
-    return shares[SHARE_COLUMNS].sort_values(["segment_id", "sku", "customer_id"], ignore_index=True)
+    return shares[SHARE_COLUMNS]

@@ -173,7 +173,9 @@ def _members(con: DuckDBPyConnection, day: date, config: RestockConfig) -> pd.Da
     materialized (e.g. a selection origin before a backfill's first day); None when
     the marts hold nothing for the day (before the first partition)."""
     stored = con.execute(
-        "select customer_id, segment_id, lifecycle_state from analytics.customer_segments where as_of_date = ?", [day]
+        "select customer_id, segment_id, lifecycle_state from analytics.customer_segments where as_of_date = ?"
+        " order by customer_id",
+        [day],
     ).df()
     if len(stored):
         return stored
@@ -199,7 +201,7 @@ def _series(con: DuckDBPyConnection, origin: date, members: pd.DataFrame, config
         history = con.execute(
             f"""select s.segment_id, w.sku, w.week_start, sum(w.{quantity})::double as qty
                 from marts.customer_sku_weekly_demand w join _members s using (customer_id)
-                where w.week_start <= ? group by all""",
+                where w.week_start <= ? group by all order by all""",
             [last_complete_week_start(origin)],
         ).df()
     finally:
@@ -277,7 +279,7 @@ def _shares_at(
     last = last_complete_week_start(origin)
     recent = con.execute(
         f"""select customer_id, sku, sum({quantity})::double as qty from marts.customer_sku_weekly_demand
-            where week_start between ? and ? group by all""",
+            where week_start between ? and ? group by all order by customer_id, sku""",
         [last - timedelta(weeks=weeks - 1), last],
     ).df()
     series = rows.loc[(rows["horizon"] == 1), ["segment_id", "sku"]]

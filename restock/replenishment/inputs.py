@@ -4,6 +4,12 @@ Point in time: nothing dated after the day is read. :func:`require_inputs` check
 every input first, so a missing table or day fails with its name rather than as an
 empty plan. The rules applied to what is read are in
 :mod:`restock.replenishment.assemble`.
+
+Reproducible to the last digit: a sum of DOUBLEs depends on the order its terms are
+added in, which DuckDB leaves to its threads. Forecast quantities are therefore
+summed over ``DECIMAL(38,12)`` (:data:`EXACT`: each term rounded to 1e-12 carton,
+then an exact sum), and every frame is returned in the order of its key, so that the
+pandas sums downstream add in a fixed order too.
 """
 
 from __future__ import annotations
@@ -22,6 +28,9 @@ from restock.config import RestockConfig
 from restock.replenishment import cycles
 
 log = logging.getLogger(__name__)
+
+# The type float quantities are summed over in SQL: exact, independent of the order.
+EXACT = "decimal(38, 12)"
 
 # Besides analytics.forecast_runs and the view analytics.demand_forecasts behind it:
 DAY_TABLES = (  # must hold rows for the day
@@ -88,7 +97,7 @@ def read_customers(con: DuckDBPyConnection, day: date, config: RestockConfig) ->
                   m.order_weekday::double as order_weekday
            from analytics.customer_segments s
            left join marts.customers m on m.customer_id = s.customer_id and m.as_of_date = s.as_of_date
-           where s.as_of_date = ?""",
+           where s.as_of_date = ? order by s.customer_id""",
         [day],
     ).df()
     frame["warehouse_id"] = frame["region"].map(config.replenishment.region_warehouse).astype(object)
@@ -113,11 +122,12 @@ def read_customer_forecasts(
     width of the forecast intervals (``spread_qty``, upper − lower, floored at 0)."""
     with _registered_customers(con, customers[["customer_id", "warehouse_id", "order_weekday"]]):
         return con.execute(
-            """select c.warehouse_id, f.sku, f.horizon, f.period_start, c.order_weekday,
-                      sum(f.forecast_qty) as forecast_qty, sum(greatest(f.upper_qty - f.lower_qty, 0)) as spread_qty
-               from analytics.demand_forecasts f join _rep_customers c using (customer_id)
-               where f.as_of_date = ? and f.level = 'customer' and f.horizon <= ?
-               group by all""",
+            f"""select c.warehouse_id, f.sku, f.horizon, f.period_start, c.order_weekday,
+                       sum(f.forecast_qty::{EXACT})::double as forecast_qty,
+                       sum(greatest(f.upper_qty - f.lower_qty, 0)::{EXACT})::double as spread_qty
+                from analytics.demand_forecasts f join _rep_customers c using (customer_id)
+                where f.as_of_date = ? and f.level = 'customer' and f.horizon <= ?
+                group by all order by c.warehouse_id, f.sku, f.horizon, f.period_start, c.order_weekday""",
             [day, horizon_weeks],
         ).df()
 
@@ -138,7 +148,8 @@ def read_next_cycle_forecasts(
                from analytics.demand_forecasts f join _rep_customers c using (customer_id)
                where f.as_of_date = ? and f.level = 'customer' and f.horizon <= ? and f.forecast_qty > 0
                  and case when c.next_cycle is null then f.period_start > ?::date and f.period_start <= ?::date + 7
-                          else c.next_cycle::date between f.period_start and f.period_start + 6 end""",
+                          else c.next_cycle::date between f.period_start and f.period_start + 6 end
+               order by c.warehouse_id, f.customer_id, f.sku, f.period_start""",
             [day, horizon_weeks, day, day],
         ).df()
 
@@ -148,7 +159,7 @@ def read_inventory(con: DuckDBPyConnection, day: date) -> pd.DataFrame:
     return con.execute(
         """select warehouse_id, sku, on_hand_qty::double as on_hand_qty, in_transit_qty::double as in_transit_qty,
                   allocated_qty::double as allocated_qty, oldest_batch_date
-           from marts.inventory_positions where as_of_date = ?""",
+           from marts.inventory_positions where as_of_date = ? order by warehouse_id, sku""",
         [day],
     ).df()
 
@@ -162,7 +173,7 @@ def read_products(con: DuckDBPyConnection, day: date) -> pd.DataFrame:
                   p.launched_on, p.is_active, c.abc_class
            from marts.products p
            left join (select sku, abc_class from analytics.product_classes where as_of_date = ?) c using (sku)
-           where p.as_of_date = ?""",
+           where p.as_of_date = ? order by p.sku""",
         [day, day],
     ).df()
 
@@ -179,7 +190,7 @@ def read_horizon1_errors(
         frame = con.execute(
             f"""
             with fc as (
-                select c.warehouse_id, f.sku, f.period_start, sum(f.forecast_qty * s.share) as forecast_qty
+                select c.warehouse_id, f.sku, f.period_start, sum((f.forecast_qty * s.share)::{EXACT}) as forecast_qty
                 from analytics.segment_forecasts f
                 join analytics.customer_forecast_shares s using (forecast_origin, segment_id, sku)
                 join _rep_customers c on c.customer_id = s.customer_id
@@ -197,9 +208,9 @@ def read_horizon1_errors(
                 group by all
             )
             select warehouse_id, sku,
-                   sum(power(coalesce(fc.forecast_qty, 0) - coalesce(a.actual_qty, 0), 2)) as sse
+                   sum(power(coalesce(fc.forecast_qty::double, 0) - coalesce(a.actual_qty, 0), 2)::{EXACT})::double as sse
             from fc full outer join actual a using (warehouse_id, sku, period_start)
-            group by all
+            group by all order by warehouse_id, sku
             """,
             [first, last, day, first, last, day],
         ).df()
@@ -221,13 +232,13 @@ def read_demand_dates(
         last = con.execute(
             f"""select c.warehouse_id, o.sku, max(o.order_date) as last_demand_date
                 from marts.order_lines o join _rep_customers c using (customer_id)
-                where o.order_date <= ? and o.{quantity} > 0 group by all""",
+                where o.order_date <= ? and o.{quantity} > 0 group by all order by all""",
             [day],
         ).df()
         first = con.execute(
             """select c.warehouse_id, min(o.order_date) as first_order_date
                from marts.order_lines o join _rep_customers c using (customer_id)
-               where o.order_date <= ? group by all""",
+               where o.order_date <= ? group by all order by all""",
             [day],
         ).df()
     return last, first

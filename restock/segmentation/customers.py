@@ -133,6 +133,7 @@ def rfm_scores(
     customer_col: str = "customer_id",
     date_col: str = "order_date",
     amount_col: str = "line_amount",
+    amount_decimals: int | None = None,
 ) -> pd.DataFrame:
     """Recency, frequency, monetary and their 1..``n_bins`` scores per customer.
 
@@ -143,7 +144,11 @@ def rfm_scores(
     - ``recency_days``: days from the last order on or before ``as_of`` to ``as_of``
       (nullable Int64; missing for a customer that never ordered);
     - ``frequency``: distinct order days in the window;
-    - ``monetary``: sum of ``amount_col`` in the window.
+    - ``monetary``: sum of ``amount_col`` in the window, added in a fixed order
+      (customer, day, amount) so that the same lines give the same last digit
+      whatever their row order; rounded to ``amount_decimals`` decimals when given
+      (amounts in cents: 2), so that sums of exact decimal amounts that are equal
+      compare equal and score alike.
 
     ``rfm_r`` / ``rfm_f`` / ``rfm_m`` rank only customers with an order in the window
     (ties share a score, :func:`percentile_scores`); the others get 1, 1, 1. The
@@ -172,6 +177,9 @@ def rfm_scores(
     lines = lines[lines["day"].notna() & (lines["day"] <= cutoff)]
     if np.isnan(lines["amount"].to_numpy()).any():
         raise ValueError(f"orders has a missing {amount_col} on or before as_of")
+    # Floating-point sums depend on the order of their terms: add in an order fixed
+    # by the values, not by how the rows arrived (a re-run reproduces every digit).
+    lines = lines.sort_values(["customer_id", "day", "amount"], kind="mergesort", ignore_index=True)
 
     population = pd.Index(lines["customer_id"].unique())
     if customer_ids is not None:
@@ -182,6 +190,8 @@ def rfm_scores(
     in_window = lines[lines["day"] >= start]
     frequency = in_window.groupby("customer_id")["day"].nunique()
     monetary = in_window.groupby("customer_id")["amount"].sum()
+    if amount_decimals is not None:
+        monetary = monetary.round(amount_decimals)
 
     result = pd.DataFrame({"customer_id": population})
     recency = (cutoff - result["customer_id"].map(last)).dt.days

@@ -11,6 +11,7 @@ this module only reads, assembles and writes.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
@@ -35,6 +36,11 @@ TABLES = ("customer_segments", "product_classes")
 # Columns in table order, from restock/warehouse_tables.yml.
 SEGMENT_COLUMNS = table_registry.columns("customer_segments")
 PRODUCT_COLUMNS = table_registry.columns("product_classes")
+# Amounts are DECIMAL in the marts and in these tables (warehouse_tables.yml): sums
+# taken in floating point are rounded to the tables' scale (cents), which gives the
+# exact decimal sum back, the same on every run whatever the order of the terms.
+MONETARY_DECIMALS = table_registry.decimal_scale("customer_segments", "monetary")
+VALUE_DECIMALS = table_registry.decimal_scale("product_classes", "total_value")
 
 
 def ensure_tables(con: DuckDBPyConnection) -> None:
@@ -75,7 +81,12 @@ def build_customer_segments(
         ignore_index=True,
     )
     rfm = rfm_scores(
-        history, as_of, window_weeks=rfm_window_weeks, n_bins=rules.rfm_bins, customer_ids=customers["customer_id"]
+        history,
+        as_of,
+        window_weeks=rfm_window_weeks,
+        n_bins=rules.rfm_bins,
+        customer_ids=customers["customer_id"],
+        amount_decimals=MONETARY_DECIMALS,
     )
     states = lifecycle_states(
         customers,
@@ -105,14 +116,15 @@ def customer_segments_for_day(con: DuckDBPyConnection, day: date, rules: Segment
            from marts.customers where as_of_date = ? order by customer_id""",
         [day],
     ).df()
+    # sum over DECIMAL: exact; rows in a fixed order (rfm_scores sorts them too)
     amounts = con.execute(
         """select customer_id, order_date, sum(line_amount)::double as line_amount
-           from marts.order_lines where order_date between ? and ? group by all""",
+           from marts.order_lines where order_date between ? and ? group by all order by all""",
         [day - timedelta(days=7 * window_weeks - 1), day],
     ).df()
     bounds = con.execute(
         """select customer_id, min(order_date) as first_order_date, max(order_date) as last_order_date
-           from marts.order_lines where order_date <= ? group by all""",
+           from marts.order_lines where order_date <= ? group by all order by customer_id""",
         [day],
     ).df()
     return build_customer_segments(customers, amounts, bounds, day, rules)
@@ -134,6 +146,8 @@ def build_product_classes(
     every SKU to classify (the product snapshot plus any SKU with demand). ABC by the
     window's value, XYZ by the coefficient of variation of weekly quantity (zeros
     included), demand class by ADI / CV² (leading and trailing zeros not counted).
+    Sums are taken in a fixed order (SKU, week), whatever the row order of ``weekly``;
+    ``total_value`` is rounded to cents (the table's DECIMAL scale).
     """
     window_weeks = rules.window_weeks
     last = pd.Timestamp(last_complete_week_start(as_of))
@@ -141,10 +155,11 @@ def build_product_classes(
     frame = weekly.copy()
     frame["week_start"] = pd.to_datetime(frame["week_start"])
     frame = frame[frame["week_start"].isin(weeks)]
+    frame = frame.sort_values(["sku", "week_start", "qty", "value"], kind="mergesort", ignore_index=True)
     all_skus = sorted(set(skus) | set(frame["sku"]))
     qty = frame.pivot_table(index="sku", columns="week_start", values="qty", aggfunc="sum", fill_value=0.0)
     qty = qty.reindex(index=all_skus, columns=weeks, fill_value=0.0)
-    value = frame.groupby("sku")["value"].sum().reindex(all_skus, fill_value=0.0)
+    value = frame.groupby("sku")["value"].sum().round(VALUE_DECIMALS).reindex(all_skus, fill_value=0.0)
     rows = []
     for sku, series in zip(all_skus, qty.to_numpy(dtype=float), strict=True):
         adi, cv2 = adi_cv2(series)
@@ -161,7 +176,7 @@ def build_product_classes(
     out = pd.DataFrame(rows, columns=["sku", "total_qty", "cv", "adi", "cv2", "demand_class"])
     out["weeks"] = window_weeks
     out["total_value"] = value.to_numpy(dtype=float)
-    total = out["total_value"].sum()
+    total = math.fsum(out["total_value"])  # exactly rounded: independent of the order
     out["value_share"] = out["total_value"] / total if total > 0 else 0.0
     out["abc_class"] = abc_classes(out.set_index("sku")["total_value"], rules.abc_cuts).to_numpy()
     cv = out.set_index("sku")["cv"]
@@ -179,16 +194,21 @@ def product_classes_for_day(
     window_weeks = rules.window_weeks
     last = last_complete_week_start(day)
     first = last - timedelta(weeks=window_weeks - 1)
+    # sums over DECIMAL (quantities and amounts in the marts): exact, whatever the order
     weekly = con.execute(
         f"""select d.sku, d.week_start, sum(d.{quantity})::double as qty, coalesce(v.value, 0)::double as value
             from marts.customer_sku_weekly_demand d
             left join (select sku, week_start, sum(line_amount) as value from marts.order_lines
                        where week_start between ? and ? group by all) v using (sku, week_start)
-            where d.week_start between ? and ? group by d.sku, d.week_start, v.value""",
+            where d.week_start between ? and ? group by d.sku, d.week_start, v.value
+            order by d.sku, d.week_start""",
         [first, last, first, last],
     ).df()
     skus = [
-        row[0] for row in con.execute("select distinct sku from marts.products where as_of_date = ?", [day]).fetchall()
+        row[0]
+        for row in con.execute(
+            "select distinct sku from marts.products where as_of_date = ? order by sku", [day]
+        ).fetchall()
     ]
     return build_product_classes(weekly, skus, day, rules)
 

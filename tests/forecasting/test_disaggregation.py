@@ -69,3 +69,27 @@ def test_shares_sum_to_one_per_segment_and_sku_on_random_data():
     assert len(totals) == len(series), "every segment x SKU with an eligible customer is covered"
     excluded = set(customers.loc[customers["lifecycle_state"].isin(["churned", "closed"]), "customer_id"])
     assert not excluded & set(shares["customer_id"])
+
+
+def test_shares_are_the_same_to_the_last_digit_whatever_the_row_order():
+    rng = np.random.default_rng(12)
+    states = rng.choice(["active", "at_risk", "new"], 200, p=[0.7, 0.1, 0.2])
+    customers = _customers([(f"c{i:03d}", f"S{i % 3}", states[i]) for i in range(200)])
+    # several rows per customer x SKU (e.g. weeks), cartons with 3 decimals as the marts hold them
+    recent = pd.DataFrame(
+        {
+            "customer_id": [f"c{i:03d}" for i in rng.integers(0, 200, 3000)],
+            "sku": [f"K{k}" for k in rng.integers(0, 4, 3000)],
+            "qty": rng.integers(1, 100_000, 3000) / 1000,
+        }
+    )
+    series = pd.DataFrame([(f"S{s}", f"K{k}") for s in range(3) for k in range(5)], columns=["segment_id", "sku"])
+    first = customer_shares(recent, customers, series)
+    for seed in range(5):
+        state = np.random.RandomState(seed)
+        again = customer_shares(
+            recent.sample(frac=1.0, random_state=state).reset_index(drop=True),
+            customers.sample(frac=1.0, random_state=state).reset_index(drop=True),
+            series.sample(frac=1.0, random_state=state).reset_index(drop=True),
+        )
+        pd.testing.assert_frame_equal(again, first, check_exact=True)

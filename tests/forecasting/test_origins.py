@@ -231,3 +231,25 @@ def test_series_without_a_choice_use_the_class_default_without_a_backtest():
     assert set(forecasts["method"]) == {"class_default"}
     models = dict(zip([k[1] for k in forecasts["key"]], forecasts["model"], strict=True))
     assert models == {"A": "combination", "B": "sba"}
+
+
+def test_accuracy_review_is_the_same_to_the_last_digit_whatever_the_row_order(backfilled, config):
+    """A re-run reproduces every digit (issue 12, point 11): the review's sums and means
+    add their terms in the order of the points' key, not in the order rows are stored."""
+    con, _ = backfilled
+
+    def review() -> pd.DataFrame:
+        frame = accuracy_review.accuracy_review(
+            con, LAST_DAY, config.accuracy.window_weeks, config.accuracy.tracking_signal_limit
+        )
+        return frame.sort_values(["level", "key", "horizon"], ignore_index=True)
+
+    first = review()
+    assert len(first) and first["mase"].notna().any()
+    con.execute("select setseed(0.3)")
+    for relation in ("analytics.segment_forecasts", "analytics.forecast_members", "marts.customer_sku_weekly_demand"):
+        con.execute(f"create temp table _shuffled as select * from {relation} order by random()")
+        con.execute(f"delete from {relation}")
+        con.execute(f"insert into {relation} select * from _shuffled")
+        con.execute("drop table _shuffled")
+        pd.testing.assert_frame_equal(review(), first, check_exact=True, obj=f"after shuffling {relation}")

@@ -319,3 +319,40 @@ def test_a_repeated_table_or_field_is_an_error(tmp_path):
         ValueError, match=r"table 'forecast_members', column 'forecast_origin': duplicate key 'description' at line \d+"
     ):
         table_registry.load(path)
+
+
+# --------------------------------------------------------------------------- amounts
+
+
+@pytest.mark.parametrize("type_", ["DECIMAL(0,0)", "DECIMAL(39,2)", "DECIMAL(4,5)", "decimal(18,2)", "DECIMAL(18, 2)"])
+def test_a_malformed_decimal_type_is_refused(tmp_path, type_):
+    registry = raw()
+    column(registry, "customer_segments", "monetary").update(type=type_)
+    with pytest.raises(ValueError, match=r"column 'monetary': type .* is not one of .* or DECIMAL\(p,s\)"):
+        table_registry.load(write(tmp_path, registry))
+
+
+def test_amounts_are_decimal_and_a_double_amount_of_an_older_warehouse_is_converted():
+    """Amounts are DECIMAL(18,2) (exact sums, issue 12 point 11); a warehouse whose table
+    was created with DOUBLE amounts gets them converted, rounded to the cent."""
+    assert table_registry.decimal_scale("customer_segments", "monetary") == 2
+    assert table_registry.decimal_scale("product_classes", "total_value") == 2
+    with pytest.raises(ValueError, match="product_classes.value_share is DOUBLE, not DECIMAL"):
+        table_registry.decimal_scale("product_classes", "value_share")
+    con = duckdb.connect()
+    try:
+        con.execute("create schema analytics")
+        con.execute(table_registry.create_table_sql("product_classes").replace("DECIMAL(18,2)", "DOUBLE"))
+        con.execute(
+            """insert into analytics.product_classes (as_of_date, sku, total_value, value_share, demand_class)
+               values ('2024-01-21', 'K1', 220756.19999999998, 1.0, 'smooth')"""
+        )
+        table_registry.ensure_tables(con, ["product_classes"])
+        assert described(con, "analytics.product_classes") == registered("product_classes")
+        assert con.execute("select total_value::varchar, value_share from analytics.product_classes").fetchall() == [
+            ("220756.20", 1.0)
+        ]
+        table_registry.ensure_tables(con, ["product_classes"])  # nothing left to convert
+        assert con.execute("select count(*) from analytics.product_classes").fetchone() == (1,)
+    finally:
+        con.close()

@@ -291,3 +291,38 @@ def test_segment_ids_follow_rows_under_shuffles():
     for seed in range(3):
         shuffled = frame.sample(frac=1.0, random_state=seed)
         pd.testing.assert_series_equal(segment_ids(shuffled).sort_index(), expected)
+
+
+# --- reproducible sums (issue 12, point 11) -------------------------------------------
+
+cent_rows = st.lists(
+    st.tuples(st.sampled_from("abcd"), st.integers(0, 27), st.integers(1, 999_999)), min_size=3, max_size=60
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=cent_rows, seed=st.integers(0, 2**32 - 1))
+def test_monetary_is_the_exact_cent_sum_to_the_last_digit_whatever_the_row_order(rows, seed):
+    from decimal import Decimal
+
+    orders = _orders([(c, _day(d), cents / 100) for c, d, cents in rows])
+    shuffled = orders.sample(frac=1.0, random_state=np.random.RandomState(seed)).reset_index(drop=True)
+    first = rfm_scores(orders, AS_OF, window_weeks=4, amount_decimals=2)
+    again = rfm_scores(shuffled, AS_OF, window_weeks=4, amount_decimals=2)
+    pd.testing.assert_frame_equal(again, first, check_exact=True)
+    exact: dict[str, Decimal] = {}
+    for customer, _, cents in rows:
+        exact[customer] = exact.get(customer, Decimal(0)) + Decimal(cents) / 100
+    assert first.set_index("customer_id")["monetary"].to_dict() == {c: float(v) for c, v in exact.items()}
+    # without rounding the sum is still the same to the last digit in any row order
+    pd.testing.assert_frame_equal(
+        rfm_scores(shuffled, AS_OF, window_weeks=4), rfm_scores(orders, AS_OF, window_weeks=4), check_exact=True
+    )
+
+
+def test_equal_amounts_in_cents_tie_on_the_monetary_score():
+    # 0.1 + 0.2 + 0.3 is 0.6000000000000001 in floating point, 0.6 in cents
+    orders = _orders([("a", _day(1), 0.1), ("a", _day(2), 0.2), ("a", _day(3), 0.3), ("b", _day(1), 0.6)])
+    result = rfm_scores(orders, AS_OF, window_weeks=4, amount_decimals=2).set_index("customer_id")
+    assert result.loc["a", "monetary"] == result.loc["b", "monetary"] == 0.6
+    assert result.loc["a", "rfm_m"] == result.loc["b", "rfm_m"] == 5
