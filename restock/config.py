@@ -131,12 +131,40 @@ class LandingConfig(Section):
         return suffix
 
 
+class PlausibilityConfig(Section):
+    """Plausibility of a snapshot against the previous accepted one (restock/ingest/plausibility.py).
+
+    A coverage limit of 0 switches that check off; so does a violation share of 1.
+    """
+
+    # products: share of the previous snapshot's SKUs (not delisted) still in the file;
+    # inventory: share of the previous day's warehouse x SKU rows with stock still in the file
+    min_sku_coverage: Fraction = 0.9
+    min_warehouse_coverage: Fraction = 1.0  # inventory: warehouses with stock the previous day
+    min_customer_coverage: Fraction = 0.9  # customers: previous snapshot's customers (not closed)
+    # on hand = previous on hand - previous allocated (shipped) + receipts (0 .. previous in transit),
+    # within this share of the previous on hand, but never less than stock_identity_min_units
+    stock_identity_tolerance: Fraction = 0.05
+    stock_identity_min_units: NonNegativeNumber = 1
+    max_stock_identity_violation_share: Fraction = 0.2  # a larger share of rows off the identity blocks the day
+
+
+class HistoryGapsConfig(Section):
+    """What a day does when its lookback window holds an open quarantine or a daily
+    file that never arrived (restock/ingest/history.py)."""
+
+    action: Literal["block", "warn"] = "block"  # block: the day publishes nothing; warn: log and publish
+    lookback_weeks: PositiveInt = 26  # the longest window a published table reads (segments, classes)
+
+
 class QualityConfig(Section):
     """Business rules of the raw gates (expectations/raw_*.json)."""
 
     max_quantity: PositiveNumber = 100000  # an order line above this many sales units blocks the file
     outlier_k: PositiveNumber = 8  # a line above mean + k x std of its customer's earlier lines warns
     baseline_weeks: PositiveInt = 8  # weeks of accepted order lines the outlier baseline uses
+    plausibility: PlausibilityConfig = PlausibilityConfig()  # snapshots against the previous accepted one
+    history_gaps: HistoryGapsConfig = HistoryGapsConfig()  # earlier days a day's tables depend on
 
 
 # --------------------------------------------------------------------------- tiers
@@ -355,6 +383,48 @@ class PublishingConfig(Section):
     max_quantity: PositiveNumber = 1e9  # any published quantity above this is an error (and inf)
 
 
+# --------------------------------------------------------------------------- alerting
+
+# The variable named by alerting.webhook_url_env when the file leaves it out.
+DEFAULT_WEBHOOK_URL_VARIABLE = "RESTOCK_ALERT_WEBHOOK_URL"
+
+
+class AlertingConfig(Section):
+    """Where failed runs, blocked days and stale published tables are reported (restock/alerts.py).
+
+    Every alert is appended to RESTOCK_DATA_DIR/alerts/alerts.jsonl; it is also POSTed to
+    the webhook when the variable named by ``webhook_url_env`` is set, and piped (as JSON on
+    stdin) to ``command`` when one is given.
+    """
+
+    published_max_age_hours: PositiveNumber = 30  # a published table not updated for longer is stale
+    # name of the environment variable holding the webhook URL (a secret: never in this file)
+    webhook_url_env: Text = DEFAULT_WEBHOOK_URL_VARIABLE
+    command: tuple[Text, ...] | None = Field(default=None, min_length=1)  # argv, or one string split like a shell
+    timeout_seconds: PositiveNumber = 10  # per webhook POST / command
+
+    @field_validator("webhook_url_env")
+    @classmethod
+    def _variable_name(cls, name: str) -> str:
+        if not (name.isascii() and name.replace("_", "").isalnum()) or name[0].isdigit():
+            raise ValueError(
+                f"must be an environment variable name (e.g. {DEFAULT_WEBHOOK_URL_VARIABLE}), got {name!r}"
+            )
+        return name
+
+    @field_validator("command", mode="before")
+    @classmethod
+    def _split_command(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            import shlex
+
+            try:
+                return tuple(shlex.split(value)) or None
+            except ValueError as exc:
+                raise ValueError(f"cannot be split into arguments ({exc}): {value!r}") from None
+        return value
+
+
 # --------------------------------------------------------------------------- the file
 
 
@@ -371,6 +441,7 @@ class RestockConfig(Section):
     accuracy: AccuracyConfig = AccuracyConfig()
     replenishment: ReplenishmentConfig = ReplenishmentConfig()
     publishing: PublishingConfig = PublishingConfig()
+    alerting: AlertingConfig = AlertingConfig()
 
     def override(self, changes: Mapping[str, Any]) -> RestockConfig:
         """A validated copy with ``{"forecasting.horizon_weeks": 12, ...}`` applied."""

@@ -1,9 +1,12 @@
 """Raw ingestion: one asset per extract, landing file -> validation gate -> raw.<extract>.
 
-Each day of the window is checked by its Great Expectations suite *before* it is
-written (restock/ingest/gated.py). A rejected file is quarantined and the day keeps its
-previous accepted rows, so dbt never reads it; the asset's blocking check
-``<extract>_contract`` then fails, which stops every downstream step of the run.
+Each day of the window is checked by its Great Expectations suite and for
+plausibility against the previous accepted snapshot (restock/ingest/plausibility.py)
+*before* it is written (restock/ingest/gated.py). A rejected file is quarantined and
+the day keeps its previous accepted rows, so dbt never reads it; the asset's blocking
+check ``<extract>_contract`` then fails, which stops every downstream step of the run.
+A file loaded earlier and since removed from the landing folder is withdrawn: the day
+is run as if it had never arrived.
 """
 
 import time
@@ -54,7 +57,8 @@ def build_raw_asset(extract_name: str) -> dg.AssetsDefinition:
                 blocking=True,
                 description=(
                     f"Every {extract_name} file of the window passes expectations/raw_{extract_name}.json "
-                    "(checked before it is written). A failing file is quarantined "
+                    "and the plausibility limits of restock.yaml quality.plausibility (checked before it "
+                    "is written). A failing file is quarantined "
                     "(RESTOCK_DATA_DIR/quarantine, raw._quarantine), its day keeps the previous "
                     "accepted rows, and nothing downstream runs."
                 ),
@@ -100,6 +104,8 @@ def build_raw_asset(extract_name: str) -> dg.AssetsDefinition:
                     )
                 for note in result.notes:
                     context.log.warning(f"raw.{extract_name} {result.day}: {note}")
+                for note in result.info:
+                    context.log.info(f"raw.{extract_name} {result.day}: {note}")
                 if result.released:
                     context.log.info(
                         f"raw.{extract_name} {result.day}: released {result.released} quarantined delivery"

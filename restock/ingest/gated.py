@@ -4,7 +4,10 @@ For one extract and the days of a partition window, in day order:
 
 1. find the day's landing file. No file: a daily extract fails with
    ``MissingDeliveryError`` naming the expected paths (as ``loader.load_day``); a
-   snapshot extract keeps the latest earlier snapshot in force;
+   snapshot extract keeps the latest earlier snapshot in force. A file loaded for the
+   day by an earlier run and no longer in the landing folder is *withdrawn*: its rows
+   are copied to ``<data_dir>/withdrawn/`` and deleted, as if it had never arrived
+   (``loader.withdraw_day``); an open quarantine of the day is released with a note;
 2. read it (``landing.read_extract_file``). A file that cannot be read at all (0 bytes,
    truncated gzip, corrupt Parquet, undecodable text, unparsable CSV, missing required
    column) is rejected with the reader's message;
@@ -17,6 +20,9 @@ For one extract and the days of a partition window, in day order:
    customer (or its tier's, for customers with few lines). Days are validated
    together, ``DAYS_PER_VALIDATION`` at a time, with a verdict per day (GE's fixed cost
    per run would otherwise dominate a backfill);
+3b. a day its suite accepts is then checked for plausibility against the previous
+   accepted snapshot (``restock.ingest.plausibility``: coverage of ids, warehouses and
+   rows, the stock identity); a failure there joins the day's failing expectations;
 4. accepted: the day's rows in ``raw.<extract>`` are replaced in one transaction
    (``loader.write_day``), which also releases any open quarantine record of that
    extract and day. Rejected: ``raw.<extract>`` is not touched (the previous accepted
@@ -48,7 +54,8 @@ from restock.config import QualityConfig
 from restock.contract import EXTRACTS, PARTITION_COLUMN
 from restock.ingest.gated_load import GatedLoad
 from restock.ingest.landing import ExtractFile, LandingError, find_file, read_extract_file
-from restock.ingest.loader import LoadResult, no_delivery, release_quarantined, write_day
+from restock.ingest.loader import LoadResult, Withdrawal, no_delivery, release_quarantined, write_day
+from restock.ingest.plausibility import check_delivery
 from restock.ingest.raw_tables import QUARANTINE_TABLE, RAW_SCHEMA, create_raw_tables
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -60,6 +67,7 @@ log = logging.getLogger(__name__)
 
 DAYS_PER_VALIDATION = 31  # days of one extract validated in one GE run (memory and warning-baseline age bound)
 QUARANTINE_DIR = "quarantine"
+WITHDRAWN_DIR = "withdrawn"  # rows of withdrawn deliveries (and files moved by restock.ingest.withdraw)
 DATA_DOCS_DIR = Path("quality") / "docs"
 DEFAULT_ENCODINGS = ("utf-8-sig", "gb18030")
 
@@ -139,6 +147,10 @@ def load_gated_days(
 
 def quarantine_dir(data_dir: Path) -> Path:
     return Path(data_dir) / QUARANTINE_DIR
+
+
+def withdrawn_dir(data_dir: Path) -> Path:
+    return Path(data_dir) / WITHDRAWN_DIR
 
 
 def data_docs_dir(data_dir: Path) -> Path:
@@ -279,8 +291,22 @@ class _Gate:
     def _apply(self, day: date, file: ExtractFile, verdict: GateResult) -> GatedLoad:
         if not verdict.source_files:  # a file without rows: the message still names it
             verdict = dataclasses.replace(verdict, source_files=(str(file.path),))
+        skipped: tuple[str, ...] = ()
+        if verdict.passed:
+            # Against the previous accepted snapshot, as it stands now: in a window the
+            # day before was gated (and written, if accepted) just before this one.
+            plausible = check_delivery(self.con, self.extract_name, day, file, self.rules.plausibility)
+            skipped = plausible.notes
+            verdict = dataclasses.replace(
+                verdict,
+                passed=plausible.passed,
+                failures=verdict.failures + plausible.failures,
+                evaluated=verdict.evaluated + plausible.evaluated,
+            )
         if not verdict.passed:
             return self._quarantine(day, file.path, verdict.message(), verdict, rows=file.table.num_rows)
+        for note in skipped:
+            log.info("%s for %s: %s", self.extract_name, day, note)
         notes = self._notes(day, file)
         open_before = self._open_count(day)
         loaded = write_day(self.con, self.extract_name, day, file, release_quarantine=True)
@@ -293,7 +319,7 @@ class _Gate:
                 open_before,
                 "y" if open_before == 1 else "ies",
             )
-        return _gated(loaded, gate=verdict, released=open_before, notes=notes)
+        return _gated(loaded, gate=verdict, released=open_before, notes=notes, info=skipped)
 
     def _no_delivery(self, day: date) -> Iterator[GatedLoad]:
         earlier_results: list[GatedLoad] = []
@@ -309,13 +335,27 @@ class _Gate:
                 self._rejected_earlier.add(earlier)
             return result.passed
 
+        # No file for the day in the landing folder: a rejected delivery of it is not
+        # waiting any more (withdrawn, or the day settled on the snapshot in force).
+        released = release_quarantined(
+            self.con, self.extract_name, day, _now(), "withdrawn: no file for the day in the landing folder any more"
+        )
+        if released:
+            log.info("%s for %s: no file any more; released %d quarantined delivery", self.extract_name, day, released)
+        withdrawn: list[Withdrawal] = []
         result = no_delivery(
-            self.con, self.landing_dir, self.extract_name, day, self.mapping, self.encodings, load_earlier=load_earlier
+            self.con,
+            self.landing_dir,
+            self.extract_name,
+            day,
+            self.mapping,
+            self.encodings,
+            load_earlier=load_earlier,
+            keep_withdrawn=withdrawn_dir(self.data_dir),
+            on_withdraw=withdrawn.append,
         )
         yield from earlier_results
-        # The day is settled without a (new) file: a rejected delivery of it is not waiting any more.
-        released = release_quarantined(self.con, self.extract_name, day, _now())
-        yield _gated(result, released=released)
+        yield _gated(result, released=released, notes=tuple(w.describe() for w in withdrawn))
 
     def _notes(self, day: date, file: ExtractFile) -> tuple[str, ...]:
         if self.extract_name != "inventory":
@@ -431,7 +471,12 @@ def _suite_parameters(rules: QualityConfig, extract_name: str) -> dict[str, Any]
 
 
 def _gated(
-    result: LoadResult, *, gate: GateResult | None = None, released: int = 0, notes: tuple[str, ...] = ()
+    result: LoadResult,
+    *,
+    gate: GateResult | None = None,
+    released: int = 0,
+    notes: tuple[str, ...] = (),
+    info: tuple[str, ...] = (),
 ) -> GatedLoad:
     return GatedLoad(
         result.extract,
@@ -445,6 +490,7 @@ def _gated(
         gate=gate,
         released=released,
         notes=notes,
+        info=info,
     )
 
 
@@ -458,6 +504,7 @@ __all__ = [
     "load_gated_days",
     "open_quarantines",
     "quarantine_dir",
+    "withdrawn_dir",
     "data_docs_dir",
     "DAYS_PER_VALIDATION",
 ]

@@ -26,6 +26,7 @@ class GatedLoad:
     quarantine_file: Path | None = None
     released: int = 0  # open quarantine records of this day released by this load
     notes: tuple[str, ...] = field(default_factory=tuple)  # warnings outside the suite
+    info: tuple[str, ...] = field(default_factory=tuple)  # not warnings: e.g. a plausibility check skipped
 
     @property
     def passed(self) -> bool:

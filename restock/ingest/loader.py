@@ -4,6 +4,12 @@ A day's rows are replaced as a whole inside one transaction, so a re-run or a
 re-delivered file never counts a row twice and a failed load leaves the previous
 rows in place.
 
+The landing folder is the source of truth: a file loaded for a day and no longer in
+the folder when the day is run again is *withdrawn* (``withdraw_day``): its rows and
+its load record are deleted, so the day is as if the file had never arrived (a
+snapshot extract's earlier snapshot is in force again; a daily extract's day fails
+with ``MissingDeliveryError`` like a day never delivered).
+
 ``load_day`` / ``load_days`` load without validation (tools and tests); the pipeline
 loads through the validation gate, ``restock.ingest.gated``, which reuses
 ``write_day`` and ``no_delivery`` from here.
@@ -12,6 +18,7 @@ loads through the validation gate, ``restock.ingest.gated``, which reuses
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -92,7 +99,7 @@ def write_day(
             con, extract_name, day, "loaded", str(path), delivered.checksum_sha256, delivered.table.num_rows, loaded_at
         )
         if release_quarantine:
-            release_quarantined(con, extract_name, day, loaded_at)
+            release_quarantined(con, extract_name, day, loaded_at, f"released: {path} accepted")
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
@@ -110,14 +117,80 @@ def write_day(
     )
 
 
-def release_quarantined(con, extract_name: str, day: date, at: datetime) -> int:
-    """Set ``released_at`` on the open quarantine records of this extract and day."""
+def release_quarantined(con, extract_name: str, day: date, at: datetime, note: str | None = None) -> int:
+    """Set ``released_at`` (and ``release_note``: why) on the open quarantine records of
+    this extract and day."""
     released = con.execute(
-        f"UPDATE {QUARANTINE_TABLE} SET released_at = ? "
+        f"UPDATE {QUARANTINE_TABLE} SET released_at = ?, release_note = ? "
         "WHERE extract = ? AND partition_date = ? AND released_at IS NULL RETURNING 1",
-        [at, extract_name, day],
+        [at, note, extract_name, day],
     ).fetchall()
     return len(released)
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """The rows of a day whose file left the landing folder, deleted by ``withdraw_day``."""
+
+    extract: str
+    day: date
+    source_file: str | None  # the file they were loaded from
+    checksum_sha256: str | None
+    row_count: int
+    copy: Path | None  # where they were kept (Parquet), None when not asked to keep them
+
+    def describe(self) -> str:
+        kept = f"; they are kept in {self.copy}" if self.copy else ""
+        return (
+            f"{self.extract} for {self.day}: {self.source_file or 'the file loaded earlier'} is no longer in the "
+            f"landing folder: its {self.row_count} row(s) were withdrawn, as if it had never arrived{kept}"
+        )
+
+
+def withdraw_day(con, extract_name: str, day: date, keep_dir: Path | None = None) -> Withdrawal | None:
+    """Delete ``day``'s rows of ``raw.<extract>`` and its load record, in one transaction
+    (for a day whose file is no longer in the landing folder; the caller has checked).
+    ``keep_dir``: first copy the rows, lineage columns included, to
+    ``<keep_dir>/<extract>/<day>/<sha256[:12]>-<file name>.rows.parquet`` (the copy can
+    be put back into the landing folder as ``<day>.parquet``: extra columns are
+    ignored). None when the day had nothing loaded."""
+    # fetchall: a partly fetched result would stop the relation query below (DuckDB 2).
+    loaded = con.execute(
+        f"SELECT source_file, checksum_sha256 FROM {RAW_SCHEMA}._loads "
+        "WHERE extract = ? AND partition_date = ? AND status = 'loaded'",
+        [extract_name, day],
+    ).fetchall()
+    ((count,),) = con.execute(
+        f'SELECT count(*) FROM {RAW_SCHEMA}."{extract_name}" WHERE {PARTITION_COLUMN} = ?', [day]
+    ).fetchall()
+    if not loaded and count == 0:
+        return None
+    source, checksum = loaded[0] if loaded else (None, None)
+    copy = None
+    if keep_dir is not None and count:
+        import pyarrow.parquet as pq
+
+        rows = con.sql(
+            f'SELECT * FROM {RAW_SCHEMA}."{extract_name}" WHERE {PARTITION_COLUMN} = ? ORDER BY _source_row',
+            params=[day],
+        ).to_arrow_table()
+        name = Path(source).name if source else "rows"
+        copy = Path(keep_dir) / extract_name / day.isoformat() / f"{(checksum or 'unknown')[:12]}-{name}.rows.parquet"
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        partial = copy.with_name(f".{copy.name}.partial")
+        pq.write_table(rows, partial)
+        os.replace(partial, copy)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f'DELETE FROM {RAW_SCHEMA}."{extract_name}" WHERE {PARTITION_COLUMN} = ?', [day])
+        con.execute(f"DELETE FROM {RAW_SCHEMA}._loads WHERE extract = ? AND partition_date = ?", [extract_name, day])
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    withdrawal = Withdrawal(extract_name, day, source, checksum, count, copy)
+    log.warning("%s", withdrawal.describe())
+    return withdrawal
 
 
 def no_delivery(
@@ -128,22 +201,24 @@ def no_delivery(
     mapping: dict[str, str],
     encodings: list[str],
     load_earlier: Callable[[date], bool] | None = None,
+    keep_withdrawn: Path | None = None,
+    on_withdraw: Callable[[Withdrawal], None] | None = None,
 ) -> LoadResult:
     """A day without a file: a daily extract fails (naming the expected paths); a
     snapshot extract uses the latest earlier snapshot (loading it when the warehouse has
-    none yet, through ``load_earlier(day) -> accepted?`` when given)."""
+    none yet, through ``load_earlier(day) -> accepted?`` when given).
+
+    Rows loaded earlier for the day come from a file that has left the landing folder:
+    they are withdrawn first (``withdraw_day``, copy under ``keep_withdrawn``;
+    ``on_withdraw`` is told), so the day is as if that file had never arrived."""
     extract = EXTRACTS[extract_name]
     wanted = " or ".join(str(p) for p in expected_paths(landing_dir, extract_name, day))
+    withdrawn = withdraw_day(con, extract_name, day, keep_withdrawn)
+    if withdrawn is not None and on_withdraw is not None:
+        on_withdraw(withdrawn)
     if extract.delivery == "daily":
-        raise MissingDeliveryError(f"{extract_name} for {day}: no file landed; expected {wanted}")
-    already = con.execute(
-        f"SELECT count(*) FROM {RAW_SCHEMA}._loads WHERE extract = ? AND partition_date = ? AND status = 'loaded'",
-        [extract_name, day],
-    ).fetchone()[0]
-    if already:
-        # The file was loaded before and has since left the landing folder: keep what we have.
-        log.warning("%s for %s: file no longer in landing; keeping the rows loaded earlier", extract_name, day)
-        return LoadResult(extract_name, day, "loaded", None, None, _raw_count(con, extract_name, day), None, day)
+        why = f" ({withdrawn.describe()})" if withdrawn is not None else ""
+        raise MissingDeliveryError(f"{extract_name} for {day}: no file landed; expected {wanted}{why}")
     in_force = con.execute(
         f"SELECT max(partition_date) FROM {RAW_SCHEMA}._loads "
         "WHERE extract = ? AND partition_date < ? AND status = 'loaded'",
@@ -183,12 +258,6 @@ def _latest_earlier_file_day(landing_dir: Path, extract_name: str, day: date) ->
         return None
     days = [d for d in (day_of_file(p.name) for p in folder.iterdir()) if d is not None and d < day]
     return max(days, default=None)
-
-
-def _raw_count(con, extract_name: str, day: date) -> int:
-    return con.execute(
-        f'SELECT count(*) FROM {RAW_SCHEMA}."{extract_name}" WHERE {PARTITION_COLUMN} = ?', [day]
-    ).fetchone()[0]
 
 
 def _record_load(con, extract_name, day, status, source_file, checksum, row_count, loaded_at) -> None:

@@ -32,8 +32,9 @@ CREATE TABLE IF NOT EXISTS {RAW_SCHEMA}._loads (
 
 
 # Delivered files the validation gate rejected (restock/ingest/gated.py). The raw table
-# keeps the previous accepted rows of that day; a later accepted load (or a settled
-# day without delivery) of the same extract and day sets released_at.
+# keeps the previous accepted rows of that day; a later accepted load (or a day run
+# again without any file: the delivery was withdrawn) of the same extract and day sets
+# released_at and release_note.
 QUARANTINE_TABLE = f"{RAW_SCHEMA}._quarantine"
 QUARANTINE_TABLE_DDL = f"""
 CREATE TABLE IF NOT EXISTS {QUARANTINE_TABLE} (
@@ -45,7 +46,8 @@ CREATE TABLE IF NOT EXISTS {QUARANTINE_TABLE} (
     quarantined_at TIMESTAMP NOT NULL,
     reason VARCHAR NOT NULL,          -- the gate's message (or why the file cannot be read)
     failed_expectations VARCHAR NOT NULL,  -- JSON list: type, column, counts, sample rows
-    released_at TIMESTAMP             -- null while the day still waits for a good file
+    released_at TIMESTAMP,            -- null while the day still waits for a good file
+    release_note VARCHAR              -- why it was released (a file accepted, the delivery withdrawn)
 )
 """
 
@@ -57,3 +59,5 @@ def create_raw_tables(con) -> None:
         con.execute(raw_table_ddl(extract))
     con.execute(LOADS_TABLE_DDL)
     con.execute(QUARANTINE_TABLE_DDL)
+    # Warehouses made before release_note existed.
+    con.execute(f"ALTER TABLE {QUARANTINE_TABLE} ADD COLUMN IF NOT EXISTS release_note VARCHAR")

@@ -121,11 +121,12 @@ def order_rows(day: date) -> list[dict]:
 
 
 def inventory_rows(day: date) -> list[dict]:
+    # The stock identity holds from day to day: the 5 allocated ship the next morning.
     return [
         dict(
             warehouse_id="W1",
             sku=f"S{i}",
-            on_hand_qty=str(100 + i + day.day),
+            on_hand_qty=str(200 + i - 5 * day.day),
             in_transit_qty="0",
             allocated_qty="5",
             oldest_batch_date="2023-12-01",
@@ -577,12 +578,21 @@ def test_bad_input_catalogue(env, case):
 
 
 def test_missing_daily_file_fails_naming_the_expected_path(env):
+    """A daily file removed after it was loaded is withdrawn: the day fails as never delivered."""
     before = env.raw("orders")
+    assert before[0] and before[1][0][0] == "loaded"
     (env.landing / "orders" / f"{DAY}.csv").unlink()
     with pytest.raises(MissingDeliveryError) as err:
         env.load("orders")
     assert str(env.landing / "orders" / f"{DAY}.csv") in str(err.value)
-    assert env.raw("orders") == before and not env.quarantine_rows("orders")
+    assert "no longer in the landing folder" in str(err.value) and "withdrawn" in str(err.value)
+    assert env.raw("orders") == ([], []) and not env.quarantine_rows("orders")
+    (kept,) = (env.data / "withdrawn" / "orders" / DAY.isoformat()).glob("*.rows.parquet")
+    assert len(pq.read_table(kept)) == len(before[0])
+    # The same run again: still missing, nothing left to withdraw.
+    with pytest.raises(MissingDeliveryError, match="no file landed") as again:
+        env.load("orders")
+    assert "withdrawn" not in str(again.value)
     restore_and_check_release(env, "orders", quarantined=False)
 
 
