@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from datetime import timedelta
@@ -57,10 +58,17 @@ def landing_sensor(
     context: dg.SensorEvaluationContext, restock: RestockResource
 ) -> dg.SkipReason | list[dg.RunRequest]:
     """Launch a day once its daily files (orders, inventory) have landed and no file of
-    the day is still being written (restock/ingest/deliveries.py); again on re-delivery."""
+    the day is still being written (restock/ingest/deliveries.py). A day delivered late
+    or re-delivered after later days ran launches one run for the range from it to the
+    latest day loaded, so every day derived from it is rebuilt and republished."""
     launched: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     requests, waiting = landing_requests(
-        restock.landing, launched, time.time(), set(daily_partitions.get_partition_keys()), restock.config.landing
+        restock.landing,
+        launched,
+        time.time(),
+        set(daily_partitions.get_partition_keys()),
+        restock.config.landing,
+        latest_loaded=_latest_loaded_day(context.instance),
     )
     if waiting:
         context.log.info(waiting)
@@ -71,16 +79,36 @@ def landing_sensor(
     return requests
 
 
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+
+
+def _latest_loaded_day(instance: dg.DagsterInstance) -> str | None:
+    """The newest day whose orders reached the raw layer, by any run (schedule, sensor,
+    backfill): the end of the range a corrected earlier day relaunches."""
+    keys = instance.get_materialized_partitions(dg.AssetKey(["raw", "orders"]))
+    return max(keys) if keys else None
+
+
 def landing_requests(
-    landing_dir: Path, launched: dict[str, str], now: float, valid_keys: set[str], rules: LandingConfig
+    landing_dir: Path,
+    launched: dict[str, str],
+    now: float,
+    valid_keys: set[str],
+    rules: LandingConfig,
+    latest_loaded: str | None = None,
 ) -> tuple[list[dg.RunRequest], str]:
     """(run requests, message naming the files still being written or "") for one tick at ``now``.
 
     ``launched`` (day -> fingerprint, the cursor) is updated with the days requested.
     A day whose files are all there but not all delivered is left for a later tick.
+    New days after every day launched or loaded get a run each, in order. A day
+    before the latest one launched or loaded (``latest_loaded``) that is new or
+    re-delivered (late, or corrected) gets one run for the range from the earliest
+    such day to the latest day, which takes in the new days of the tick too.
     ``rules``: restock.yaml's ``landing`` (settle_seconds, marker_suffix).
     """
-    requests = []
+    latest = max([k for k in (latest_loaded, *launched) if k is not None], default=None)
+    changed: dict[str, str] = {}
     waiting: list[str] = []
     for day, files in sorted(scan_landing(landing_dir, rules.marker_suffix).items()):
         key = day.isoformat()
@@ -93,10 +121,20 @@ def landing_requests(
         if writing:
             waiting.extend(writing)
             continue
-        requests.append(dg.RunRequest(partition_key=key, run_key=f"{key}:{fp}"))
-        launched[key] = fp
-        if len(requests) >= MAX_RUNS_PER_TICK:
-            break
+        changed[key] = fp
+    past = [k for k in changed if latest is not None and k < latest]
+    requests = []
+    if past:
+        end = max([latest, *changed])  # type: ignore[list-item]  # latest is set when past is
+        digest = hashlib.sha256(json.dumps(changed, sort_keys=True).encode()).hexdigest()[:16]
+        requests.append(
+            dg.RunRequest(run_key=f"{past[0]}..{end}:{digest}", tags={RANGE_START: past[0], RANGE_END: end})
+        )
+        launched.update(changed)
+    else:
+        for key, fp in list(changed.items())[:MAX_RUNS_PER_TICK]:
+            requests.append(dg.RunRequest(partition_key=key, run_key=f"{key}:{fp}"))
+            launched[key] = fp
     if not waiting:
         return requests, ""
     shown = ", ".join(waiting[:10]) + (f" and {len(waiting) - 10} more" if len(waiting) > 10 else "")

@@ -76,6 +76,7 @@ def published_tables(
             context.log.info(f"publish: {len(done)} days gated (through {outcome.as_of_date})")
 
     with warehouse.connect() as con:
+        blocked = _history_gaps(context, con, days, restock)
         outcomes = publish_days(
             con,
             restock.data,
@@ -85,9 +86,10 @@ def published_tables(
             postgres_schema=restock.postgres_schema,
             data_docs_dir=restock.data_docs_dir,
             progress=progress,
+            blocked=blocked,
         )
     published = [o for o in outcomes if o.published]
-    failed = [o for o in outcomes if o.gates and not o.published]
+    failed = [o for o in outcomes if (o.gates or o.blocked_reason) and not o.published]
     skipped = [o for o in outcomes if o.skipped_reason]
     if skipped:
         context.log.info(
@@ -136,13 +138,43 @@ def published_tables(
         )
     if failed:
         summary = "\n\n".join(o.message() for o in failed[:5])
+        why = (
+            "gaps in their raw history (quality.history_gaps)"
+            if all(o.blocked_reason for o in failed)
+            else "the published-table gates failed or their raw history has gaps"
+        )
         raise dg.Failure(
             description=(
-                f"{len(failed)} day(s) not published: the published-table gates failed; the previously "
-                f"published days are unchanged.\n{summary}"
+                f"{len(failed)} day(s) not published: {why}; the previously published days are unchanged.\n{summary}"
             ),
-            metadata={"failed_days": ", ".join(str(o.as_of_date) for o in failed)},
+            metadata={
+                "failed_days": ", ".join(str(o.as_of_date) for o in failed),
+                "blocked_days": ", ".join(str(o.as_of_date) for o in failed if o.blocked_reason),
+            },
         )
+
+
+MAX_GAPS_NAMED = 5
+
+
+def _history_gaps(context: dg.AssetExecutionContext, con: Any, days: list[Any], restock: RestockResource) -> dict:
+    """day -> why it is blocked, for the days whose lookback holds a missing daily file
+    or an open quarantine (restock/ingest/history.py); {} in quality.history_gaps
+    action "warn" (then logged as warnings)."""
+    from restock.ingest.history import history_gaps
+
+    rules = restock.config.quality.history_gaps
+    gaps = history_gaps(con, days, rules.lookback_weeks * 7, restock.landing)
+    blocked = {}
+    for day, found in gaps.items():
+        named = "; ".join(g.describe() for g in found[:MAX_GAPS_NAMED])
+        more = f" and {len(found) - MAX_GAPS_NAMED} more" if len(found) > MAX_GAPS_NAMED else ""
+        reason = f"{len(found)} gap(s) in the {rules.lookback_weeks} weeks before it: {named}{more}"
+        if rules.action == "warn":
+            context.log.warning(f"{day}: published although {reason} (quality.history_gaps.action: warn)")
+        else:
+            blocked[day] = reason
+    return blocked
 
 
 publish_assets = [published_tables]

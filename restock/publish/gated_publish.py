@@ -55,6 +55,7 @@ class DayOutcome:
     rows: dict[str, int] = field(default_factory=dict)
     gates: dict[str, Any] = field(default_factory=dict)  # table -> restock.quality.GateResult
     skipped_reason: str | None = None  # not gated: outside retention, or no data yet
+    blocked_reason: str | None = None  # not gated: the caller blocked it (e.g. gaps in its history)
     seconds: float = 0.0
 
     @property
@@ -64,6 +65,8 @@ class DayOutcome:
     def message(self) -> str:
         if self.skipped_reason:
             return f"{self.as_of_date}: not published ({self.skipped_reason})"
+        if self.blocked_reason:
+            return f"{self.as_of_date}: NOT published, blocked: {self.blocked_reason}"
         if self.published:
             return f"{self.as_of_date}: published {sum(self.rows.values())} rows in {len(self.rows)} tables"
         parts = [f"{self.as_of_date}: NOT published, gate failed for {', '.join(self.failed_tables)}"]
@@ -224,8 +227,12 @@ def publish_days(
     postgres_schema: str = DEFAULT_SCHEMA,
     data_docs_dir: Path | None = None,
     progress: Callable[[DayOutcome], None] | None = None,
+    blocked: Mapping[date, str] | None = None,
 ) -> list[DayOutcome]:
     """Gate and publish each day (see the module docstring); returns one outcome per day.
+
+    ``blocked``: day -> why it must not be published (the caller's checks, e.g. gaps
+    in the raw history); such a day is neither gated nor published.
 
     With ``postgres_url`` every published day is also loaded into ``postgres_schema``
     of that database, and days leaving retention are deleted there too."""
@@ -249,6 +256,10 @@ def publish_days(
     missing = [t for t, spec in catalog.items() if not _relation_exists(con, spec["source"])]
     for day in wanted:
         started = time.perf_counter()
+        if blocked and day in blocked:
+            outcomes.append(DayOutcome(day, False, blocked_reason=blocked[day]))
+            log.error(outcomes[-1].message())
+            continue
         if missing:
             outcome = DayOutcome(day, False, skipped_reason=f"no source table yet for {', '.join(missing)}")
             outcomes.append(outcome)

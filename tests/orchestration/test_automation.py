@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import time
 from datetime import datetime
@@ -84,9 +85,11 @@ def test_schedule_waits_for_a_file_still_being_written(pipeline, clock, tmp_path
 
 
 def test_sensor_launches_complete_days_in_order_then_redeliveries(pipeline, landing_dir, clock):
-    from orchestration.automation import MAX_RUNS_PER_TICK, landing_sensor
+    from orchestration.automation import MAX_RUNS_PER_TICK, RANGE_END, RANGE_START, landing_requests, landing_sensor
+    from restock.config import load_config
 
-    defs, _ = pipeline
+    defs, settings = pipeline
+    rules = load_config(settings.config_path).landing
 
     with dg.instance_for_test() as instance:
         first = landing_sensor.evaluate_tick(
@@ -102,15 +105,29 @@ def test_sensor_launches_complete_days_in_order_then_redeliveries(pipeline, land
         )
         assert not again.run_requests and again.skip_message
 
-        # A re-delivered inventory file for 2024-01-03 launches that day again.
+        # A re-delivered inventory file for 2024-01-03, after later days were launched,
+        # launches one run from that day to the latest launched day.
         path = landing_dir / "inventory" / "2024-01-03.csv.gz"
         stat = path.stat()
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
-        redelivered = landing_sensor.evaluate_tick(
-            dg.build_sensor_context(instance=instance, cursor=first.cursor, definitions=defs, resources=defs.resources)
-        )
-        assert [r.partition_key for r in redelivered.run_requests] == ["2024-01-03"]
-        assert redelivered.run_requests[0].run_key != first.run_requests[2].run_key
+        try:
+            redelivered = landing_sensor.evaluate_tick(
+                dg.build_sensor_context(
+                    instance=instance, cursor=first.cursor, definitions=defs, resources=defs.resources
+                )
+            )
+        finally:
+            os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # the landing folder is shared
+        (request,) = redelivered.run_requests
+        assert request.partition_key is None
+        assert request.tags[RANGE_START] == "2024-01-03" and request.tags[RANGE_END] == keys[-1]
+        assert request.run_key not in {r.run_key for r in first.run_requests}
+
+        # The latest day re-delivered alone runs alone.
+        last = landing_requests(
+            landing_dir, {**json.loads(first.cursor), keys[-1]: "changed"}, clock["t"], set(keys), rules
+        )[0]
+        assert [r.partition_key for r in last] == [keys[-1]]
 
 
 def test_sensor_waits_for_files_still_being_written(pipeline, clock, tmp_path):
