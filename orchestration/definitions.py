@@ -20,6 +20,7 @@ warnings.filterwarnings("ignore", category=PreviewWarning)
 
 # isort: split
 
+from orchestration.alerting import alerting_sensors, freshness_checks  # noqa: E402
 from orchestration.assets.dbt import restock_dbt_models  # noqa: E402
 from orchestration.assets.forecasting import forecasting_assets  # noqa: E402
 from orchestration.assets.publish import publish_assets  # noqa: E402
@@ -32,7 +33,8 @@ from restock.settings import Settings  # noqa: E402
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
-    """Every asset, the daily job, schedule and sensor, with resources for ``settings``.
+    """Every asset, the daily job, schedule and sensor, the alerting sensors and the
+    published tables' freshness checks (orchestration/alerting.py), with resources for ``settings``.
 
     The partitions (first day, time zone) are the code location's, from the
     environment: ``settings.partition_start`` and ``settings.timezone`` only feed the
@@ -40,9 +42,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     """
     return dg.Definitions(
         assets=[*raw_assets, restock_dbt_models, *forecasting_assets, *replenishment_assets, *publish_assets],
+        asset_checks=freshness_checks,
         jobs=[daily_job],
         schedules=[daily_schedule],
-        sensors=[landing_sensor],
+        sensors=[landing_sensor, *alerting_sensors(settings)],
         resources=build_resources(settings),
         # One DuckDB file takes one writer: run a job's steps one after another.
         executor=dg.in_process_executor,

@@ -16,6 +16,8 @@ a :class:`Settings` (the Dagster code location hands it on as resources).
 | RESTOCK_POSTGRES_URL | (none) | also publish to this PostgreSQL database |
 | RESTOCK_POSTGRES_SCHEMA | restock | the schema of the published tables there |
 | RESTOCK_EXPECTATIONS_DIR | expectations | the Great Expectations suites of the gates |
+| RESTOCK_UI_URL | http://127.0.0.1:3000 | the Dagster UI's address, for the links in alerts |
+| RESTOCK_ALERT_WEBHOOK_URL | (none) | POST alerts to this URL (a secret: the variable is named by restock.yaml's alerting.webhook_url_env) |
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PARTITION_START = date(2024, 1, 1)  # the demo period's first day
 POSTGRES_URL_VARIABLE = "RESTOCK_POSTGRES_URL"
+DEFAULT_UI_URL = "http://127.0.0.1:3000"
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class Settings:
     automation: bool = False
     postgres_url: str | None = None
     postgres_schema: str = "restock"
+    ui_url: str = DEFAULT_UI_URL  # links in alerts (restock.alerts)
 
     @property
     def warehouse_path(self) -> Path:
@@ -68,6 +72,13 @@ def expectations_dir(env: Mapping[str, str] | None = None) -> Path:
     return _path(os.environ if env is None else env, "RESTOCK_EXPECTATIONS_DIR", "expectations")
 
 
+def secret_from_env(variable: str, env: Mapping[str, str] | None = None) -> str | None:
+    """The value of ``variable`` (e.g. the alert webhook URL named in restock.yaml), or None when
+    unset or empty. Read when used, so it is never part of a Settings, a run's configuration or a log."""
+    value = (os.environ if env is None else env).get(variable)
+    return value or None
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Settings from the environment (or ``env``); a malformed value names its variable."""
     env = os.environ if env is None else env
@@ -89,6 +100,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     automation = (env.get("RESTOCK_AUTOMATION") or "off").lower()
     if automation not in ("on", "off"):
         raise ValueError(f"RESTOCK_AUTOMATION={automation!r} must be 'on' or 'off'")
+    ui_url = (env.get("RESTOCK_UI_URL") or DEFAULT_UI_URL).rstrip("/")
+    if not ui_url.startswith(("http://", "https://")):
+        raise ValueError(f"RESTOCK_UI_URL={ui_url!r} must be an http:// or https:// address (e.g. {DEFAULT_UI_URL})")
     return Settings(
         landing_dir=_path(env, "RESTOCK_LANDING_DIR", "data/landing"),
         data_dir=_path(env, "RESTOCK_DATA_DIR", "data"),
@@ -99,4 +113,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         automation=automation == "on",
         postgres_url=env.get(POSTGRES_URL_VARIABLE) or None,
         postgres_schema=env.get("RESTOCK_POSTGRES_SCHEMA") or "restock",
+        ui_url=ui_url,
     )

@@ -32,6 +32,7 @@ ALLOWED: dict[str, set[str]] = {
     "publish": GROUND | {"quality"},
     "demo": GROUND,
     "report": GROUND | {"publish"},
+    "alerts": GROUND,
 }
 
 
