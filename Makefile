@@ -19,7 +19,8 @@ help:
 	@echo "make test      environment, then the whole test suite"
 	@echo "make lint      ruff (lint + format check) and mypy on restock/"
 	@echo "make dev       Dagster UI on http://127.0.0.1:3000"
-	@echo "make backfill START=YYYY-MM-DD END=YYYY-MM-DD [SELECT='group:forecasting']   materialize assets for that range"
+	@echo "make backfill START=YYYY-MM-DD END=YYYY-MM-DD [SELECT='group:forecasting']"
+	@echo "              queue one run for that range (as the UI does), follow it, exit 0 when it succeeds"
 
 env: $(VENV)/.installed
 
