@@ -9,8 +9,10 @@ use in a run (never when the code location loads) and cached per process.
 from __future__ import annotations
 
 import functools
+import re
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -18,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import dagster as dg
+from dagster_dbt import DbtCliResource
+from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
 
 from restock.settings import POSTGRES_URL_VARIABLE, Settings
 
@@ -25,6 +29,37 @@ if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
 
     from restock.config import RestockConfig
+
+# How long a step waits for the warehouse file while another process holds it. After
+# a killed run, that is usually the run's dbt: it is left running and stops at its
+# next log line (the run process that read its output is gone), i.e. once the model
+# it is building is done. Longer than restock.warehouse's default for that reason.
+WAREHOUSE_LOCK_WAIT_SECONDS = 300.0
+
+
+def open_warehouse(path: Path, wait_seconds: float = WAREHOUSE_LOCK_WAIT_SECONDS) -> DuckDBPyConnection:
+    """The warehouse, read-write; while another process holds it, wait (up to
+    ``wait_seconds``) and say so in the run's log."""
+    import duckdb
+
+    from restock.warehouse import connect
+
+    try:
+        return connect(path, wait_seconds=0)
+    except duckdb.IOException as error:
+        if "lock" not in str(error).lower():
+            raise
+        held = re.search(r"lock is held in (.+?\(PID \d+\))", str(error))
+        holder = f"held by {held[1]}" if held else str(error).strip().splitlines()[0]
+    log = dg.get_dagster_logger()
+    log.warning(
+        f"the warehouse {path} is in use by another process ({holder}); waiting up to {wait_seconds:.0f} s "
+        "for it. After a killed run this is usually its dbt, finishing the model it was building."
+    )
+    waited = time.monotonic()
+    con = connect(path, wait_seconds=wait_seconds)
+    log.info(f"the warehouse {path} is free after {time.monotonic() - waited:.1f} s")
+    return con
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -34,13 +69,22 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @contextmanager
     def connect(self) -> Iterator[DuckDBPyConnection]:
-        from restock.warehouse import connect
-
-        con = connect(Path(self.path))
+        con = open_warehouse(Path(self.path))
         try:
             yield con
         finally:
             con.close()
+
+
+class WarehouseDbtCliResource(DbtCliResource):
+    """dbt, started once the warehouse is free: dbt-duckdb fails at once on a warehouse
+    another process holds (e.g. the dbt of a killed run, still finishing)."""
+
+    warehouse_path: str
+
+    def cli(self, args: Sequence[str], **kwargs: Any) -> DbtCliInvocation:
+        open_warehouse(Path(self.warehouse_path)).close()
+        return super().cli(args, **kwargs)
 
 
 class RestockResource(dg.ConfigurableResource):
@@ -93,8 +137,6 @@ def dbt_executable() -> str:
 
 
 def build_resources(settings: Settings) -> dict[str, Any]:
-    from dagster_dbt import DbtCliResource
-
     from orchestration.assets.dbt import DBT_PROJECT_DIR, dbt_project
 
     postgres_url: Any = dg.EnvVar(POSTGRES_URL_VARIABLE) if settings.postgres_url else None
@@ -108,7 +150,10 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             postgres_url=postgres_url,
             postgres_schema=settings.postgres_schema,
         ),
-        "dbt": DbtCliResource(
-            project_dir=dbt_project(), profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable()
+        "dbt": WarehouseDbtCliResource(
+            project_dir=str(dbt_project().project_dir),
+            profiles_dir=str(DBT_PROJECT_DIR),
+            dbt_executable=dbt_executable(),
+            warehouse_path=str(settings.warehouse_path),
         ),
     }
