@@ -192,17 +192,24 @@ class TiersConfig(Section):
 
 
 class LifecycleConfig(Section):
-    """Lifecycle states, counted in missed order cycles."""
+    """Lifecycle states, counted in missed order cycles (restock.segmentation.customers)."""
 
-    cycle_days: PositiveInt = 7
+    cycle_days: PositiveInt = 7  # the fixed cycle; floor and fallback of the own interval
     new_max_cycles: PositiveInt = 4  # new during its first cycles
     at_risk_missed_cycles: PositiveInt = 2
     churned_missed_cycles: PositiveInt = 6
+    # own_interval: cycles of the customer's usual interval (median gap between its
+    # last rhythm_window_orders order days, >= cycle_days); fixed_cycle: cycle_days.
+    rhythm: Literal["own_interval", "fixed_cycle"] = "own_interval"
+    rhythm_window_orders: Annotated[int, Strict(), Field(ge=2)] = 9
+    min_orders_for_rhythm: Annotated[int, Strict(), Field(ge=2)] = 3  # fewer order days: cycle_days
 
     @model_validator(mode="after")
     def _at_risk_before_churned(self) -> LifecycleConfig:
         if self.at_risk_missed_cycles > self.churned_missed_cycles:
             raise ValueError("needs at_risk_missed_cycles <= churned_missed_cycles")
+        if self.min_orders_for_rhythm > self.rhythm_window_orders:
+            raise ValueError("needs min_orders_for_rhythm <= rhythm_window_orders")
         return self
 
 

@@ -6,13 +6,13 @@ Examples::
     restock-demo-data --scale tiny --out /tmp/landing  # 60 customers x 15 SKUs, 140 days
     restock-demo-data --scale city --out /tmp/city     # 20,000 customers x 300 SKUs
     restock-demo-data --customers 500 --days 90 --start 2025-01-01 --seed 7
+    restock-demo-data --rhythms 1,2,4,8 --lapse-rate 0.25 --trend -0.1   # irregular buyers, lapses, a trend
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 
@@ -33,13 +33,22 @@ def _positive(text: str) -> int:
     return value
 
 
+def _weeks(text: str) -> tuple[int, ...]:
+    try:
+        weeks = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of whole weeks, e.g. 1,2,4,8"
+        ) from None
+    return weeks
+
+
 def _same_set_present(out: Path, config: DemoConfig) -> bool:
     try:
         meta = read_manifest(out)
     except (OSError, ValueError):
         return False
-    wanted = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(config).items()}
-    return meta.get("version") == GENERATOR_VERSION and meta.get("config") == wanted
+    return meta.get("version") == GENERATOR_VERSION and meta.get("config") == config.manifest_config()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,6 +71,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--days", type=_positive, help="number of days (overrides the preset)")
     parser.add_argument("--start", type=_date, help="first day, YYYY-MM-DD (default 2024-01-01)")
     parser.add_argument("--seed", type=int, help="random seed (default 42); same seed, same bytes")
+    variants = parser.add_argument_group(
+        "variants (opt-in; without them the set is the same bytes as ever)",
+        "irregular buyers, lapsing shops and a trend, to exercise the lifecycle and the forecasts",
+    )
+    variants.add_argument(
+        "--rhythms", type=_weeks, help="weeks between a customer's orders, drawn evenly per customer, e.g. 1,2,4,8"
+    )
+    variants.add_argument(
+        "--lapse-rate", type=float, help="share of customers that stop ordering once a year for 6-30 weeks (e.g. 0.25)"
+    )
+    variants.add_argument("--open-rate", type=float, help="new shops per customer and year (default 0.06)")
+    variants.add_argument("--trend", type=float, help="market growth a year on every SKU, e.g. -0.1 (default 0)")
     parser.add_argument("--overwrite", action="store_true", help="replace landing files this generator did not write")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     parser.add_argument(
@@ -82,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
             days=args.days,
             start=args.start,
             seed=args.seed,
+            rhythm_weeks=args.rhythms,
+            lapse_rate=args.lapse_rate,
+            open_rate=args.open_rate,
+            trend=args.trend,
         )
     except ValueError as exc:
         print(f"restock-demo-data: {exc}", file=sys.stderr)

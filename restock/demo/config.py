@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,12 @@ class DemoConfig:
     start: date = date(2024, 1, 1)
     seed: int = 42
     n_warehouses: int = 2
+    # Opt-in variants (issue 11): at their defaults the output is byte-identical to a
+    # set generated without them, and the manifest does not list them.
+    rhythm_weeks: tuple[int, ...] = (1,)  # each customer orders every k weeks, k drawn evenly from these
+    lapse_rate: float = 0.0  # share of customers that stop ordering once a year for 6-30 weeks, then return
+    open_rate: float | None = None  # new shops per customer and year (None: reference.OPEN_RATE_PER_YEAR)
+    trend: float = 0.0  # market growth per year on every SKU's demand, e.g. -0.1 (besides shops opening/closing)
 
     @classmethod
     def for_scale(cls, scale: str = "demo", **overrides: Any) -> DemoConfig:
@@ -53,6 +59,24 @@ class DemoConfig:
     def end(self) -> date:
         return self.start + timedelta(days=self.days - 1)
 
+    @property
+    def has_variants(self) -> bool:
+        """True when an opt-in variant (rhythms, lapses, open rate, trend) is switched on."""
+        return any(getattr(self, name) != default for name, default in VARIANT_DEFAULTS.items())
+
+    def manifest_config(self) -> dict[str, Any]:
+        """The config as the manifest records it: dates as ISO text, tuples as lists, and
+        the opt-in variants only where they differ from their defaults (so a default
+        set's manifest is the same bytes as before they existed)."""
+        out: dict[str, Any] = {}
+        for name, value in asdict(self).items():
+            if name in VARIANT_DEFAULTS and value == VARIANT_DEFAULTS[name]:
+                continue
+            out[name] = (
+                value.isoformat() if isinstance(value, date) else list(value) if isinstance(value, tuple) else value
+            )
+        return out
+
     def validated(self) -> DemoConfig:
         if self.n_customers < 10:
             raise ValueError("n_customers must be at least 10")
@@ -62,6 +86,14 @@ class DemoConfig:
             raise ValueError("days must be at least 1")
         if not 1 <= self.n_warehouses <= len(REGIONS):
             raise ValueError(f"n_warehouses must be 1..{len(REGIONS)}")
+        if not self.rhythm_weeks or any(not 1 <= int(k) <= 26 or int(k) != k for k in self.rhythm_weeks):
+            raise ValueError(f"rhythm_weeks must be whole weeks 1..26, got {self.rhythm_weeks}")
+        if not 0.0 <= self.lapse_rate <= 1.0:
+            raise ValueError(f"lapse_rate must be within 0..1, got {self.lapse_rate}")
+        if self.open_rate is not None and not 0.0 <= self.open_rate <= 1.0:
+            raise ValueError(f"open_rate must be within 0..1, got {self.open_rate}")
+        if not -0.5 <= self.trend <= 1.0:
+            raise ValueError(f"trend must be within -0.5..1 (a share a year), got {self.trend}")
         # The calendar (and the replenishment look-ahead) must cover the whole range.
         cal.spring_festival(self.start.year)
         cal.spring_festival((self.end + timedelta(days=HORIZON_DAYS)).year)
@@ -92,5 +124,8 @@ class GenerationResult:
     files: dict[str, int] = field(default_factory=dict)
     elapsed_s: float = 0.0
 
+
+# The opt-in variants and their defaults (DemoConfig.manifest_config leaves these out).
+VARIANT_DEFAULTS: dict[str, Any] = {"rhythm_weeks": (1,), "lapse_rate": 0.0, "open_rate": None, "trend": 0.0}
 
 ProgressFn = Callable[[int, date, dict], None]

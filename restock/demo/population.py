@@ -195,7 +195,8 @@ def make_customers(
     n = cfg.n_customers
     years = cfg.days / 365.0
     # Lifecycle events: at least one of each kind in any data set, so it can be tested.
-    n_new = max(1, int(round(n * OPEN_RATE_PER_YEAR * years)))
+    open_rate = OPEN_RATE_PER_YEAR if cfg.open_rate is None else cfg.open_rate
+    n_new = max(1, int(round(n * open_rate * years)))
     n_close = max(1, int(round(n * CLOSE_RATE_PER_YEAR * years)))
     n_suspend = max(1, int(round(n * SUSPEND_RATE_PER_YEAR * years)))
     channel = rng.choice(len(CHANNELS), size=n, p=CHANNEL_SHARE)
@@ -315,6 +316,38 @@ def make_baskets(
         end_day=e_end[order],
         weekday_bounds=bounds,
     )
+
+
+# --- opt-in variants ------------------------------------------------------------------------
+@dataclass
+class Rhythms:
+    """Each customer's ordering rhythm and lapse (DemoConfig's opt-in variants).
+
+    A customer orders on its weekday in the weeks where ``week % rhythm == phase``
+    (``week`` = day index // 7), buying ``rhythm`` weeks' worth each time, and not
+    at all from ``lapse_from`` until ``lapse_until`` (a shop that stops ordering
+    without closing, then comes back; FAR = no lapse).
+    """
+
+    rhythm: np.ndarray  # weeks between two orders, 1 = weekly
+    phase: np.ndarray  # 0..rhythm-1
+    lapse_from: np.ndarray  # day index, FAR = never
+    lapse_until: np.ndarray  # first day index ordering again
+
+
+def make_rhythms(cfg: DemoConfig, rng: np.random.Generator, customers: Customers) -> Rhythms:
+    """Rhythms and lapses from their own random stream (the default set draws none)."""
+    n = cfg.n_customers
+    rhythm = rng.choice(np.asarray(cfg.rhythm_weeks, dtype=np.int64), size=n)
+    phase = (rng.random(n) * rhythm).astype(np.int64)
+    lapse_from = np.full(n, FAR, dtype=np.int64)
+    lapse_until = np.full(n, FAR, dtype=np.int64)
+    years = cfg.days / 365.0
+    lapsing = np.flatnonzero(rng.random(n) < min(1.0, cfg.lapse_rate * years))
+    starts = np.maximum(customers.opened_day[lapsing], 0) + rng.integers(28, max(cfg.days, 29), len(lapsing))
+    lapse_from[lapsing] = starts
+    lapse_until[lapsing] = starts + rng.integers(6 * 7, 30 * 7 + 1, len(lapsing))
+    return Rhythms(rhythm=rhythm, phase=phase, lapse_from=lapse_from, lapse_until=lapse_until)
 
 
 # --- promotions ---------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from restock.demo.config import HORIZON_DAYS, DemoConfig
-from restock.demo.population import make_baskets, make_customers, make_products, make_promotions
+from restock.demo.population import make_baskets, make_customers, make_products, make_promotions, make_rhythms
 from restock.demo.reference import (
     CANCEL_RATE,
     NEW_SHOP_CAP_DAYS,
@@ -90,6 +90,11 @@ class Simulation:
         )
         self.promotions = make_promotions(cfg, np.random.default_rng([cfg.seed, 4]), prod, self.calendar)
         self.rng = np.random.default_rng([cfg.seed, 5])  # the daily simulation
+        # Opt-in variants: their own stream, drawn only when switched on (the default
+        # set's bytes do not change).
+        self.rhythms = (
+            make_rhythms(cfg, np.random.default_rng([cfg.seed, 6]), self.customers) if cfg.has_variants else None
+        )
 
         self.n_customers, self.n_skus, self.n_warehouses = N, S, W = cfg.n_customers, cfg.n_skus, cfg.n_warehouses
         self.warehouses = tuple(f"WH{w + 1:02d}" for w in range(W))
@@ -101,6 +106,8 @@ class Simulation:
         for k, s0, s1, disc in zip(promos["sku"], promos["start"], promos["end"], promos["discount"], strict=True):
             lift[s0 : s1 + 1, k] *= 1.0 + PROMO_LIFT_PER_PCT * disc
         self.demand_factor = self.calendar.season[:, prod.price_band] * lift
+        if cfg.trend:  # the market grows (or shrinks) by `trend` a year
+            self.demand_factor *= ((1.0 + cfg.trend) ** (np.arange(T) / 365.25))[:, None]
         # Row i holds the sum over days < i, so any window's sum is one subtraction.
         self.demand_factor_cumsum = np.vstack([np.zeros((1, S)), np.cumsum(self.demand_factor, axis=0)])
 
@@ -276,6 +283,11 @@ class Simulation:
         ec, ek = bask.customer[lo:hi], bask.sku[lo:hi]
         ok = active[ec] & (bask.start_day[lo:hi] <= t) & (t < bask.end_day[lo:hi])
         mean = bask.mean_qty[lo:hi] * factor[ec] * self.demand_factor[t, ek]
+        if self.rhythms is not None:  # opt-in: every k weeks (k weeks' worth), lapses
+            rh = self.rhythms
+            ordering = ((t // 7) % rh.rhythm == rh.phase) & ~((rh.lapse_from <= t) & (t < rh.lapse_until))
+            ok &= ordering[ec]
+            mean = mean * rh.rhythm[ec]
         # Order the SKU with probability p, then 1 + a (gamma-mixed) Poisson extra, so the
         # expected quantity is ``mean``; a small gamma shape makes lumpy sizes.
         p = bask.order_prob[lo:hi] * np.minimum(1.0, mean)

@@ -10,8 +10,7 @@ from __future__ import annotations
 import gzip
 import io
 import shutil
-from dataclasses import asdict
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -259,7 +258,7 @@ class LandingWriter:
         return {
             "generator": "restock.demo",
             "version": GENERATOR_VERSION,
-            "config": {k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(cfg).items()},
+            "config": cfg.manifest_config(),
             "start": cfg.start.isoformat(),
             "end": cfg.end.isoformat(),
             "days": D,

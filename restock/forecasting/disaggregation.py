@@ -1,19 +1,30 @@
 """Top-down split of segment × SKU forecasts to customer × SKU (Gross & Sohl 1990).
 
-Each customer's weight within its segment for a SKU, aware of its lifecycle state
-(``customer_segments`` on the forecast origin):
+The segment forecast covers the demand of every customer of the segment, those
+that lapse and come back included (:mod:`restock.forecasting.origins`); this module
+decides who is expected to place it. Each customer's weight within its segment for
+a SKU, aware of its lifecycle state (``customer_segments`` on the forecast origin):
 
 - **active / at_risk**: its own demand for the SKU over the last ``share_window_weeks``
   complete weeks (its recent share);
 - **new**: the segment's average per established customer for that SKU (it starts
   from its peers; its own few weeks are too short to trust);
-- **churned / closed**: nothing (not eligible).
+- **churned**: nothing while the segment has a new, active or at_risk customer: it
+  is overdue by ``churned_missed_cycles`` of *its own* usual intervals, and it gets
+  no order suggestion either (so what it may still buy is placed on the customers
+  that do order). Only in a segment with no such customer do its churned customers
+  carry the forecast, by their own recent demand or else equally
+  (``basis = "churned_only"``): somebody there may still order, and a forecast
+  without customers would be lost to the customer level and the warehouse plans;
+- **closed**: nothing, ever (a closed shop orders nothing).
 
 share = weight ÷ Σ weights of the segment × SKU, so the customer forecasts of a
-segment × SKU sum to its forecast. When every eligible weight is zero (nobody in the
-segment bought the SKU recently) the forecast is split equally among the eligible
-customers (``basis = "equal_split"``); a segment × SKU without any eligible customer
-gets no customer rows and is counted by the caller.
+segment × SKU sum to its forecast: renormalising over the customers that can order
+moves the demand of those that get nothing onto them, the total does not shrink.
+When every eligible weight is zero (nobody in the segment bought the SKU recently)
+the forecast is split equally among the eligible customers (``basis =
+"equal_split"``); a segment × SKU whose customers are all closed gets no customer
+rows and is counted by the caller.
 
 The weights are added in customer order whatever the row order of the inputs, so the
 shares are the same to the last digit on every run.
@@ -25,6 +36,8 @@ import pandas as pd
 
 ELIGIBLE_ESTABLISHED = ("active", "at_risk")
 ELIGIBLE_NEW = ("new",)
+# Only where a segment has no eligible (new / active / at_risk) customer.
+FALLBACK_CHURNED = ("churned",)
 SHARE_COLUMNS = ["segment_id", "sku", "customer_id", "share", "basis"]
 
 
@@ -35,16 +48,19 @@ def customer_shares(recent: pd.DataFrame, customers: pd.DataFrame, series: pd.Da
     ``customers``: customer_id, segment_id, lifecycle_state on the origin;
     ``series``: segment_id, sku to split. Returns :data:`SHARE_COLUMNS`, shares of
     one segment × SKU summing to 1, ``basis`` one of own_history / peer_average /
-    equal_split.
+    equal_split / churned_only (the module docstring has the rules).
     """
     people = customers[["customer_id", "segment_id", "lifecycle_state"]]
     established = people[people["lifecycle_state"].isin(ELIGIBLE_ESTABLISHED)]
     newcomers = people[people["lifecycle_state"].isin(ELIGIBLE_NEW)]
     wanted = series[["segment_id", "sku"]].drop_duplicates()
+    with_eligible = set(established["segment_id"]) | set(newcomers["segment_id"])
+    churned = people[people["lifecycle_state"].isin(FALLBACK_CHURNED) & ~people["segment_id"].isin(with_eligible)]
 
     ordered = recent.sort_values(["customer_id", "sku", "qty"], kind="mergesort")
-    own = ordered.groupby(["customer_id", "sku"], as_index=False)["qty"].sum()
-    own = own[own["qty"] > 0].merge(established[["customer_id", "segment_id"]], on="customer_id")
+    bought = ordered.groupby(["customer_id", "sku"], as_index=False)["qty"].sum()
+    bought = bought[bought["qty"] > 0]
+    own = bought.merge(established[["customer_id", "segment_id"]], on="customer_id")
     own = own.merge(wanted, on=["segment_id", "sku"])
     own = own.assign(weight=own["qty"].astype(float), basis="own_history")
     own = own.sort_values(["segment_id", "sku", "customer_id"], kind="mergesort", ignore_index=True)
@@ -69,7 +85,21 @@ def customer_shares(recent: pd.DataFrame, customers: pd.DataFrame, series: pd.Da
     eligible = pd.concat([established, newcomers])[["customer_id", "segment_id"]]
     equal = uncovered.merge(eligible, on="segment_id").assign(weight=1.0, basis="equal_split")
 
-    shares = pd.concat([weighted, equal[["segment_id", "sku", "customer_id", "weight", "basis"]]], ignore_index=True)
+    # Segments with nobody eligible: their churned customers, by own recent demand,
+    # else equally.
+    lapsed = bought.merge(churned[["customer_id", "segment_id"]], on="customer_id")
+    lapsed = lapsed.merge(wanted, on=["segment_id", "sku"]).assign(basis="churned_only")
+    lapsed["weight"] = lapsed["qty"].astype(float)
+    left = uncovered.merge(lapsed[["segment_id", "sku"]].drop_duplicates(), how="left", indicator=True)
+    left = left[left["_merge"] == "left_only"][["segment_id", "sku"]]
+    lapsed_equal = left.merge(churned[["customer_id", "segment_id"]], on="segment_id")
+    lapsed_equal = lapsed_equal.assign(weight=1.0, basis="churned_only")
+
+    columns = ["segment_id", "sku", "customer_id", "weight", "basis"]
+    shares = pd.concat(
+        [weighted, equal[columns], lapsed[columns], lapsed_equal[columns]],
+        ignore_index=True,
+    )
     shares = shares.sort_values(["segment_id", "sku", "customer_id"], kind="mergesort", ignore_index=True)
     totals = shares.groupby(["segment_id", "sku"])["weight"].transform("sum")
     shares["share"] = shares["weight"] / totals

@@ -17,8 +17,10 @@ Cadence (the rule the asset follows; :class:`restock.config.ForecastingConfig` h
 - **Refit** at the other origins: the model chosen at the latest selection origin is
   fitted again on the longer history; for SARIMAX (alone or in the combination) the
   AR coefficient stored at selection is held and the constant and calendar effects
-  are re-estimated by the Kalman filter (~1 ms instead of ~10 ms per fit). Why: a
-  full backtest costs ~75 ms per smooth series, a refit ~1-3 ms.
+  are re-estimated by the Kalman filter (~1 ms instead of ~10 ms per fit); a seasonal
+  naive keeps the season it was backtested with (1, the plain naive, when the
+  history was shorter than a season). Why: a full backtest costs ~75 ms per smooth
+  series, a refit ~1-3 ms.
 - **No usable choice** at a refit origin (a series new since the selection origin,
   one that was on the new-SKU rule there, or a selection origin before the first
   data): the class default (:data:`CLASS_DEFAULTS`: the combination for
@@ -39,6 +41,8 @@ import functools
 import json
 import math
 import os
+import threading
+import time
 from collections.abc import Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from datetime import date, timedelta
@@ -159,14 +163,27 @@ def make_pool(workers: int) -> ProcessPoolExecutor | None:
     if workers <= 1:
         return None
     return ProcessPoolExecutor(
-        max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_quiet_worker
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_quiet_worker,
+        initargs=(os.getpid(),),
     )
 
 
-def _quiet_worker() -> None:
+def _quiet_worker(parent: int) -> None:
     # One BLAS thread per process: the pool already uses every core.
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = "1"
+    # A worker holds both ends of its job queue, so it never sees a killed parent (a
+    # SIGKILLed run): it would idle for ever. It leaves once its parent is gone (the
+    # parent's pid is passed in: it may die before this runs).
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(1)
 
 
 def _forecast_chunk(jobs: list[dict], origin: date, settings: ForecastingConfig) -> tuple[list[tuple], list[tuple]]:
@@ -205,8 +222,16 @@ def _forecast_one(job: dict, origin: date, settings: ForecastingConfig) -> tuple
             params = {k: v for k, v in choice.get("params", {}).items() if k in ("alpha", "window")}
             if "start_params" in choice.get("params", {}):
                 params["fixed_params"] = choice["params"]["start_params"]
+            season = settings.season_weeks
+            if choice["model"] == "seasonal_naive" and choice.get("params", {}).get("season"):
+                # refit the model as it was backtested: a seasonal naive chosen on less
+                # than a season of history was the plain naive (season 1) and stays so
+                # until the next selection, rather than turning into an untested
+                # last-year copy once the history reaches a season (on CDNOW's single
+                # cohort it copied the acquisition peak: forecasts 2.7 x the demand).
+                season = int(choice["params"]["season"])
             forecast = fit_forecast(
-                choice["model"], y, h, season=settings.season_weeks, level=settings.interval_level, **exog, **params
+                choice["model"], y, h, season=season, level=settings.interval_level, **exog, **params
             )
         except (ModelFitError, ValueError) as exc:
             fallback = f"refit of {choice['model']} failed ({exc}); selected again"
@@ -249,6 +274,8 @@ def _forecast_one(job: dict, origin: date, settings: ForecastingConfig) -> tuple
         method = "selection"
         fallback = "; ".join(reason for reason in (fallback, result.fallback_reason) if reason) or None
         params = {k: _plain(v) for k, v in forecast.params.items() if k in ("start_params", "alpha", "window")}
+        if result.model == "seasonal_naive" and "season" in forecast.params:
+            params["season"] = _plain(forecast.params["season"])
         scores = {k: (None if not math.isfinite(v) else round(v, 6)) for k, v in result.scores.items()}
         pick = (
             job["key"],

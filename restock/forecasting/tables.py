@@ -5,9 +5,9 @@
   by MASE);
 - ``customer_forecast_shares``: customer × SKU shares of each segment × SKU per
   origin (:mod:`restock.forecasting.disaggregation`);
-- ``forecast_members``: customer → segment on each origin for the customers still
-  trading (not churned or closed): the population each segment forecast is made
-  from and for; the accuracy review compares with its demand;
+- ``forecast_members``: customer → segment on each origin for every customer that
+  has not closed (churned ones that come back are demand too): the population each
+  segment forecast is made from and for; the accuracy review compares with its demand;
 - ``model_choices``: the model picked per series at each selection origin, with its
   parameters and backtest scores;
 - ``forecast_runs``: as_of_date → forecast_origin, one row per materialized day;

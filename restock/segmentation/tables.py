@@ -23,7 +23,7 @@ from duckdb import DuckDBPyConnection
 from restock import table_registry
 from restock.calendar import last_complete_week_start
 from restock.config import ProductClassesConfig, SegmentationConfig
-from restock.segmentation.customers import lifecycle_states, rfm_scores, segment_ids
+from restock.segmentation.customers import OWN_INTERVAL, lifecycle_states, rfm_scores, segment_ids, usual_intervals
 from restock.segmentation.product_classes import (
     abc_classes,
     adi_cv2,
@@ -56,6 +56,7 @@ def build_customer_segments(
     order_bounds: pd.DataFrame,
     as_of: date,
     rules: SegmentationConfig,
+    order_days: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The customer_segments rows of one day (pure).
 
@@ -64,6 +65,10 @@ def build_customer_segments(
     ``daily_amounts``: customer_id, order_date, line_amount summed per customer and
     day, for the RFM window (days of the window only). ``order_bounds``: customer_id,
     first_order_date, last_order_date over all orders on or before ``as_of``.
+    ``order_days``: customer_id, order_date, at least each customer's last
+    ``lifecycle.rhythm_window_orders`` order days on or before ``as_of`` (its usual
+    interval, with ``lifecycle.rhythm`` own_interval; None: every customer on the
+    fixed cycle).
     """
     bounds = order_bounds.set_index("customer_id")
     rfm_window_weeks, lifecycle = rules.rfm_window_weeks, rules.lifecycle
@@ -88,6 +93,15 @@ def build_customer_segments(
         customer_ids=customers["customer_id"],
         amount_decimals=MONETARY_DECIMALS,
     )
+    intervals = None
+    if lifecycle.rhythm == OWN_INTERVAL and order_days is not None:
+        intervals = usual_intervals(
+            order_days,
+            as_of,
+            window_orders=lifecycle.rhythm_window_orders,
+            min_orders=lifecycle.min_orders_for_rhythm,
+            cycle_days=lifecycle.cycle_days,
+        )
     states = lifecycle_states(
         customers,
         bounds["last_order_date"],
@@ -97,6 +111,7 @@ def build_customer_segments(
         churned_missed_cycles=lifecycle.churned_missed_cycles,
         cycle_days=lifecycle.cycle_days,
         first_order_dates=bounds["first_order_date"],
+        usual_interval_days=intervals,
     )
     out = customers.merge(rfm, on="customer_id", how="left")
     out["lifecycle_state"] = out["customer_id"].map(states)
@@ -127,7 +142,18 @@ def customer_segments_for_day(con: DuckDBPyConnection, day: date, rules: Segment
            from marts.order_lines where order_date <= ? group by all order by customer_id""",
         [day],
     ).df()
-    return build_customer_segments(customers, amounts, bounds, day, rules)
+    order_days = None
+    if rules.lifecycle.rhythm == OWN_INTERVAL:
+        # each customer's last rhythm_window_orders order days on or before the day
+        order_days = con.execute(
+            """select customer_id, order_date from (
+                   select customer_id, order_date,
+                          row_number() over (partition by customer_id order by order_date desc) as k
+                   from (select distinct customer_id, order_date from marts.order_lines where order_date <= ?))
+               where k <= ? order by customer_id, order_date""",
+            [day, rules.lifecycle.rhythm_window_orders],
+        ).df()
+    return build_customer_segments(customers, amounts, bounds, day, rules, order_days)
 
 
 # --------------------------------------------------------------------------- products

@@ -296,3 +296,90 @@ def test_cli_writes_and_refuses_to_mix_with_foreign_files(tmp_path, capsys):
     (foreign / "orders" / "2024-01-01.csv").write_text("order_id\n")
     assert cli_main(["--scale", "tiny", "--days", "5", "--out", str(foreign), "--quiet"]) == 1
     assert (foreign / "orders" / "2024-01-01.csv").read_text() == "order_id\n"
+
+
+# --- opt-in variants: irregular buyers, lapses, new shops, a trend (issue 11) ----------------
+def _order_days(out: Path) -> pd.DataFrame:
+    frames = [pd.read_csv(p, dtype=ID_TYPES) for p in sorted((out / "orders").glob("*.csv"))]
+    df = pd.concat([f for f in frames if len(f)], ignore_index=True)
+    df = df[df["status"] == "confirmed"]
+    df["order_date"] = pd.to_datetime(df["order_date"])
+    return df
+
+
+def test_variants_at_their_defaults_change_no_byte_and_are_not_in_the_manifest(tmp_path):
+    plain = DemoConfig.for_scale("tiny", days=30)
+    explicit = DemoConfig.for_scale("tiny", days=30, rhythm_weeks=(1,), lapse_rate=0.0, open_rate=None, trend=0.0)
+    assert not plain.has_variants and not explicit.has_variants
+    generate(plain, tmp_path / "a")
+    generate(explicit, tmp_path / "b")
+    assert _tree_bytes(tmp_path / "a") == _tree_bytes(tmp_path / "b")
+    config = read_manifest(tmp_path / "a")["config"]
+    assert not {"rhythm_weeks", "lapse_rate", "open_rate", "trend"} & set(config)
+    varied = DemoConfig.for_scale("tiny", days=30, rhythm_weeks=(1, 4), trend=-0.1)
+    assert varied.has_variants
+    assert varied.manifest_config()["rhythm_weeks"] == [1, 4] and varied.manifest_config()["trend"] == -0.1
+    for bad in ({"rhythm_weeks": ()}, {"rhythm_weeks": (0,)}, {"lapse_rate": 2.0}, {"trend": -0.9}):
+        with pytest.raises(ValueError):
+            DemoConfig.for_scale("tiny", **bad)
+
+
+def test_rhythms_customers_order_every_k_weeks_buying_k_weeks_worth(tmp_path):
+    weekly = generate(DemoConfig.for_scale("tiny"), tmp_path / "weekly")
+    monthly = generate(DemoConfig.for_scale("tiny", rhythm_weeks=(4,)), tmp_path / "monthly")
+    w, m = _order_days(weekly.out_dir), _order_days(monthly.out_dir)
+    gaps = m.drop_duplicates(["customer_id", "order_date"]).sort_values(["customer_id", "order_date"])
+    gaps = gaps.groupby("customer_id")["order_date"].diff().dt.days.dropna()
+    # every 4 weeks on the customer's weekday: gaps are multiples of 28 days (a holiday
+    # on the ordering day skips that order)
+    assert len(gaps) > 50 and (gaps % 28 == 0).all() and (gaps == 28).mean() > 0.8
+    # about a quarter of the orders, the same demand within sampling noise
+    assert 0.2 < m["order_id"].nunique() / w["order_id"].nunique() < 0.3
+    assert 0.75 < m["requested_quantity"].sum() / w["requested_quantity"].sum() < 1.25
+
+
+def test_lapsing_shops_stop_and_come_back_without_closing(tmp_path):
+    run = generate(DemoConfig.for_scale("tiny", lapse_rate=1.0, days=300), tmp_path / "lapses")
+    days = _order_days(run.out_dir).drop_duplicates(["customer_id", "order_date"])
+    gaps = days.sort_values(["customer_id", "order_date"]).groupby("customer_id")["order_date"].diff().dt.days
+    # weekly buyers, but shops with a gap of 6 weeks or more that then ordered again
+    returned = days.loc[gaps >= 42, "customer_id"].nunique()
+    assert returned >= 5
+    last = max((run.out_dir / "customers").glob("*.csv"))
+    statuses = pd.read_csv(last, encoding="gb18030", dtype=ID_TYPES)["status"]
+    assert (statuses == "closed").sum() <= 3  # lapsing is not closing
+
+
+def test_trend_and_open_rate(tmp_path):
+    flat = _order_days(generate(DemoConfig.for_scale("tiny", days=140), tmp_path / "flat").out_dir)
+    grown = _order_days(generate(DemoConfig.for_scale("tiny", days=140, trend=1.0), tmp_path / "grown").out_dir)
+    # demand x (1 + trend) ** (t / 365.25): by ~+30 % after 140 days, nothing on day 0
+    late = pd.Timestamp("2024-04-15")
+    ratio_late = (
+        grown.loc[grown["order_date"] >= late, "requested_quantity"].sum()
+        / flat.loc[flat["order_date"] >= late, "requested_quantity"].sum()
+    )
+    assert 1.1 < ratio_late < 1.5  # expected ~1.26, sampling noise of 60 shops
+    many = generate(DemoConfig.for_scale("tiny", days=140, open_rate=0.5), tmp_path / "open")
+    few = generate(DemoConfig.for_scale("tiny", days=140), tmp_path / "few")
+    opened = {
+        name: (
+            pd.to_datetime(pd.read_csv(max((r.out_dir / "customers").glob("*.csv")), encoding="gb18030")["opened_on"])
+            >= pd.Timestamp("2024-01-01")
+        ).sum()
+        for name, r in (("many", many), ("few", few))
+    }
+    assert opened["many"] > opened["few"]
+
+
+def test_cli_variant_flags(tmp_path):
+    out = tmp_path / "variant"
+    args = ["--scale", "tiny", "--days", "20", "--out", str(out), "--quiet", "--rhythms", "1,2,4", "--trend", "-0.1"]
+    assert cli_main([*args, "--lapse-rate", "0.2", "--open-rate", "0.1"]) == 0
+    config = read_manifest(out)["config"]
+    assert config["rhythm_weeks"] == [1, 2, 4] and config["trend"] == -0.1
+    assert config["lapse_rate"] == 0.2 and config["open_rate"] == 0.1
+    # --if-missing keeps the same variant, and regenerates for another one
+    assert cli_main([*args, "--lapse-rate", "0.2", "--open-rate", "0.1", "--if-missing"]) == 0
+    with pytest.raises(SystemExit):
+        cli_main([*args[:-4], "--rhythms", "1,x"])

@@ -39,16 +39,52 @@ def test_shares_follow_recent_demand_and_lifecycle_by_hand():
     assert shares.loc[("S2", "z"), "share"] == pytest.approx(1.0)
 
 
-def test_no_recent_buyer_splits_equally_and_no_eligible_customer_gives_no_rows():
-    customers = _customers([("a", "S1", "active"), ("b", "S1", "new"), ("c", "S2", "churned")])
-    recent = pd.DataFrame({"customer_id": ["a"], "sku": ["OTHER"], "qty": [5.0]})
-    series = pd.DataFrame({"segment_id": ["S1", "S2"], "sku": ["K", "K"]})
+def test_no_recent_buyer_splits_equally_churned_only_segments_keep_their_forecast():
+    customers = _customers(
+        [
+            ("a", "S1", "active"),
+            ("b", "S1", "new"),
+            ("c", "S2", "churned"),
+            ("d", "S2", "churned"),
+            ("e", "S2", "closed"),
+            ("f", "S3", "churned"),
+            ("g", "S4", "closed"),
+        ]
+    )
+    recent = pd.DataFrame({"customer_id": ["a", "c", "e"], "sku": ["OTHER", "K", "K"], "qty": [5.0, 4.0, 9.0]})
+    series = pd.DataFrame({"segment_id": ["S1", "S2", "S3", "S4"], "sku": ["K", "K", "K", "K"]})
     shares = customer_shares(recent, customers, series)
     s1 = shares[shares["segment_id"] == "S1"]
     assert sorted(s1["customer_id"]) == ["a", "b"]
     np.testing.assert_allclose(s1["share"], [0.5, 0.5])
     assert set(s1["basis"]) == {"equal_split"}
-    assert shares[shares["segment_id"] == "S2"].empty
+    # S2 has nobody new, active or at_risk: its churned customers carry the forecast by
+    # their own recent demand (c bought 4, d nothing); the closed e gets nothing.
+    s2 = shares[shares["segment_id"] == "S2"].set_index("customer_id")
+    assert s2["share"].to_dict() == {"c": 1.0} and set(s2["basis"]) == {"churned_only"}
+    # S3: one churned customer without recent demand: equally, i.e. all of it
+    s3 = shares[shares["segment_id"] == "S3"].set_index("customer_id")
+    assert s3["share"].to_dict() == {"f": 1.0} and set(s3["basis"]) == {"churned_only"}
+    # S4: only a closed shop -> no customer rows (the caller counts it)
+    assert shares[shares["segment_id"] == "S4"].empty
+
+
+def test_a_closed_shop_gets_nothing_and_customer_forecasts_sum_to_the_segment_forecast():
+    # S: a (active, bought 30), b (at_risk, 10), c (churned, 60: a big buyer that
+    # stopped), d (closed, 100), n (new). Segment forecast 123.4 for h1 and 7.7 for h2.
+    customers = _customers(
+        [("a", "S", "active"), ("b", "S", "at_risk"), ("c", "S", "churned"), ("d", "S", "closed"), ("n", "S", "new")]
+    )
+    recent = pd.DataFrame({"customer_id": ["a", "b", "c", "d"], "sku": "K", "qty": [30.0, 10.0, 60.0, 100.0]})
+    shares = customer_shares(recent, customers, pd.DataFrame({"segment_id": ["S"], "sku": ["K"]}))
+    by_customer = shares.set_index("customer_id")["share"]
+    # weights a 30, b 10, n = 40 / 2 established = 20: total 60; c and d none
+    assert by_customer.to_dict() == pytest.approx({"a": 0.5, "b": 1 / 6, "n": 1 / 3})
+    forecast = pd.Series({1: 123.4, 2: 7.7})
+    for horizon, value in forecast.items():
+        per_customer = value * by_customer
+        assert abs(per_customer.sum() - value) < 1e-9, horizon
+        assert per_customer["a"] == pytest.approx(value / 2)
 
 
 def test_shares_sum_to_one_per_segment_and_sku_on_random_data():
@@ -67,6 +103,7 @@ def test_shares_sum_to_one_per_segment_and_sku_on_random_data():
     totals = shares.groupby(["segment_id", "sku"])["share"].sum()
     np.testing.assert_allclose(totals.to_numpy(), 1.0)
     assert len(totals) == len(series), "every segment x SKU with an eligible customer is covered"
+    # every segment has eligible customers here: churned and closed ones get nothing
     excluded = set(customers.loc[customers["lifecycle_state"].isin(["churned", "closed"]), "customer_id"])
     assert not excluded & set(shares["customer_id"])
 

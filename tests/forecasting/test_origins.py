@@ -21,6 +21,8 @@ WEEKS = 70
 CUSTOMERS = {"c1": "S1", "c2": "S1", "c3": "S1", "c4": "S2", "c5": "S2", "c6": "S2"}
 SKUS = ("K1", "K2", "K3")
 FIRST_DAY, LAST_DAY = date(2025, 2, 17), date(2025, 3, 11)  # 3+ weeks, 4 origins
+CLOSED_FROM = date(2025, 2, 3)  # c3 closes (a Monday): no orders from that week on
+CHURNED_FROM = date(2025, 1, 1)  # c6 is "churned" from then on, yet keeps buying (irregular)
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +44,8 @@ def _demand() -> pd.DataFrame:
                     qty = 0.0
                 else:
                     qty = float(rng.poisson(5 + 3 * k + int(customer[1])))
+                if customer == "c3" and week_start >= CLOSED_FROM:
+                    qty = 0.0
                 rows.append((customer, sku, week_start, qty, qty))
     return pd.DataFrame(rows, columns=["customer_id", "sku", "week_start", "ordered_qty", "requested_qty"])
 
@@ -58,7 +62,11 @@ def _warehouse(path: Path, demand: pd.DataFrame) -> duckdb.DuckDBPyConnection:
     day = START
     while day <= LAST_DAY + timedelta(days=7):
         for customer, segment in CUSTOMERS.items():
-            state = "churned" if customer == "c6" and day >= date(2025, 1, 1) else "active"
+            state = "active"
+            if customer == "c6" and day >= CHURNED_FROM:
+                state = "churned"
+            if customer == "c3" and day >= CLOSED_FROM:
+                state = "closed"
             con.execute("insert into analytics.customer_segments values (?, ?, ?, ?)", [day, customer, segment, state])
         day += timedelta(days=1)
     tables.ensure_tables(con)
@@ -128,11 +136,42 @@ def test_days_between_origins_reuse_and_customer_rows_sum_to_the_segment(backfil
             and c.segment_id = f.segment_id and c.sku = f.sku and c.horizon = f.horizon)"""
     ).fetchone()[0]
     assert missing == 0
-    churned = con.execute("select count(*) from analytics.demand_forecasts where customer_id = 'c6'").fetchone()[0]
-    assert churned == 0
-    # ... and its past demand is not in its segment's history (nor in the population reviewed)
-    assert con.execute("select count(*) from analytics.forecast_members where customer_id = 'c6'").fetchone()[0] == 0
-    assert con.execute("select count(*) from analytics.forecast_members where customer_id = 'c5'").fetchone()[0] > 0
+    # the churned c6 and the closed c3 get no customer forecast (their segments have
+    # active customers who take their part: the sums above hold) ...
+    for customer in ("c6", "c3"):
+        rows = con.execute("select count(*) from analytics.demand_forecasts where customer_id = ?", [customer])
+        assert rows.fetchone()[0] == 0, customer
+    # ... but the churned c6, who keeps buying, is in the population its segment is
+    # forecast from and reviewed against; the closed c3 is not
+    members = con.execute("select distinct customer_id from analytics.forecast_members order by 1").fetchall()
+    assert [m for (m,) in members] == ["c1", "c2", "c4", "c5", "c6"]
+
+
+def test_returning_customers_count_in_the_segment_series_closed_ones_do_not(backfilled, config):
+    con, _ = backfilled
+    origin = date(2025, 3, 2)
+    members = origins._members(con, origin, config)
+    assert members.set_index("customer_id")["lifecycle_state"].to_dict() == {
+        "c1": "active",
+        "c2": "active",
+        "c3": "closed",
+        "c4": "active",
+        "c5": "active",
+        "c6": "churned",
+    }
+    tasks = {t["key"]: t for t in origins._series(con, origin, origins._series_members(members), config)}
+    demand = _demand()
+    weeks = pd.to_datetime(demand["week_start"]) <= pd.Timestamp(date(2025, 2, 24))  # complete on the origin
+
+    def history(customers: tuple[str, ...], sku: str) -> float:
+        rows = demand[weeks & demand["customer_id"].isin(customers) & (demand["sku"] == sku)]
+        return float(rows["requested_qty"].sum())
+
+    for sku in SKUS:
+        # S2: c4, c5 and the churned c6, whose orders keep arriving
+        assert tasks[("S2", sku)]["y"].sum() == history(("c4", "c5", "c6"), sku) > history(("c4", "c5"), sku)
+        # S1: c1 and c2; the closed c3's history is left out
+        assert tasks[("S1", sku)]["y"].sum() == history(("c1", "c2"), sku)
 
 
 def test_selection_on_the_grid_and_refits_between(backfilled):
@@ -253,3 +292,21 @@ def test_accuracy_review_is_the_same_to_the_last_digit_whatever_the_row_order(ba
         con.execute(f"insert into {relation} select * from _shuffled")
         con.execute("drop table _shuffled")
         pd.testing.assert_frame_equal(review(), first, check_exact=True, obj=f"after shuffling {relation}")
+
+
+def test_a_seasonal_naive_chosen_as_the_plain_naive_is_refit_as_chosen():
+    # 60 weeks: a one-off peak of 500 in weeks 8..11 (a cohort's first orders), then ~100.
+    y = np.full(60, 100.0)
+    y[8:12] = 500.0
+    y[-1] = 120.0
+    task = {"key": ("S", "K"), "first_week": START, "y": y}
+    origin = START + timedelta(weeks=60, days=-1)
+    settings = ForecastingConfig(workers=1, horizon_weeks=4)
+    # chosen on less than a season of history: season 1 (the last value) was backtested
+    naive = {("S", "K"): {"model": "seasonal_naive", "params": {"season": 1}, "fallback": False}}
+    forecasts, _ = forecast_panel([task], origin, settings, naive)
+    assert forecasts["forecast_qty"].tolist() == [120.0] * 4
+    # chosen with a full season (or stored before the season was kept): last year's weeks
+    yearly = {("S", "K"): {"model": "seasonal_naive", "params": {}, "fallback": False}}
+    forecasts, _ = forecast_panel([task], origin, settings, yearly)
+    assert forecasts["forecast_qty"].tolist() == [500.0] * 4  # weeks 8..11 of a year ago

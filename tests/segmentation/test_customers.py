@@ -12,11 +12,13 @@ from hypothesis import strategies as st
 
 from restock.segmentation.customers import (
     lifecycle_states,
+    missed_cycles,
     order_dates,
     percentile_scores,
     rfm_scores,
     segment_ids,
     tier_band_labels,
+    usual_intervals,
 )
 
 AS_OF = date(2024, 7, 1)  # a Monday
@@ -220,6 +222,121 @@ def test_lifecycle_from_order_dates_helper():
     states = lifecycle_states(customers, bounds["last_order_date"], AS_OF)
     # A: 0 days -> active; D: 11 days -> 1 missed -> active; E: 60 days -> 8 missed -> churned
     assert states.to_dict() == {"A": "active", "D": "active", "E": "churned"}
+
+
+# --- lifecycle by the customer's own rhythm -----------------------------------------------
+
+
+def _every(customer: str, weeks: int, n: int, last_days_before: int) -> list[tuple[str, date, float]]:
+    """``n`` orders ``weeks`` apart, the last one ``last_days_before`` days before AS_OF."""
+    return [(customer, _day(last_days_before + 7 * weeks * k), 10.0) for k in range(n)]
+
+
+def test_usual_interval_is_the_median_gap_of_the_last_orders_by_hand():
+    orders = _orders(
+        _every("monthly", 4, 6, 0)  # gaps 28 x 5 -> 28
+        + [("skip", _day(d), 1.0) for d in (35, 28, 21, 0)]  # gaps 7, 7, 21 -> median 7
+        + [("twice_a_week", _day(d), 1.0) for d in (9, 6, 3, 0)]  # gaps 3, 3, 3 -> floored to 7
+        + _every("few", 8, 2, 0)  # 2 order days < 3: the fixed cycle
+        + [("odd", _day(d), 1.0) for d in (20, 18, 10, 0)]  # gaps 2, 8, 10 -> 8
+        + [("late", _day(-3), 1.0)]  # only an order after as_of: not known yet
+        # changed rhythm: 12 weekly orders long ago, then 9 orders 8 weeks apart; only
+        # the last 9 order days (8 gaps of 56) count
+        + [("changed", _day(56 * 8 + 7 * k), 1.0) for k in range(1, 13)]
+        + _every("changed", 8, 9, 0)
+        + [("same_day", _day(0), 1.0), ("same_day", _day(0), 2.0)]  # one order day
+    )
+    intervals = usual_intervals(orders, AS_OF)
+    assert intervals.name == "usual_interval_days"
+    assert intervals.to_dict() == {
+        "changed": 56.0,
+        "few": 7.0,
+        "monthly": 28.0,
+        "odd": 8.0,
+        "same_day": 7.0,
+        "skip": 7.0,
+        "twice_a_week": 7.0,
+    }
+    # window of 3 order days, 2 enough: monthly 28; odd uses days 18, 10, 0 -> gaps 8,
+    # 10 -> 9; few's one gap of 56 now counts
+    narrow = usual_intervals(orders, AS_OF, window_orders=3, min_orders=2)
+    assert narrow["odd"] == 9.0 and narrow["few"] == 56.0 and narrow["monthly"] == 28.0
+    # as of 20 days earlier, the monthly customer's last order (day 0) is not known
+    assert usual_intervals(orders, _day(20))["monthly"] == 28.0
+    assert usual_intervals(orders, _day(20)).index.tolist().count("late") == 0
+    with pytest.raises(ValueError, match="min_orders"):
+        usual_intervals(orders, AS_OF, window_orders=3, min_orders=4)
+
+
+def _rhythm_case(weeks: int, n_orders: int, days_since_last: int) -> str:
+    customers = pd.DataFrame({"customer_id": ["c"], "customer_status": ["active"], "opened_on": [OLD]})
+    orders = _orders(_every("c", weeks, n_orders, days_since_last))
+    bounds = order_dates(orders, AS_OF)
+    return lifecycle_states(
+        customers,
+        bounds["last_order_date"],
+        AS_OF,
+        first_order_dates=bounds["first_order_date"],
+        usual_interval_days=usual_intervals(orders, AS_OF),
+    )["c"]
+
+
+@pytest.mark.parametrize(
+    "weeks, n_orders, days_since_last, expected",
+    [
+        # every 4 weeks (interval 28): floor(days / 28) missed
+        (4, 6, 21, "active"),  # 3 weeks after its last order: 0 missed
+        (4, 6, 55, "active"),  # 1 missed
+        (4, 6, 56, "at_risk"),  # 2 x 28
+        (4, 6, 167, "at_risk"),  # 5 missed
+        (4, 6, 168, "churned"),  # 6 x 28 = 24 weeks
+        # every 8 weeks (56): at_risk from 112 days, churned from 336
+        (8, 5, 111, "active"),
+        (8, 5, 112, "at_risk"),
+        (8, 5, 335, "at_risk"),
+        (8, 5, 336, "churned"),
+        # weekly, as before: 14 days at_risk, 42 churned
+        (1, 20, 13, "active"),
+        (1, 20, 14, "at_risk"),
+        (1, 20, 41, "at_risk"),
+        (1, 20, 42, "churned"),
+        # two orders 4 weeks apart: too few for a rhythm -> the fixed weekly cycle
+        (4, 2, 21, "at_risk"),
+        (4, 2, 42, "churned"),
+        # three are enough (2 gaps of 28)
+        (4, 3, 21, "active"),
+        (4, 3, 168, "churned"),
+    ],
+)
+def test_lifecycle_follows_the_customers_own_rhythm(weeks, n_orders, days_since_last, expected):
+    assert _rhythm_case(weeks, n_orders, days_since_last) == expected
+
+
+def test_lifecycle_without_intervals_or_for_customers_without_one_uses_the_fixed_cycle():
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["monthly", "unknown", "never", "new"],
+            "customer_status": ["active", "active", "active", "active"],
+            "opened_on": [OLD, OLD, _day(28), _day(10)],
+        }
+    )
+    last = pd.Series({"monthly": _day(21), "unknown": _day(21), "new": _day(2)})
+    intervals = pd.Series({"monthly": 28.0, "never": 28.0, "new": 56.0})
+    own = lifecycle_states(customers, last, AS_OF, usual_interval_days=intervals)
+    fixed = lifecycle_states(customers, last, AS_OF)
+    # monthly: 21 // 28 = 0 -> active (fixed: 21 // 7 = 3 -> at_risk); unknown has no
+    # interval: 3 weekly cycles -> at_risk; never ordered: its 4 cycles since opening
+    # count in cycle_days whatever its interval says; new stays new (fixed cycles).
+    assert own.to_dict() == {"monthly": "active", "unknown": "at_risk", "never": "at_risk", "new": "new"}
+    assert fixed.to_dict() == {"monthly": "at_risk", "unknown": "at_risk", "never": "at_risk", "new": "new"}
+    with pytest.raises(ValueError, match=">= 1"):
+        lifecycle_states(customers, last, AS_OF, usual_interval_days=pd.Series({"monthly": 0.5}))
+
+
+def test_missed_cycles_per_customer():
+    np.testing.assert_array_equal(missed_cycles([21, 56, 55, 6], [28, 28, 7, 7]), [0, 2, 7, 0])
+    with pytest.raises(ValueError):
+        missed_cycles([1.0], 0)
 
 
 # --- segment ids ------------------------------------------------------------------------

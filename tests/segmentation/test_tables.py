@@ -44,3 +44,83 @@ def test_product_classes_are_exact_and_independent_of_the_row_order():
     for sku, cents in exact.items():
         assert by_sku.loc[sku, "total_value"] == float(Decimal(int(cents)) / 100), sku
     assert abs(first["value_share"].sum() - 1.0) < 1e-12
+
+
+# --- lifecycle by rhythm, read from a real DuckDB file ---------------------------------
+
+
+def _segments_warehouse(path, lines: list[tuple[str, date]]):
+    import duckdb
+
+    con = duckdb.connect(str(path))
+    con.execute("create schema marts")
+    con.execute(
+        """create table marts.customers (as_of_date date, customer_id varchar, tier integer, tier_source varchar,
+           channel varchar, region varchar, customer_status varchar, opened_on date, closed_on date)"""
+    )
+    for customer in sorted({c for c, _ in lines}):
+        con.execute(
+            "insert into marts.customers values (?, ?, 7, 'crm', '便利店', 'R1', 'active', '2020-01-01', null)",
+            [AS_OF, customer],
+        )
+    con.execute("create table marts.order_lines (customer_id varchar, order_date date, line_amount decimal(18,2))")
+    con.executemany("insert into marts.order_lines values (?, ?, 12.50)", [[c, d] for c, d in lines])
+    return con
+
+
+def test_customer_segments_follow_each_customers_rhythm(tmp_path):
+    from restock.segmentation.tables import customer_segments_for_day
+
+    # AS_OF is Sunday 2024-07-07. "monthly" ordered every 4 weeks, last 3 weeks ago;
+    # "weekly" every week, last 3 weeks ago; "bimonthly" every 8 weeks, last 20 weeks
+    # ago; "two_orders" only twice, 4 weeks apart, last 3 weeks ago.
+    last = AS_OF - timedelta(weeks=3)
+    lines = [("monthly", last - timedelta(weeks=4 * k)) for k in range(12)]
+    lines += [("monthly", last - timedelta(weeks=4 * k)) for k in range(3)]  # a second line those days
+    lines += [("weekly", last - timedelta(weeks=k)) for k in range(30)]
+    lines += [("bimonthly", AS_OF - timedelta(weeks=20 + 8 * k)) for k in range(6)]
+    lines += [("two_orders", last), ("two_orders", last - timedelta(weeks=4))]
+    lines += [("weekly", AS_OF + timedelta(days=1))]  # after the day: ignored
+    con = _segments_warehouse(tmp_path / "w.duckdb", lines)
+    config = load_config(PROJECT_ROOT / "restock.yaml")
+    rows = customer_segments_for_day(con, AS_OF, config.segmentation).set_index("customer_id")
+    # own interval: monthly 21 // 28 = 0 missed -> active; weekly 21 // 7 = 3 -> at_risk;
+    # bimonthly 140 // 56 = 2 -> at_risk; two_orders has no rhythm yet: 3 weekly cycles
+    assert rows["lifecycle_state"].to_dict() == {
+        "bimonthly": "at_risk",
+        "monthly": "active",
+        "two_orders": "at_risk",
+        "weekly": "at_risk",
+    }
+    fixed = config.override({"segmentation.lifecycle.rhythm": "fixed_cycle"}).segmentation
+    rows = customer_segments_for_day(con, AS_OF, fixed).set_index("customer_id")
+    # every customer on 7-day cycles: bimonthly 140 // 7 = 20 -> churned
+    assert rows["lifecycle_state"].to_dict() == {
+        "bimonthly": "churned",
+        "monthly": "at_risk",
+        "two_orders": "at_risk",
+        "weekly": "at_risk",
+    }
+    # a window of 2 order days gives two_orders its rhythm too (1 gap of 28 days)
+    short = config.override(
+        {"segmentation.lifecycle.rhythm_window_orders": 2, "segmentation.lifecycle.min_orders_for_rhythm": 2}
+    ).segmentation
+    rows = customer_segments_for_day(con, AS_OF, short).set_index("customer_id")
+    assert rows.loc["two_orders", "lifecycle_state"] == "active"
+    con.close()
+
+
+def test_lifecycle_settings_defaults_match_and_are_checked():
+    import pytest
+
+    from restock.config import LifecycleConfig
+    from restock.segmentation import customers
+
+    lifecycle = load_config(PROJECT_ROOT / "restock.yaml").segmentation.lifecycle
+    assert lifecycle.rhythm == customers.DEFAULT_RHYTHM == customers.OWN_INTERVAL
+    assert lifecycle.rhythm_window_orders == customers.DEFAULT_RHYTHM_WINDOW_ORDERS
+    assert lifecycle.min_orders_for_rhythm == customers.DEFAULT_MIN_ORDERS_FOR_RHYTHM
+    with pytest.raises(ValueError, match="min_orders_for_rhythm <= rhythm_window_orders"):
+        LifecycleConfig(rhythm_window_orders=3, min_orders_for_rhythm=4)
+    with pytest.raises(ValueError):
+        LifecycleConfig(rhythm="weekly")
