@@ -23,11 +23,10 @@ warehouse and published table then equals the clean run's, and that no process o
 the killed run is left running.
 
 Timing on a busy 2-core machine: the shared set-up (daemon, the two clean runs)
-~2 min, a case 1.5-2 min. `make test` runs three cases: "dbt" (the killed run's dbt
-holds the warehouse as the retry starts), "forecasting" (the process pool's workers
-must leave with their killed parent) and "publishing" killed with its host (the one
-Dagster would not notice without orchestration/run_launcher.py). The other three run
-with RESTOCK_TEST_ALL_KILLS=1.
+~2 min, a case about 1 min (the five stages and the host case: ~8 min). "dbt": the
+killed run's dbt still holds the warehouse as the retry starts; "forecasting": the
+process pool's workers must leave with their killed parent; "publishing-host": the
+case Dagster would not notice without orchestration/run_launcher.py.
 """
 
 from __future__ import annotations
@@ -78,11 +77,6 @@ POLL_SECONDS = 2  # run monitoring's look, shortened for the test (10 s shipped)
 FAILED_WITHIN = {"worker": 15.0, "host": 60.0 + POLL_SECONDS}
 FREE_WITHIN = 90.0  # from the failure to the retry started (the queue's slot taken)
 RUN_TIMEOUT = 900.0
-ALL_KILLS = os.environ.get("RESTOCK_TEST_ALL_KILLS") == "1"
-SLOW = pytest.mark.skipif(
-    not ALL_KILLS,
-    reason="~1 min each: set RESTOCK_TEST_ALL_KILLS=1 (make test runs dbt, forecasting and publishing-host)",
-)
 
 LAUNCH_RUN = """
 mutation LaunchRun($executionParams: ExecutionParams!) {
@@ -374,11 +368,11 @@ def _kill_in_the_middle(
 
 
 CASES = [
-    pytest.param("raw", "worker", marks=SLOW, id="raw"),
+    pytest.param("raw", "worker", id="raw"),
     pytest.param("dbt", "worker", id="dbt"),
     pytest.param("forecasting", "worker", id="forecasting"),
-    pytest.param("replenishment", "worker", marks=SLOW, id="replenishment"),
-    pytest.param("publishing", "worker", marks=SLOW, id="publishing"),
+    pytest.param("replenishment", "worker", id="replenishment"),
+    pytest.param("publishing", "worker", id="publishing"),
     pytest.param("publishing", "host", id="publishing-host"),
 ]
 

@@ -105,8 +105,10 @@ def reruns(landing_dir, tmp_path_factory):
         config_path=PROJECT_ROOT / "restock.yaml",
         partition_start=TINY.start,
     )
-    job = build_definitions(settings).resolve_job_def("restock_daily")
+    defs = build_definitions(settings)
     with dg.instance_for_test(temp_dir=str(tmp_path_factory.mktemp("rerun_home"))) as instance:
+        # resolved inside a live instance: Dagster's load context may hold an earlier test's
+        job = defs.resolve_job_def("restock_daily")
         backfill = job.execute_in_process(
             instance=instance, tags={ASSET_PARTITION_RANGE_START_TAG: FIRST, ASSET_PARTITION_RANGE_END_TAG: LAST}
         )

@@ -38,8 +38,9 @@ def _requests(landing: Path, data: Path) -> dict[str, dg.RunRequest]:
     from orchestration.definitions import build_definitions
 
     defs = build_definitions(Settings(landing_dir=landing, data_dir=data, partition_start=date(2024, 1, 1)))
-    repository = defs.get_repository_def()
     with dg.instance_for_test() as instance:
+        # resolved inside a live instance: Dagster's load context may hold an earlier test's
+        repository = defs.get_repository_def()
         (scheduled,) = daily_schedule.evaluate_tick(
             dg.build_schedule_context(
                 instance=instance,
