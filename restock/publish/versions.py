@@ -234,10 +234,16 @@ def publish_tables(
     except BaseException:
         for swap in reversed(swaps):
             _swap_back(data_dir, swap)
-        if swaps:
-            ensure_serving(data_dir)
-        for s in staged:
-            shutil.rmtree(s.version, ignore_errors=True)
+        try:
+            if swaps:
+                ensure_serving(data_dir)
+        except Exception:
+            # serving.duckdb may still name the new files: keep them (cleanup_versions
+            # spares what it names; the next run rebuilds it).
+            log.exception("rebuilding %s after a failed publish failed", data_dir / SERVING_FILE)
+        else:
+            for s in staged:
+                shutil.rmtree(s.version, ignore_errors=True)
         log.error("publishing %s as_of_date=%s failed: nothing of the day was published", ", ".join(frames), as_of_date)
         raise
     seconds = time.perf_counter() - started
