@@ -15,14 +15,13 @@ from types import SimpleNamespace
 
 import dagster as dg
 import duckdb
-import pandas as pd
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from restock.alerts import read_alerts
 from tests.orchestration.conftest import tiny_settings
+from tests.orchestration.dagster_processes import differences, snapshot
 
 FIRST, BEFORE, LATE, AFTER = "2024-01-01", "2024-01-07", "2024-01-08", "2024-01-09"
-RUN_TIME_COLUMNS = {"loaded_at", "_loaded_at", "quarantined_at", "released_at", "published_at", "computed_at"}
 
 
 def _range(first: str, last: str) -> dict[str, str]:
@@ -71,41 +70,6 @@ def _correct(path: Path) -> None:
     writer.writerows(rows)
     with opener(path, "wt", encoding="utf-8", newline="") as fh:
         fh.write(buf.getvalue())
-
-
-def _tables(settings) -> dict[str, pd.DataFrame]:
-    """Every marts / analytics table and every published table's data, rows sorted,
-    run-time columns dropped."""
-    out = {}
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    try:
-        for schema, name in con.execute(
-            "select table_schema, table_name from information_schema.tables "
-            "where table_schema in ('marts', 'analytics') order by 1, 2"
-        ).fetchall():
-            out[f"{schema}.{name}"] = con.execute(f'select * from "{schema}"."{name}"').df()
-    finally:
-        con.close()
-    serving = duckdb.connect(str(settings.data_dir / "serving.duckdb"), read_only=True)
-    try:
-        for (name,) in serving.execute("select table_name from published_tables where has_view").fetchall():
-            out[f"published.{name}"] = serving.execute(f'select * from "{name}"').df()
-    finally:
-        serving.close()
-    for key, frame in out.items():
-        frame = frame.drop(columns=[c for c in frame.columns if c in RUN_TIME_COLUMNS])
-        out[key] = frame.sort_values(list(frame.columns)).reset_index(drop=True) if len(frame) else frame
-    return out
-
-
-def _differences(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> list[str]:
-    problems = [f"{t}: only in one" for t in sorted(set(a) ^ set(b))]
-    for table in sorted(set(a) & set(b)):
-        try:
-            pd.testing.assert_frame_equal(a[table], b[table], check_dtype=False, rtol=1e-9)
-        except AssertionError as exc:
-            problems.append(f"{table}: {str(exc)[:300]}")
-    return problems
 
 
 def test_a_late_then_corrected_day_rebuilds_every_later_day_like_a_clean_backfill(landing_dir, tmp_path, monkeypatch):
@@ -169,14 +133,14 @@ def test_a_late_then_corrected_day_rebuilds_every_later_day_like_a_clean_backfil
         assert _range_of(request) == _range(LATE, AFTER) and request.run_key != late.run_requests[0].run_key
         assert job.execute_in_process(instance=instance, tags=_range_of(request)).success
         assert not tick(corrected.cursor).run_requests
-    incremental = _tables(settings)
+    incremental = snapshot(settings.data_dir)
 
     clean_settings = dataclasses.replace(tiny_settings(landing, tmp_path / "clean"), postgres_url=None)
     (tmp_path / "clean_home").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "clean_home")) as instance:
         job = build_definitions(clean_settings).resolve_job_def("restock_daily")
         assert job.execute_in_process(instance=instance, tags=_range(FIRST, AFTER)).success
-    clean = _tables(clean_settings)
+    clean = snapshot(clean_settings.data_dir)
 
-    assert incremental["published.replenishment_plan"]["as_of_date"].astype(str).max() == AFTER
-    assert _differences(incremental, clean) == []
+    assert incremental["serving:main.replenishment_plan"]["as_of_date"].astype(str).max() == AFTER
+    assert differences(incremental, clean) == []
