@@ -303,6 +303,7 @@ class ForecastingConfig(Section):
         smooth="wape", erratic="wape", intermittent="rmsse", lumpy="rmsse"
     )
     backtest_origins: BacktestOrigins = BacktestOrigins(smooth=3, erratic=3, intermittent=8, lumpy=8)
+    reselect_out_of_control: Flag = True  # a series whose tracking signal is out of control is selected again
     share_window_weeks: PositiveInt = 13  # customer share of its segment, for customer x SKU
     workers: PositiveInt = 2  # processes fitting series in parallel
 

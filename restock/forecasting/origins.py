@@ -34,9 +34,9 @@ from restock.forecasting.panel import (
     choices_from_frame,
     forecast_origin,
     forecast_panel,
-    is_selection_origin,
     selection_origin_for,
 )
+from restock.forecasting.reselection import series_to_reselect, series_tracking_signals
 from restock.forecasting.tables import CHOICE_COLUMNS, FORECAST_COLUMNS
 from restock.warehouse import replace_day, replace_rows
 
@@ -49,6 +49,7 @@ class OriginResult:
     status: str  # computed / reused / no_segments
     series: int = 0
     selected: int = 0
+    reselected: int = 0  # of which series selected again because out of control
     fallbacks: int = 0  # series on a rule (new/short, failed fit) instead of a fitted model
     failed_fits: int = 0  # of which a model failed to fit
     forecast_rows: int = 0
@@ -118,6 +119,7 @@ def compute_origin(
     tasks = _series(con, origin, population, config)
     selection_origin = selection_origin_for(origin, settings)
     choices = None
+    reselect: set[tuple] = set()
     if origin != selection_origin:
         stored = con.execute(
             "select segment_id, sku, model, params_json, fallback_reason from analytics.model_choices where selection_origin = ?",
@@ -128,7 +130,28 @@ def compute_origin(
         # No data on the selection origin (before the first partition): no choices,
         # every series on its class default until the next selection origin.
         choices = {} if stored is None else choices_from_frame(stored)
-    forecasts, selected = forecast_panel(tasks, origin, settings, choices, pool)
+        last_selected = {key: selection_origin for key in choices}
+        # Series selected again since the grid origin (out of control) refit that choice.
+        again = _reselections_since(con, selection_origin, origin)
+        choices.update(choices_from_frame(again))
+        again_on = pd.to_datetime(again["selection_origin"]).dt.date
+        last_selected.update(zip(zip(again["segment_id"], again["sku"], strict=True), again_on, strict=True))
+        if settings.reselect_out_of_control:
+            signals = series_tracking_signals(con, origin, config.accuracy.window_weeks, settings.quantity)
+            reselect = series_to_reselect(
+                signals, last_selected, origin, config.accuracy.window_weeks, config.accuracy.tracking_signal_limit
+            )
+    if reselect:
+        refit_tasks = [task for task in tasks if task["key"] not in reselect]
+        again_tasks = [task for task in tasks if task["key"] in reselect]
+        refits, _ = forecast_panel(refit_tasks, origin, settings, choices, pool)
+        reselected, selected = forecast_panel(again_tasks, origin, settings, None, pool)
+        forecasts = pd.concat([refits, reselected], ignore_index=True)
+        log.info("%s: %d series out of control selected again", origin, len(again_tasks))
+    else:
+        forecasts, selected = forecast_panel(tasks, origin, settings, choices, pool)
+        if choices is not None:
+            selected = selected.iloc[0:0]  # a refit origin keeps only reselections as choices
     scale = {task["key"]: _naive_mae(task["y"]) for task in tasks}
     rows = _forecast_rows(forecasts, origin, scale)
     shares, unallocated = _shares_at(con, origin, rows, members, config)
@@ -153,8 +176,9 @@ def compute_origin(
             shares,
             table_registry.columns("customer_forecast_shares"),
         )
-        if is_selection_origin(origin, settings.selection_every_weeks):
-            _store_choices(con, origin, selected)
+        # Grid origins store every series' choice, other origins the series selected
+        # again (none: clears what an earlier run of this origin stored).
+        _store_choices(con, origin, selected)
         con.execute("commit")
     except Exception:
         con.execute("rollback")
@@ -165,6 +189,7 @@ def compute_origin(
         "computed",
         series=len(tasks),
         selected=len(selected),
+        reselected=len(reselect),
         fallbacks=int(first["fallback_reason"].notna().sum()),
         failed_fits=int(first["fallback_reason"].fillna("").str.contains("failed").sum()),
         forecast_rows=len(rows),
@@ -265,6 +290,19 @@ def _select_at(
     return _choices_frame(selected)
 
 
+def _reselections_since(con: DuckDBPyConnection, grid_origin: date, origin: date) -> pd.DataFrame:
+    """The latest choice of each series selected again after ``grid_origin`` and
+    before ``origin`` (:mod:`restock.forecasting.reselection`)."""
+    return con.execute(
+        """select selection_origin, segment_id, sku, model, params_json, fallback_reason
+           from analytics.model_choices
+           where selection_origin > ? and selection_origin < ?
+           qualify row_number() over (partition by segment_id, sku order by selection_origin desc) = 1
+           order by segment_id, sku""",
+        [grid_origin, origin],
+    ).df()
+
+
 def _choices_frame(selected: pd.DataFrame) -> pd.DataFrame:
     frame = selected.copy()
     frame["segment_id"] = [key[0] for key in frame["key"]]
@@ -326,7 +364,8 @@ def describe(results: list[OriginResult]) -> str:
     return (
         f"{len(results)} origins: {len(computed)} computed, "
         f"{sum(r.status == 'reused' for r in results)} reused, {sum(r.status == 'no_segments' for r in results)} without segments; "
-        f"{sum(r.series for r in computed)} series fitted, {sum(r.fallbacks for r in computed)} on a fallback rule "
+        f"{sum(r.series for r in computed)} series fitted ({sum(r.reselected for r in computed)} selected again "
+        f"out of control), {sum(r.fallbacks for r in computed)} on a fallback rule "
         f"({sum(r.failed_fits for r in computed)} after a failed fit), "
         f"{sum(r.seconds for r in computed):.1f} s"
     )

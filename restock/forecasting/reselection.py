@@ -1,0 +1,103 @@
+"""Series whose forecasts drifted out of control are selected again at the next origin.
+
+The accuracy review flags a segment × SKU series when the tracking signal of its
+horizon-1 forecasts over the last ``accuracy.window_weeks`` complete weeks exceeds
+``accuracy.tracking_signal_limit`` in absolute value (a persistent bias). Without this
+rule the biased model stayed until the next origin of the selection grid, up to 26
+weeks later. With it (``forecasting.reselect_out_of_control``), each refit origin runs
+the backtest again for those series — the same selection as on the grid — and stores
+the new choice under that origin in ``model_choices``; the refits up to the next grid
+origin use it.
+
+Why the signal is computed here from the stored forecasts instead of read from
+``accuracy_reviews``: a backfill computes every origin's forecasts before any review
+(the review is a later asset), so reading the reviews would make the forecasts depend
+on how the days were batched into runs. Only forecasts of earlier origins for weeks
+complete on the origin are used (point in time).
+
+A series (re)selected within the window is not selected again: its signal still holds
+the errors of the model it replaced, and a new backtest would see the same data.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+from duckdb import DuckDBPyConnection
+
+from restock.calendar import last_complete_week_start
+
+
+def series_tracking_signals(
+    con: DuckDBPyConnection, origin: date, window_weeks: int, quantity: str = "requested_qty"
+) -> pd.DataFrame:
+    """Tracking signal of every segment × SKU series' horizon-1 forecasts over the
+    ``window_weeks`` weeks complete on ``origin``, made on earlier origins.
+
+    Actual = demand of the customers that were the series' population on the
+    forecast's origin (``forecast_members``), as in the accuracy review. Returns
+    segment_id, sku, n_periods, tracking_signal (0 when every error is 0), sorted by
+    key; errors are summed in week order so a re-run reproduces the last digit.
+    """
+    if quantity not in ("requested_qty", "ordered_qty"):
+        raise ValueError(f"quantity must be requested_qty or ordered_qty, got {quantity!r}")
+    last = last_complete_week_start(origin)
+    first = last - timedelta(weeks=window_weeks - 1)
+    points = con.execute(
+        f"""
+        with fc as (
+            select forecast_origin, segment_id, sku, period_start, forecast_qty
+            from analytics.segment_forecasts
+            where horizon = 1 and period_start between ? and ? and forecast_origin < ?
+        ),
+        members as (
+            select forecast_origin, customer_id, segment_id from analytics.forecast_members
+            where forecast_origin in (select distinct forecast_origin from fc)
+        ),
+        actual as (
+            select m.forecast_origin, m.segment_id, w.sku, w.week_start, sum(w.{quantity})::double as qty
+            from marts.customer_sku_weekly_demand w join members m using (customer_id)
+            where w.week_start between ? and ?
+            group by all
+        )
+        select fc.segment_id, fc.sku, fc.period_start, fc.forecast_qty - coalesce(a.qty, 0) as error
+        from fc left join actual a
+          on a.forecast_origin = fc.forecast_origin and a.segment_id = fc.segment_id
+         and a.sku = fc.sku and a.week_start = fc.period_start
+        order by fc.segment_id, fc.sku, fc.period_start
+        """,
+        [first, last, origin, first, last],
+    ).df()
+    if points.empty:
+        return pd.DataFrame(columns=["segment_id", "sku", "n_periods", "tracking_signal"])
+    points["abs_error"] = points["error"].abs()
+    grouped = points.groupby(["segment_id", "sku"], sort=True)
+    out = grouped.agg(n_periods=("error", "size"), total=("error", "sum"), mad=("abs_error", "mean")).reset_index()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["tracking_signal"] = np.where(out["mad"] > 0, out["total"] / out["mad"], 0.0)
+    return out[["segment_id", "sku", "n_periods", "tracking_signal"]]
+
+
+def series_to_reselect(
+    signals: pd.DataFrame,
+    last_selected: dict[tuple[str, str], date],
+    origin: date,
+    window_weeks: int,
+    limit: float,
+) -> set[tuple[str, str]]:
+    """Keys (segment_id, sku) with |tracking signal| > ``limit`` whose latest
+    selection (``last_selected``: grid or an earlier reselection; none = never
+    selected) was made before the window's first week, so every forecast of the window
+    comes from that choice: the signal judges it, not the model it replaced."""
+    if not limit > 0:
+        raise ValueError(f"limit must be positive, got {limit!r}")
+    window_start = last_complete_week_start(origin) - timedelta(weeks=window_weeks - 1)
+    flagged = signals[np.abs(signals["tracking_signal"].astype(float)) > limit]
+    keys = set()
+    for segment_id, sku in zip(flagged["segment_id"], flagged["sku"], strict=True):
+        selected = last_selected.get((segment_id, sku))
+        if selected is None or selected < window_start:
+            keys.add((segment_id, sku))
+    return keys
