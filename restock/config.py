@@ -304,6 +304,8 @@ class ForecastingConfig(Section):
     )
     backtest_origins: BacktestOrigins = BacktestOrigins(smooth=3, erratic=3, intermittent=8, lumpy=8)
     reselect_out_of_control: Flag = True  # a series whose tracking signal is out of control is selected again
+    reconciliation: Literal["auto", "bottom_up", "top_down", "ols", "mint_wls"] = "auto"  # how levels add up
+    reconciliation_window_weeks: PositiveInt = 13  # auto: backtest over the origins of these weeks
     share_window_weeks: PositiveInt = 13  # customer share of its segment, for customer x SKU
     workers: PositiveInt = 2  # processes fitting series in parallel
 
@@ -378,6 +380,12 @@ class ReplenishmentConfig(Section):
     suggestion_rounding: Literal["nearest", "up", "down"] = "nearest"
     allocation: AllocationConfig = AllocationConfig()
     alerts: AlertsConfig = AlertsConfig()
+
+    def warehouse_of(self, region: object) -> str | None:
+        """The warehouse serving a customer of ``region`` (decision 1); None: none does."""
+        if isinstance(region, str) and region in self.region_warehouse:
+            return self.region_warehouse[region]
+        return self.default_warehouse
 
 
 # --------------------------------------------------------------------------- publishing

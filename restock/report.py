@@ -34,10 +34,10 @@ ANALYTICS_PREVIEWS = {
     "customer_segments": "select segment_id, lifecycle_state, count(*) as customers from analytics.customer_segments "
     "where as_of_date = (select max(as_of_date) from analytics.customer_segments) "
     "group by all order by customers desc limit 6",
-    "demand_forecasts": "select level, segment_id, sku, period_start, horizon, round(forecast_qty, 1) as forecast_qty, "
+    "demand_forecasts": "select level, sku, period_start, horizon, round(forecast_qty, 1) as forecast_qty, "
     "round(lower_qty, 1) as lower_qty, round(upper_qty, 1) as upper_qty, model from analytics.demand_forecasts "
-    "where as_of_date = (select max(as_of_date) from analytics.forecast_runs) and level = 'segment' and horizon = 1 "
-    "order by forecast_qty desc limit 5",
+    "where as_of_date = (select max(as_of_date) from analytics.forecast_runs) and level in ('total', 'sku') "
+    "and horizon = 1 order by level = 'total' desc, forecast_qty desc limit 6",
     "replenishment_plan": "select warehouse_id, sku, round(inventory_position, 0) as position, round(daily_demand_mean, 1) "
     "as daily_demand, round(safety_stock, 0) as safety_stock, round(order_up_to, 0) as order_up_to, recommended_order_qty, "
     "round(days_of_supply, 1) as days_of_supply from analytics.replenishment_plan "

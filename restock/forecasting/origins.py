@@ -29,6 +29,7 @@ from restock import table_registry
 from restock.calendar import last_complete_week_start
 from restock.config import ForecastingConfig, RestockConfig
 from restock.forecasting.disaggregation import customer_shares
+from restock.forecasting.levels import aggregate_tasks, reconcile_origin, reconciliation_row
 from restock.forecasting.panel import (
     build_series,
     choices_from_frame,
@@ -37,7 +38,7 @@ from restock.forecasting.panel import (
     selection_origin_for,
 )
 from restock.forecasting.reselection import series_to_reselect, series_tracking_signals
-from restock.forecasting.tables import CHOICE_COLUMNS, FORECAST_COLUMNS
+from restock.forecasting.tables import CHOICE_COLUMNS, FORECAST_COLUMNS, LEVEL_COLUMNS
 from restock.warehouse import replace_day, replace_rows
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,7 @@ class OriginResult:
     forecast_rows: int = 0
     share_rows: int = 0
     unallocated_series: int = 0
+    reconciliation: str = ""  # method that made the levels coherent
     seconds: float = 0.0
 
 
@@ -117,6 +119,7 @@ def compute_origin(
         return OriginResult(origin, "no_segments")
     population = _series_members(members)
     tasks = _series(con, origin, population, config)
+    panel_tasks = tasks + aggregate_tasks(tasks)  # + the SKU and total series (levels)
     selection_origin = selection_origin_for(origin, settings)
     choices = None
     reselect: set[tuple] = set()
@@ -142,30 +145,52 @@ def compute_origin(
                 signals, last_selected, origin, config.accuracy.window_weeks, config.accuracy.tracking_signal_limit
             )
     if reselect:
-        refit_tasks = [task for task in tasks if task["key"] not in reselect]
-        again_tasks = [task for task in tasks if task["key"] in reselect]
+        refit_tasks = [task for task in panel_tasks if task["key"] not in reselect]
+        again_tasks = [task for task in panel_tasks if task["key"] in reselect]
         refits, _ = forecast_panel(refit_tasks, origin, settings, choices, pool)
         reselected, selected = forecast_panel(again_tasks, origin, settings, None, pool)
         forecasts = pd.concat([refits, reselected], ignore_index=True)
         log.info("%s: %d series out of control selected again", origin, len(again_tasks))
     else:
-        forecasts, selected = forecast_panel(tasks, origin, settings, choices, pool)
+        forecasts, selected = forecast_panel(panel_tasks, origin, settings, choices, pool)
         if choices is not None:
             selected = selected.iloc[0:0]  # a refit origin keeps only reselections as choices
-    scale = {task["key"]: _naive_mae(task["y"]) for task in tasks}
-    rows = _forecast_rows(forecasts, origin, scale)
+    scale = {task["key"]: _naive_mae(task["y"]) for task in panel_tasks}
+    rows, level_rows, reconciled = reconcile_origin(
+        con,
+        origin,
+        _forecast_rows(forecasts, origin, scale),
+        tasks,
+        settings.reconciliation,
+        settings.reconciliation_window_weeks,
+        settings.share_window_weeks,
+        settings.interval_level,
+        settings.quantity,
+    )
     shares, unallocated = _shares_at(con, origin, rows, members, config)
     # One transaction for the origin's forecasts, population, shares and choices: a
     # failure leaves the previous set of the origin whole.
     con.execute("begin transaction")
     try:
         replace_rows(con, "analytics.segment_forecasts", "forecast_origin", origin, rows, FORECAST_COLUMNS)
+        replace_rows(con, "analytics.level_forecasts", "forecast_origin", origin, level_rows, LEVEL_COLUMNS)
+        replace_rows(
+            con,
+            "analytics.reconciliations",
+            "forecast_origin",
+            origin,
+            reconciliation_row(origin, reconciled),
+            table_registry.columns("reconciliations"),
+        )
         replace_rows(
             con,
             "analytics.forecast_members",
             "forecast_origin",
             origin,
-            population.assign(forecast_origin=origin),
+            population.assign(
+                forecast_origin=origin,
+                warehouse_id=[config.replenishment.warehouse_of(region) for region in population["region"]],
+            ),
             table_registry.columns("forecast_members"),
         )
         replace_rows(
@@ -195,18 +220,19 @@ def compute_origin(
         forecast_rows=len(rows),
         share_rows=len(shares),
         unallocated_series=unallocated,
+        reconciliation=reconciled.method,
         seconds=round(time.monotonic() - started, 2),
     )
 
 
 def _members(con: DuckDBPyConnection, day: date, config: RestockConfig) -> pd.DataFrame | None:
-    """Customer → segment and lifecycle state on ``day``: the stored customer_segments
+    """Customer → segment, lifecycle state and region on ``day``: the stored customer_segments
     rows, or computed from the marts when that day's segments were never
     materialized (e.g. a selection origin before a backfill's first day); None when
     the marts hold nothing for the day (before the first partition)."""
     stored = con.execute(
-        "select customer_id, segment_id, lifecycle_state from analytics.customer_segments where as_of_date = ?"
-        " order by customer_id",
+        "select customer_id, segment_id, lifecycle_state, region from analytics.customer_segments"
+        " where as_of_date = ? order by customer_id",
         [day],
     ).df()
     if len(stored):
@@ -215,7 +241,9 @@ def _members(con: DuckDBPyConnection, day: date, config: RestockConfig) -> pd.Da
         return None
     from restock.segmentation.tables import customer_segments_for_day
 
-    return customer_segments_for_day(con, day, config.segmentation)[["customer_id", "segment_id", "lifecycle_state"]]
+    return customer_segments_for_day(con, day, config.segmentation)[
+        ["customer_id", "segment_id", "lifecycle_state", "region"]
+    ]
 
 
 SERIES_STATES = ("new", "active", "at_risk", "churned")
@@ -278,7 +306,7 @@ def _select_at(
     if members is None:
         return None
     tasks = _series(con, selection_origin, _series_members(members), config)
-    _, selected = forecast_panel(tasks, selection_origin, settings, None, pool)
+    _, selected = forecast_panel(tasks + aggregate_tasks(tasks), selection_origin, settings, None, pool)
     replace_day(
         con,
         "analytics.model_choices",
@@ -337,7 +365,8 @@ def _forecast_rows(forecasts: pd.DataFrame, origin: date, scale: dict) -> pd.Dat
     rows["sku"] = [key[1] for key in rows["key"]]
     rows["naive_mae"] = [scale.get(key) for key in rows["key"]]
     rows["fallback_reason"] = rows["fallback_reason"].astype(object)
-    return rows[FORECAST_COLUMNS]
+    # base_qty, base_sd and proportion come with the reconciliation (levels.reconcile_origin)
+    return rows[[c for c in FORECAST_COLUMNS if c not in ("base_qty", "base_sd", "proportion")]]
 
 
 def _shares_at(

@@ -182,6 +182,71 @@ def gate_frame(
     frame.insert(1, "_source_row", range(1, len(frame) + 1))
     if table == "customer_order_suggestions":
         frame = _with_availability(frame, con, day, config.replenishment.allocation.available_includes_in_transit)
+    if table == "demand_forecasts":
+        frame = _with_level_checks(frame)
+    return frame
+
+
+# Key columns each level of demand_forecasts fills (the others are null); customer rows
+# may lack a warehouse (a region no warehouse serves), so warehouse_id is free there.
+LEVEL_KEYS = {
+    "total": (),
+    "sku": ("sku",),
+    "warehouse": ("warehouse_id", "sku"),
+    "segment": ("segment_id", "sku"),
+    "customer": ("customer_id", "segment_id", "sku"),
+}
+
+
+def _with_level_checks(frame: pd.DataFrame) -> pd.DataFrame:
+    """_level_columns_ok (a row fills its level's key columns and no other, and names
+    its model unless it is a warehouse row) and _children_gap (how far a row is from
+    the sum of the level below it, relative to max(1, its quantity); null where the
+    level below has no rows for it). Computed independently of the view."""
+    import numpy as np
+
+    key_columns = ("warehouse_id", "segment_id", "customer_id", "sku")
+    ok = np.zeros(len(frame), dtype=bool)
+    for level, filled in LEVEL_KEYS.items():
+        rows = (frame["level"] == level).to_numpy()
+        good = rows.copy()
+        for column in key_columns:
+            present = frame[column].notna().to_numpy()
+            if column in filled:
+                good &= present
+            elif not (level == "customer" and column == "warehouse_id"):
+                good &= ~present
+        if level != "warehouse":
+            good &= frame["model"].notna().to_numpy()
+        ok |= good
+    frame["_level_columns_ok"] = ok
+    gap = np.full(len(frame), np.nan)
+    week = ["horizon"]
+    for parent, child, on in (
+        ("total", "sku", []),
+        ("sku", "segment", ["sku"]),
+        ("segment", "customer", ["segment_id", "sku"]),
+    ):
+        sums = frame[frame["level"] == child].groupby([*on, *week], dropna=False)["forecast_qty"].sum()
+        parents = frame[frame["level"] == parent]
+        joined = parents[[*on, *week, "forecast_qty"]].merge(
+            sums.rename("_children").reset_index(), on=[*on, *week], how="left"
+        )
+        scale = np.maximum(1.0, joined["forecast_qty"].to_numpy(dtype=float))
+        gap[parents.index.to_numpy()] = (
+            np.abs(joined["forecast_qty"].to_numpy(dtype=float) - joined["_children"].to_numpy(dtype=float)) / scale
+        )
+    # Warehouse rows: their sum may fall short of the SKU (customers without a warehouse), never exceed it.
+    warehouses = frame[frame["level"] == "warehouse"].groupby(["sku", "horizon"])["forecast_qty"].sum()
+    skus = frame[frame["level"] == "sku"]
+    joined = skus[["sku", "horizon", "forecast_qty"]].merge(
+        warehouses.rename("_warehouses").reset_index(), on=["sku", "horizon"], how="left"
+    )
+    over = np.maximum(0.0, joined["_warehouses"].to_numpy(dtype=float) - joined["forecast_qty"].to_numpy(dtype=float))
+    over = over / np.maximum(1.0, joined["forecast_qty"].to_numpy(dtype=float))
+    sku_rows = skus.index.to_numpy()
+    gap[sku_rows] = np.fmax(gap[sku_rows], over)  # fmax: a NaN (no segment rows) yields the other
+    frame["_children_gap"] = gap
     return frame
 
 

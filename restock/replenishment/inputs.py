@@ -100,9 +100,9 @@ def read_customers(con: DuckDBPyConnection, day: date, config: RestockConfig) ->
            where s.as_of_date = ? order by s.customer_id""",
         [day],
     ).df()
-    frame["warehouse_id"] = frame["region"].map(config.replenishment.region_warehouse).astype(object)
-    if config.replenishment.default_warehouse is not None:
-        frame["warehouse_id"] = frame["warehouse_id"].fillna(config.replenishment.default_warehouse)
+    frame["warehouse_id"] = pd.Series(
+        [config.replenishment.warehouse_of(region) for region in frame["region"]], index=frame.index, dtype=object
+    )
     unmapped = frame[frame["warehouse_id"].isna()][["customer_id", "region"]].reset_index(drop=True)
     if len(unmapped):
         log.warning(

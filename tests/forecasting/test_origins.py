@@ -22,7 +22,16 @@ CUSTOMERS = {"c1": "S1", "c2": "S1", "c3": "S1", "c4": "S2", "c5": "S2", "c6": "
 SKUS = ("K1", "K2", "K3")
 FIRST_DAY, LAST_DAY = date(2025, 2, 17), date(2025, 3, 11)  # 3+ weeks, 4 origins
 CLOSED_FROM = date(2025, 2, 3)  # c3 closes (a Monday): no orders from that week on
-CHURNED_FROM = date(2025, 1, 1)  # c6 is "churned" from then on, yet keeps buying (irregular)
+CHURNED_FROM = date(2025, 1, 1)
+# restock.yaml maps 城东区 to WH01 and 城北区 to WH02; a region it does not list has no warehouse
+REGIONS = {
+    "c1": "城东区",
+    "c2": "城东区",
+    "c3": "城东区",
+    "c4": "城北区",
+    "c5": "城北区",
+    "c6": "外地",
+}  # c6 is "churned" from then on, yet keeps buying (irregular)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +67,7 @@ def _warehouse(path: Path, demand: pd.DataFrame) -> duckdb.DuckDBPyConnection:
     con.execute("create table marts.customers (as_of_date date, customer_id varchar)")  # empty: no fallback segments
     con.execute("create schema analytics")
     con.execute("""create table analytics.customer_segments (as_of_date date, customer_id varchar,
-                   segment_id varchar, lifecycle_state varchar)""")
+                   segment_id varchar, lifecycle_state varchar, region varchar)""")
     day = START
     while day <= LAST_DAY + timedelta(days=7):
         for customer, segment in CUSTOMERS.items():
@@ -67,7 +76,10 @@ def _warehouse(path: Path, demand: pd.DataFrame) -> duckdb.DuckDBPyConnection:
                 state = "churned"
             if customer == "c3" and day >= CLOSED_FROM:
                 state = "closed"
-            con.execute("insert into analytics.customer_segments values (?, ?, ?, ?)", [day, customer, segment, state])
+            con.execute(
+                "insert into analytics.customer_segments values (?, ?, ?, ?, ?)",
+                [day, customer, segment, state, REGIONS[customer]],
+            )
         day += timedelta(days=1)
     tables.ensure_tables(con)
     return con
@@ -205,7 +217,7 @@ def test_accuracy_review_by_hand(tmp_path):
     # c2 was in segment S on the first origin only: its week-2 demand is not S's actual.
     con.execute("""insert into analytics.forecast_members values
         ('2025-01-05', 'c1', 'S'), ('2025-01-05', 'c2', 'S'), ('2025-01-12', 'c1', 'S'), ('2025-01-12', 'c2', 'T')""")
-    con.execute("""insert into analytics.segment_forecasts values
+    con.execute("""insert into analytics.segment_forecasts (forecast_origin, segment_id, sku, period_start, horizon, forecast_qty, lower_qty, upper_qty, model, method, fallback_reason, naive_mae) values
         ('2025-01-05', 'S', 'K', '2025-01-06', 1, 24.0, 0, 30, 'combination', 'selection', null, 5.0),
         ('2025-01-12', 'S', 'K', '2025-01-13', 1, 16.0, 0, 30, 'combination', 'refit', null, 4.0),
         ('2025-01-05', 'S', 'K', '2025-01-13', 2, 25.0, 0, 30, 'combination', 'selection', null, 5.0)""")
@@ -237,7 +249,7 @@ def test_accuracy_review_uses_the_metrics_module_a_perfect_forecast_has_no_bias(
         t(customer_id, sku, week_start, ordered_qty, requested_qty)""")
     tables.ensure_tables(con)
     con.execute("insert into analytics.forecast_members values ('2025-01-05', 'c1', 'S'), ('2025-01-12', 'c1', 'S')")
-    con.execute("""insert into analytics.segment_forecasts values
+    con.execute("""insert into analytics.segment_forecasts (forecast_origin, segment_id, sku, period_start, horizon, forecast_qty, lower_qty, upper_qty, model, method, fallback_reason, naive_mae) values
         ('2025-01-05', 'S', 'K', '2025-01-06', 1, 14.0, 0, 30, 'combination', 'selection', null, 5.0),
         ('2025-01-12', 'S', 'K', '2025-01-13', 1, 36.0, 0, 40, 'combination', 'refit', null, 4.0),
         ('2025-01-05', 'S', 'Z', '2025-01-06', 1, 0.0, 0, 0, 'zero', 'selection', null, null),

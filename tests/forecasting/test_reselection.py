@@ -55,7 +55,8 @@ def _warehouse(path: Path) -> duckdb.DuckDBPyConnection:
     con.execute("create schema analytics")
     con.execute(
         """create table analytics.customer_segments as
-           select d::date as as_of_date, c as customer_id, 'S1' as segment_id, 'active' as lifecycle_state
+           select d::date as as_of_date, c as customer_id, 'S1' as segment_id, 'active' as lifecycle_state,
+                  '城东区' as region
            from range(?::date, ?::date + 1, interval 1 day) t(d), unnest(?) u(c)""",
         [START, LAST_DAY, list(CUSTOMERS)],
     )

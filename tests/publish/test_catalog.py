@@ -35,6 +35,8 @@ TABLES = (
     "customer_segments",
     "product_classes",
     "segment_forecasts",
+    "level_forecasts",
+    "reconciliations",
     "customer_forecast_shares",
     "forecast_members",
     "model_choices",

@@ -44,7 +44,7 @@ def _build_warehouse(path: Path, days=(D1, D2)) -> None:
     for sku in ("S1", "S2"):
         for h in (1, 2):
             con.execute(
-                "insert into analytics.segment_forecasts values (?, 'SEG1', ?, ?, ?, 100, 80, 120, "
+                "insert into analytics.segment_forecasts (forecast_origin, segment_id, sku, period_start, horizon, forecast_qty, lower_qty, upper_qty, model, method, fallback_reason, naive_mae) values (?, 'SEG1', ?, ?, ?, 100, 80, 120, "
                 "'combination', 'combination', null, 10)",
                 [ORIGIN, sku, date(2024, 1, 1 + 7 * h), h],
             )
@@ -242,7 +242,7 @@ def _forecast_horizons(warehouse: Path, horizons) -> None:
     for sku in ("S1", "S2"):
         for h in horizons:
             con.execute(
-                "insert into analytics.segment_forecasts values (?, 'SEG1', ?, ?, ?, 100, 80, 120, "
+                "insert into analytics.segment_forecasts (forecast_origin, segment_id, sku, period_start, horizon, forecast_qty, lower_qty, upper_qty, model, method, fallback_reason, naive_mae) values (?, 'SEG1', ?, ?, ?, 100, 80, 120, "
                 "'combination', 'combination', null, 10)",
                 [ORIGIN, sku, date(2024, 1, 1) + timedelta(weeks=h), h],
             )
