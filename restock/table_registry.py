@@ -227,9 +227,10 @@ def create_table_sql(name: str) -> str:
 
 def ensure_tables(con: DuckDBPyConnection, names: Iterable[str]) -> None:
     """Create the schemas and tables ``names`` that do not exist yet. An existing table
-    is left as it is, but for one migration: a column the registry declares
+    is left as it is, but for two migrations: a column the registry declares
     ``DECIMAL(p,s)`` that the table holds as DOUBLE (amounts before issue 12) is
-    converted in place, its values rounded to the scale."""
+    converted in place, its values rounded to the scale; nullable columns the registry
+    adds after the table's last column are added (null in the existing rows)."""
     names = list(names)
     statements = [create_table_sql(name) for name in names]
     for schema in dict.fromkeys(table(name)["relation"].split(".")[0] for name in names):
@@ -238,6 +239,31 @@ def ensure_tables(con: DuckDBPyConnection, names: Iterable[str]) -> None:
         con.execute(statement)
     for name in names:
         _decimal_columns_from_double(con, name)
+        _trailing_columns_added(con, name)
+
+
+def _trailing_columns_added(con: DuckDBPyConnection, name: str) -> None:
+    """Add the registry's columns that an existing table lacks when they follow all of
+    its columns, in order, and are nullable; any other difference is left as it is
+    (only a migration written for it can fix that)."""
+    entry = table(name)
+    schema, relation = entry["relation"].split(".")
+    found = [
+        row[0]
+        for row in con.execute(
+            """select column_name from information_schema.columns
+               where table_schema = ? and table_name = ? order by ordinal_position""",
+            [schema, relation],
+        ).fetchall()
+    ]
+    wanted = list(entry["columns"])
+    if found == wanted or not found:
+        return
+    extra = wanted[len(found) :]
+    if wanted[: len(found)] != found or any(not entry["columns"][c].get("nullable", True) for c in extra):
+        return
+    for column in extra:
+        con.execute(f'alter table {entry["relation"]} add column "{column}" {entry["columns"][column]["type"]}')
 
 
 def _decimal_columns_from_double(con: DuckDBPyConnection, name: str) -> None:

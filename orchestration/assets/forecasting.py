@@ -133,10 +133,12 @@ def product_classes(
     deps=[CUSTOMER_SEGMENTS, PRODUCT_CLASSES, MARTS["customer_sku_weekly_demand"]],
     kinds={"python", "statsmodels", "duckdb"},
     description=(
-        "analytics.demand_forecasts (view): weekly demand per segment x SKU and per customer x SKU for the next "
-        "horizon_weeks, with an interval and the model used. Refreshed once per order cycle (the cut-off weekday); "
+        "analytics.demand_forecasts (view): weekly demand for the next horizon_weeks at every level (total, SKU, "
+        "warehouse x SKU, segment x SKU, customer x SKU; the levels add up, reconciled by a method chosen by "
+        "backtest), with an interval and the model used. Refreshed once per order cycle (the cut-off weekday); "
         "the days in between reuse that origin's forecast. Model selection by rolling-origin backtest every "
-        "selection_every_weeks, refits in between (restock/forecasting/panel.py). Fitted by a process pool."
+        "selection_every_weeks and for series out of control, refits in between (restock/forecasting/panel.py). "
+        "Fitted by a process pool."
     ),
 )
 def demand_forecasts(
@@ -196,8 +198,9 @@ def demand_forecasts(
     kinds={"python", "duckdb"},
     description=(
         "analytics.forecast_accuracy (view): past forecasts against what then happened over the last "
-        "accuracy.window_weeks complete weeks: WAPE, MASE, bias and tracking signal per level (total, segment, "
-        "SKU, series) and horizon; out_of_control flags |tracking signal| above the configured limit."
+        "accuracy.window_weeks complete weeks: WAPE, MASE, bias, tracking signal and 80 % interval coverage per "
+        "level (total, warehouse, segment, SKU, series, customer) and horizon; out_of_control flags |tracking "
+        "signal| above the configured limit."
     ),
 )
 def forecast_accuracy(

@@ -4,6 +4,7 @@ then happened (I/O: reads the forecast tables and the weekly demand mart, writes
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import date, timedelta
 
@@ -17,6 +18,41 @@ from restock.config import RestockConfig
 from restock.forecasting import metrics
 from restock.forecasting.panel import forecast_origin
 from restock.warehouse import replace_day
+
+log = logging.getLogger(__name__)
+
+# Exact sums in DuckDB (the same to the last digit whatever order its threads add in).
+EXACT = "decimal(38, 12)"
+# Per level × key × horizon: the sums every score is computed from (metrics.*_from_sums).
+_SUMS = [
+    "key",
+    "horizon",
+    "n_periods",
+    "actual_qty",
+    "forecast_qty",
+    "abs_error",
+    "error",
+    "abs_actual",
+    "mase",
+    "weekly_error",
+    "weekly_abs_error",
+    "n_weeks",
+    "interval_coverage",
+]
+_LEVEL_COLUMNS = [
+    "level",
+    "key",
+    "horizon",
+    "n_periods",
+    "actual_qty",
+    "forecast_qty",
+    "wape",
+    "mase",
+    "bias",
+    "tracking_signal",
+    "out_of_control",
+    "interval_coverage",
+]
 
 
 def run_accuracy(con: DuckDBPyConnection, days: Iterable[date], config: RestockConfig) -> list[tuple[date, int]]:
@@ -47,111 +83,352 @@ def accuracy_review(
     con: DuckDBPyConnection, review_date: date, window_weeks: int, limit: float, quantity: str = "requested_qty"
 ) -> pd.DataFrame:
     """Past forecasts against what happened, for the ``window_weeks`` weeks complete on
-    ``review_date``: one row per level (total / segment / sku) × key × horizon, plus
-    level ``series`` (segment|sku) at horizon 1.
+    ``review_date``: one row per level × key × horizon.
 
-    The actual of a segment × SKU × week is the demand of the customers that were in
-    the segment on the forecast's origin (the population the forecast was made for).
+    Levels and the points (forecast, actual) each is scored on:
+
+    - ``total`` ("all"), ``segment`` (segment_id), ``sku``: segment × SKU × week points
+      of every horizon; ``series`` (``<segment_id>|<sku>``): the same at horizon 1.
+      The actual of a segment × SKU × week is the demand of the customers that were in
+      the segment on the forecast's origin (the population the forecast was made for);
+    - ``warehouse`` (warehouse_id): warehouse × SKU × week points of every horizon,
+      forecast = Σ segment forecast × share of its customers, actual = Σ their demand.
+      A customer's warehouse is the one stored with it in forecast_members on the
+      forecast's origin (its region's on that day: restock.yaml
+      ``replenishment.region_warehouse``, else ``default_warehouse``); customers with
+      none are left out of this level (counted in a log line);
+    - ``customer``: key "all" per horizon over every customer × SKU × week point, and
+      one row per customer (key customer_id) at horizon 1 over its customer × SKU ×
+      week points. Forecast = segment forecast × the customer's share on that origin
+      (0 without a share), actual = the customer's demand for the SKU that week; the
+      customers are the segment's members on the forecast's origin.
+
     error = forecast − actual (positive: over-forecast). wape = Σ|e| / Σ actual;
     bias = Σe / Σ actual; mase = mean of |e| / in-sample naive MAE of the series
-    (points without a scale skipped); tracking_signal = Σ E_t / mean |E_t| over the
-    weeks, E_t the level's summed error of week t (0 when every E_t is 0: no bias);
-    out_of_control = |TS| > ``limit``. The formulas are :mod:`restock.forecasting.metrics`.
-    The points are read in the order of their key, so every float sum adds its terms in
-    the same order on every run (a re-run reproduces the last digit).
+    (points without a scale skipped; no scale is stored below the segment × SKU
+    series, so null at warehouse and customer level); tracking_signal = Σ E_t / mean
+    |E_t| over the weeks, E_t the key's summed error of week t (0 when every E_t is 0:
+    no bias); out_of_control = |TS| > ``limit``; interval_coverage = share of points
+    with lower ≤ actual ≤ upper, where the points are the key × week sums of forecast
+    and actual, with the interval published for them: total and sku the
+    level_forecasts bounds (where the week has them), series the segment × SKU bounds,
+    else the summed segment × SKU bounds (segment; warehouse: segment bound × share of
+    its customers; total and sku of origins without level forecasts) — a sum of bounds
+    is wider than the interval of the sum, so that coverage overstates; at customer
+    level each customer × SKU × week with the customer's own bounds (forecast ×
+    lower_ratio / upper_ratio of customer_forecast_shares; segment bound × share where
+    those are null or absent). The formulas are :mod:`restock.forecasting.metrics`.
+
+    The points are read in the order of their key and DuckDB adds decimals, so every
+    sum adds the same terms in the same order on every run (a re-run reproduces the
+    last digit).
     """
     last = last_complete_week_start(review_date)
     first = last - timedelta(weeks=window_weeks - 1)
     if quantity not in ("requested_qty", "ordered_qty"):
         raise ValueError(f"quantity must be requested_qty or ordered_qty, got {quantity!r}")
-    points = con.execute(
-        f"""
-        with fc as (
-            select * from analytics.segment_forecasts
-            where period_start between ? and ? and forecast_origin <= ?
-        ),
-        members as (
-            select forecast_origin, customer_id, segment_id from analytics.forecast_members
-            where forecast_origin in (select distinct forecast_origin from fc)
-        ),
-        actual as (
-            select m.forecast_origin, m.segment_id, w.sku, w.week_start, sum(w.{quantity})::double as qty
-            from marts.customer_sku_weekly_demand w join members m using (customer_id)
-            where w.week_start between ? and ?
-            group by all
-        )
-        select fc.segment_id, fc.sku, fc.horizon, fc.period_start, fc.forecast_qty, fc.naive_mae,
-               coalesce(a.qty, 0) as actual_qty
-        from fc left join actual a
-          on a.forecast_origin = fc.forecast_origin and a.segment_id = fc.segment_id
-         and a.sku = fc.sku and a.week_start = fc.period_start
-        order by fc.segment_id, fc.sku, fc.horizon, fc.period_start, fc.forecast_origin
-        """,
-        [first, last, review_date, first, last],
-    ).df()
     columns = table_registry.columns("accuracy_reviews")
-    if points.empty:
-        return pd.DataFrame(columns=columns)
-    points["error"] = points["forecast_qty"] - points["actual_qty"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        points["scaled"] = np.where(points["naive_mae"] > 0, points["error"].abs() / points["naive_mae"], np.nan)
-    points["total"] = "all"
-    points["series"] = points["segment_id"] + "|" + points["sku"]
-    frames = []
-    for level, key_column in (("total", "total"), ("segment", "segment_id"), ("sku", "sku"), ("series", "series")):
-        subset = points if level != "series" else points[points["horizon"] == 1]
-        frames.append(_summarise(subset, key_column, level, limit))
-    out = pd.concat(frames, ignore_index=True)
+    try:
+        # The reviewed forecasts, and the demand of each forecast's population: every
+        # member of a segment on an origin, for the weeks that origin forecast.
+        con.execute(
+            f"""create or replace temp table {_FORECASTS} as
+                select forecast_origin, segment_id, sku, horizon, period_start, forecast_qty, lower_qty, upper_qty,
+                       naive_mae
+                from analytics.segment_forecasts where period_start between ? and ? and forecast_origin <= ?""",
+            [first, last, review_date],
+        )
+        con.execute(
+            f"""create or replace temp table {_DEMAND} as
+                select m.forecast_origin, m.segment_id, w.customer_id, w.sku, w.week_start as period_start,
+                       sum(w.{quantity}::{EXACT}) as qty
+                from marts.customer_sku_weekly_demand w
+                join (select distinct forecast_origin, period_start from {_FORECASTS}) o on o.period_start = w.week_start
+                join analytics.forecast_members m
+                  on m.forecast_origin = o.forecast_origin and m.customer_id = w.customer_id
+                where w.week_start between ? and ?
+                group by all""",
+            [first, last],
+        )
+        points = con.execute(
+            f"""
+            with actual as (
+                select forecast_origin, segment_id, sku, period_start, sum(qty)::double as qty
+                from {_DEMAND} group by all
+            )
+            select fc.segment_id, fc.sku, fc.horizon, fc.period_start, fc.forecast_qty, fc.naive_mae,
+                   coalesce(a.qty, 0) as actual_qty, fc.lower_qty, fc.upper_qty
+            from {_FORECASTS} fc left join actual a using (forecast_origin, segment_id, sku, period_start)
+            order by fc.segment_id, fc.sku, fc.horizon, fc.period_start, fc.forecast_origin
+            """
+        ).df()
+        if points.empty:
+            return pd.DataFrame(columns=columns)
+        points["error"] = points["forecast_qty"] - points["actual_qty"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            points["scaled"] = np.where(points["naive_mae"] > 0, points["error"].abs() / points["naive_mae"], np.nan)
+        points["total"] = "all"
+        points["series"] = points["segment_id"] + "|" + points["sku"]
+        frames = []
+        published = _level_bounds(con, first, last, review_date)
+        for level, key_column in (("total", "total"), ("segment", "segment_id"), ("sku", "sku"), ("series", "series")):
+            subset = points if level != "series" else points[points["horizon"] == 1]
+            frames.append(_summarise(subset, key_column, level, limit, published.get(level)))
+        frames.extend(_below_series(con, review_date, limit))
+    finally:
+        for name in (_POINTS, _DEMAND, _FORECASTS):
+            con.execute(f"drop table if exists {name}")
+    out = pd.concat([f for f in frames if len(f)], ignore_index=True)
     out["review_date"] = review_date
     out["window_weeks"] = window_weeks
     return out[columns]
 
 
-def _summarise(points: pd.DataFrame, key_column: str, level: str, limit: float) -> pd.DataFrame:
-    """One row per key × horizon; WAPE, bias, tracking signal and the out-of-control
-    flag from :mod:`restock.forecasting.metrics` (the one definition of each)."""
-    group = [key_column, "horizon"]
-    sums = points.groupby(group).agg(
-        n_periods=("period_start", "nunique"),
-        actual_qty=("actual_qty", "sum"),
-        forecast_qty=("forecast_qty", "sum"),
-        mase=("scaled", "mean"),
+def _summarise(
+    points: pd.DataFrame, key_column: str, level: str, limit: float, bounds: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """One row per key × horizon of segment × SKU × week ``points``: WAPE, bias,
+    tracking signal, out-of-control flag and interval coverage from
+    :mod:`restock.forecasting.metrics` (the one definition of each), from per-group
+    sums over the points in the order they were read (:func:`_group_sums`)."""
+    return _scores(_group_sums(points, key_column, bounds), level, limit)
+
+
+def _group_sums(points: pd.DataFrame, key_column: str, bounds: pd.DataFrame | None = None) -> pd.DataFrame:
+    """:data:`_SUMS` per ``key_column`` × horizon (in key, horizon order); coverage on
+    the key × week sums, against the summed bounds of the points or, where ``bounds``
+    (key, horizon, period_start, lower_qty, upper_qty) has the key × week, those. Each
+    sum is a ``np.bincount`` over the group codes, which adds the points one after the
+    other in the order they were read (reproducible)."""
+    key_codes, keys = pd.factorize(points[key_column], sort=True)
+    horizon_codes, horizons = pd.factorize(points["horizon"], sort=True)
+    week_codes, weeks = pd.factorize(points["period_start"], sort=True)
+    groups, group = np.unique(key_codes * len(horizons) + horizon_codes, return_inverse=True)
+    n = len(groups)
+
+    def total(values: np.ndarray, codes: np.ndarray = group, size: int = n) -> np.ndarray:
+        return np.bincount(codes, weights=values, minlength=size)
+
+    actual = points["actual_qty"].to_numpy(float)
+    forecast = points["forecast_qty"].to_numpy(float)
+    error = points["error"].to_numpy(float)
+    scaled = points["scaled"].to_numpy(float)
+    scored = ~np.isnan(scaled)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mase = total(np.where(scored, scaled, 0.0)) / total(scored.astype(float))
+    # Key × week cells: the weekly errors (tracking signal) and sums (coverage).
+    cells, cell = np.unique(group * len(weeks) + week_codes, return_inverse=True)
+    week_error = total(error, cell, len(cells))
+    week_actual = total(actual, cell, len(cells))
+    lower = total(points["lower_qty"].to_numpy(float), cell, len(cells))
+    upper = total(points["upper_qty"].to_numpy(float), cell, len(cells))
+    cell_group = cells // len(weeks)  # the group of each cell (cells sort by group, then week)
+    if bounds is not None and len(bounds):
+        at = pd.DataFrame(
+            {
+                "key": keys[groups[cell_group] // len(horizons)],
+                "horizon": horizons[groups[cell_group] % len(horizons)],
+                "period_start": weeks[cells % len(weeks)],
+            }
+        )
+        own = at.merge(_typed_like(bounds, at), on=["key", "horizon", "period_start"], how="left", validate="1:1")
+        found = own["lower_qty"].notna().to_numpy()
+        lower = np.where(found, own["lower_qty"].to_numpy(float), lower)
+        upper = np.where(found, own["upper_qty"].to_numpy(float), upper)
+    inside = (lower <= week_actual) & (week_actual <= upper)
+    n_weeks = np.bincount(cell_group, minlength=n)
+    return pd.DataFrame(
+        {
+            "key": keys[groups // len(horizons)],
+            "horizon": horizons[groups % len(horizons)],
+            "n_periods": n_weeks,
+            "actual_qty": total(actual),
+            "forecast_qty": total(forecast),
+            "abs_error": total(np.abs(error)),
+            "error": total(error),
+            "abs_actual": total(np.abs(actual)),
+            "mase": mase,
+            "weekly_error": total(week_error, cell_group),
+            "weekly_abs_error": total(np.abs(week_error), cell_group),
+            "n_weeks": n_weeks,
+            "interval_coverage": total(inside.astype(float), cell_group) / n_weeks,
+        }
+    )[_SUMS]
+
+
+def _typed_like(bounds: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
+    out = bounds[["key", "horizon", "period_start", "lower_qty", "upper_qty"]].copy()
+    for column in ("key", "horizon", "period_start"):
+        out[column] = out[column].astype(like[column].dtype)
+    return out
+
+
+def _level_bounds(con: DuckDBPyConnection, first: date, last: date, review_date: date) -> dict[str, pd.DataFrame]:
+    """The published interval of the total and SKU forecasts (level_forecasts) per
+    level: key, horizon, period_start, lower_qty, upper_qty."""
+    if not _has_table(con, "analytics", "level_forecasts"):
+        return {}
+    frame = con.execute(
+        """select level, key, horizon, period_start, lower_qty, upper_qty from analytics.level_forecasts
+           where period_start between ? and ? and forecast_origin <= ?
+           order by level, key, horizon, period_start""",
+        [first, last, review_date],
+    ).df()
+    return {level: rows.drop(columns="level") for level, rows in frame.groupby("level")}
+
+
+def _scores(sums: pd.DataFrame, level: str, limit: float) -> pd.DataFrame:
+    """The level's rows from its :data:`_SUMS` (the formulas of :mod:`.metrics`)."""
+    out = sums.copy()
+    out["wape"] = metrics.wape_from_sums(out["abs_error"].to_numpy(float), out["abs_actual"].to_numpy(float))
+    out["bias"] = metrics.relative_bias_from_sums(out["error"].to_numpy(float), out["abs_actual"].to_numpy(float))
+    out["tracking_signal"] = metrics.tracking_signal_from_sums(
+        out["weekly_error"].to_numpy(float), out["weekly_abs_error"].to_numpy(float), out["n_weeks"].to_numpy(float)
     )
-    # Points and weekly errors sorted the same way, so each group is one slice of each.
-    ordered = points.sort_values([*group, "period_start"], kind="stable")
-    weekly = ordered.groupby([*group, "period_start"], sort=True)["error"].sum()
-    point_bounds = _bounds(ordered.groupby(group, sort=True).size().to_numpy())
-    week_bounds = _bounds(weekly.groupby(level=[0, 1], sort=True).size().to_numpy())
-    actual, forecast, errors = ordered["actual_qty"].to_numpy(), ordered["forecast_qty"].to_numpy(), weekly.to_numpy()
-    wape, bias, signal = [], [], []
-    for (a, b), (c, d) in zip(point_bounds, week_bounds, strict=True):
-        wape.append(metrics.wape(actual[a:b], forecast[a:b]))
-        bias.append(metrics.relative_bias(actual[a:b], forecast[a:b]))
-        signal.append(metrics.tracking_signal(errors[c:d]))
-    sums["wape"], sums["bias"], sums["tracking_signal"] = wape, bias, signal
-    sums["out_of_control"] = metrics.is_out_of_control(sums["tracking_signal"].to_numpy(), limit)
-    sums = sums.reset_index().rename(columns={key_column: "key"})
-    sums["level"] = level
-    return sums[
-        [
-            "level",
-            "key",
-            "horizon",
-            "n_periods",
-            "actual_qty",
-            "forecast_qty",
-            "wape",
-            "mase",
-            "bias",
-            "tracking_signal",
-            "out_of_control",
-        ]
-    ]
+    out["out_of_control"] = metrics.is_out_of_control(out["tracking_signal"].to_numpy(float), limit)
+    out["mase"] = out["mase"].astype(float)
+    out["key"] = out["key"].astype(str)
+    out["level"] = level
+    return out[_LEVEL_COLUMNS]
 
 
-def _bounds(sizes: np.ndarray) -> list[tuple[int, int]]:
-    ends = np.cumsum(sizes)
-    return list(zip((ends - sizes).tolist(), ends.tolist(), strict=True))
+# --------------------------------------------------------------------------- warehouse and customer level
+
+_FORECASTS = "_accuracy_forecasts"
+_DEMAND = "_accuracy_member_demand"
+_POINTS = "_accuracy_customer_points"
+
+
+def _below_series(con: DuckDBPyConnection, review_date: date, limit: float) -> list[pd.DataFrame]:
+    """The warehouse and customer levels, from the customer × SKU × week points
+    (summed in DuckDB as decimals: millions of points on the demo). Only the segment ×
+    SKU forecasts that were split to customers (customer_forecast_shares) have points."""
+    if not _has_table(con, "analytics", "customer_forecast_shares"):
+        return []
+    shares = _columns(con, "analytics", "customer_forecast_shares")
+    if {"lower_ratio", "upper_ratio"} <= shares:
+        lower = "coalesce(f.forecast_qty * s.share * s.lower_ratio, f.lower_qty * s.share)"
+        upper = "coalesce(f.forecast_qty * s.share * s.upper_ratio, f.upper_qty * s.share)"
+    else:  # a table of an older warehouse: the segment bound × share
+        lower, upper = "f.lower_qty * s.share", "f.upper_qty * s.share"
+    con.execute(
+        f"""
+        create or replace temp table {_POINTS} as
+        with shares as (
+            select * from analytics.customer_forecast_shares
+            where forecast_origin in (select distinct forecast_origin from {_FORECASTS})
+        ),
+        split as (select distinct forecast_origin, segment_id, sku from shares),
+        shared as (
+            select f.forecast_origin, f.segment_id, f.sku, f.horizon, f.period_start, s.customer_id,
+                   (f.forecast_qty * s.share)::{EXACT} as forecast_qty, coalesce(d.qty, 0) as actual_qty,
+                   (f.lower_qty * s.share)::{EXACT} as segment_lower, (f.upper_qty * s.share)::{EXACT} as segment_upper,
+                   {lower} as lower_qty, {upper} as upper_qty
+            from {_FORECASTS} f join shares s using (forecast_origin, segment_id, sku)
+            left join {_DEMAND} d
+              on d.forecast_origin = f.forecast_origin and d.segment_id = f.segment_id and d.sku = f.sku
+             and d.period_start = f.period_start and d.customer_id = s.customer_id
+        ),
+        unshared as (  -- members without a share that bought: forecast 0
+            select d.forecast_origin, d.segment_id, d.sku, f.horizon, d.period_start, d.customer_id,
+                   0::{EXACT}, d.qty, 0::{EXACT}, 0::{EXACT}, 0.0, 0.0
+            from {_DEMAND} d join {_FORECASTS} f using (forecast_origin, segment_id, sku, period_start)
+            semi join split x using (forecast_origin, segment_id, sku)
+            anti join shares s using (forecast_origin, segment_id, sku, customer_id)
+            where d.qty <> 0
+        )
+        select * from shared union all select * from unshared
+        """
+    )
+    members = _columns(con, "analytics", "forecast_members")
+    warehouse = "m.warehouse_id" if "warehouse_id" in members else "null::varchar"
+    by_warehouse = f"""
+        select {warehouse} as warehouse_id, p.*
+        from {_POINTS} p left join analytics.forecast_members m using (forecast_origin, customer_id)"""
+    unmapped = con.execute(
+        f"select count(distinct customer_id), count(*) from ({by_warehouse}) where warehouse_id is null"
+    ).fetchall()[0]
+    warehouse_points = f"""
+        select warehouse_id as key, sku, horizon, period_start,
+               sum(forecast_qty) as forecast_qty, sum(actual_qty) as actual_qty,
+               sum(segment_lower) as lower_qty, sum(segment_upper) as upper_qty
+        from ({by_warehouse}) where warehouse_id is not null
+        group by all"""
+    frames = [_scores(_sql_sums(con, warehouse_points, pointwise=False), "warehouse", limit)]
+    if unmapped[0]:
+        log.info(
+            "accuracy review %s: %d customers (%d customer × SKU × week points) have no warehouse on their "
+            "forecast's origin (forecast_members.warehouse_id: replenishment.region_warehouse / "
+            "default_warehouse): left out of the warehouse level",
+            review_date,
+            unmapped[0],
+            unmapped[1],
+        )
+    customer_points = f"""
+        select 'all' as key, horizon, period_start, forecast_qty, actual_qty, lower_qty, upper_qty from {_POINTS}"""
+    one_customer = f"""
+        select customer_id as key, horizon, period_start, forecast_qty, actual_qty, lower_qty, upper_qty
+        from {_POINTS} where horizon = 1"""
+    frames.append(_scores(_sql_sums(con, customer_points, pointwise=True), "customer", limit))
+    frames.append(_scores(_sql_sums(con, one_customer, pointwise=True), "customer", limit))
+    return frames
+
+
+def _sql_sums(con: DuckDBPyConnection, points: str, pointwise: bool) -> pd.DataFrame:
+    """:data:`_SUMS` per key × horizon of ``points`` (a query: key, horizon,
+    period_start, forecast_qty and actual_qty as decimals, lower_qty, upper_qty).
+    Coverage: of each point (``pointwise``) or of the key × week sums."""
+    if pointwise:
+        point_cover, week_sums, week_cover = "avg((lower_qty <= a and a <= upper_qty)::int)", "", "null"
+    else:
+        point_cover = "null"
+        week_sums = ", sum(a) as sum_actual, sum(lower_qty) as sum_lower, sum(upper_qty) as sum_upper"
+        week_cover = "avg((sum_lower <= sum_actual and sum_actual <= sum_upper)::int)"
+    frame = con.execute(
+        f"""
+        with p as (
+            select key, horizon, period_start, forecast_qty::{EXACT} as f, actual_qty::{EXACT} as a, lower_qty, upper_qty
+            from ({points})
+        ),
+        by_key as (
+            select key, horizon, count(distinct period_start) as n_periods, sum(a)::double as actual_qty,
+                   sum(f)::double as forecast_qty, sum(abs(f - a))::double as abs_error,
+                   sum(f - a)::double as error, sum(abs(a))::double as abs_actual,
+                   {point_cover} as point_coverage
+            from p group by key, horizon
+        ),
+        weekly as (
+            select key, horizon, period_start, sum(f - a) as e{week_sums}
+            from p group by key, horizon, period_start
+        ),
+        by_week as (
+            select key, horizon, sum(e)::double as weekly_error, sum(abs(e))::double as weekly_abs_error,
+                   count(*) as n_weeks, {week_cover} as week_coverage
+            from weekly group by key, horizon
+        )
+        select k.key, k.horizon, k.n_periods, k.actual_qty, k.forecast_qty, k.abs_error, k.error, k.abs_actual,
+               null::double as mase, w.weekly_error, w.weekly_abs_error, w.n_weeks,
+               coalesce(k.point_coverage, w.week_coverage)::double as interval_coverage
+        from by_key k join by_week w using (key, horizon)
+        order by k.key, k.horizon
+        """
+    ).df()
+    return frame[_SUMS]
+
+
+def _has_table(con: DuckDBPyConnection, schema: str, table: str) -> bool:
+    found = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
+    ).fetchall()
+    return bool(found[0][0])
+
+
+def _columns(con: DuckDBPyConnection, schema: str, table: str) -> set[str]:
+    rows = con.execute(
+        "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchall()
+    return {r[0] for r in rows}
 
 
 def accuracy_summary(con: DuckDBPyConnection, day: date) -> tuple[list[tuple[int, float, float, int]], int]:

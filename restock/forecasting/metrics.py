@@ -94,6 +94,46 @@ def tracking_signal(errors: ArrayLike) -> float:
     return float(e.sum() / mad)
 
 
+def wape_from_sums(abs_error_sum: ArrayLike, abs_actual_sum: ArrayLike) -> np.ndarray:
+    """:func:`wape` of many groups at once from its two sums, ``Σ|ŷ − y|`` and ``Σ|y|``
+    per group (e.g. a groupby's): the same ratio, NaN where ``Σ|y| = 0``."""
+    return _ratios(abs_error_sum, abs_actual_sum)
+
+
+def relative_bias_from_sums(error_sum: ArrayLike, abs_actual_sum: ArrayLike) -> np.ndarray:
+    """:func:`relative_bias` of many groups from ``Σ(ŷ − y)`` and ``Σ|y|`` per group;
+    NaN where ``Σ|y| = 0``."""
+    return _ratios(error_sum, abs_actual_sum)
+
+
+def tracking_signal_from_sums(error_sum: ArrayLike, abs_error_sum: ArrayLike, n_periods: ArrayLike) -> np.ndarray:
+    """:func:`tracking_signal` of many groups from ``Σe_t``, ``Σ|e_t|`` and the number
+    of periods per group: ``Σe_t / (Σ|e_t| / n)``; 0.0 where every error is 0 (no
+    bias). Refuses a group with no period or NaN sums."""
+    e = np.asarray(error_sum, dtype=float)
+    abs_e = np.asarray(abs_error_sum, dtype=float)
+    n = np.asarray(n_periods, dtype=float)
+    if not (e.shape == abs_e.shape == n.shape):
+        raise ValueError(f"sums of different shapes: {e.shape}, {abs_e.shape}, {n.shape}")
+    if not (np.isfinite(e).all() and np.isfinite(abs_e).all()) or (n < 1).any():
+        raise ValueError("tracking_signal_from_sums needs finite sums and at least 1 period per group")
+    mad = abs_e / n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(mad == 0, 0.0, e / np.where(mad == 0, 1.0, mad))
+
+
+def interval_coverage(actual: ArrayLike, lower: ArrayLike, upper: ArrayLike) -> float:
+    """Share of periods with ``lower ≤ actual ≤ upper`` (bounds included): the
+    empirical coverage of a forecast interval (0.8 expected of an 80 % interval).
+    Raises on lengths that differ; ``lower > upper`` counts as not covered."""
+    y = _finite_1d(actual, "actual")
+    low = _finite_1d(lower, "lower")
+    high = _finite_1d(upper, "upper")
+    if not (y.shape == low.shape == high.shape):
+        raise ValueError(f"actual, lower and upper lengths differ: {y.size}, {low.size}, {high.size}")
+    return float(((low <= y) & (y <= high)).mean())
+
+
 def is_out_of_control(signal: float | ArrayLike, limit: float) -> bool | np.ndarray:
     """True where ``|tracking signal| > limit`` (strictly; NaN is never flagged).
 
@@ -141,3 +181,12 @@ def _check_season(season: int) -> None:
 
 def _ratio(numerator: float, denominator: float) -> float:
     return float(numerator / denominator) if denominator != 0 else float("nan")
+
+
+def _ratios(numerator: ArrayLike, denominator: ArrayLike) -> np.ndarray:
+    top = np.asarray(numerator, dtype=float)
+    bottom = np.asarray(denominator, dtype=float)
+    if top.shape != bottom.shape:
+        raise ValueError(f"sums of different shapes: {top.shape} vs {bottom.shape}")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(bottom != 0, top / np.where(bottom != 0, bottom, 1.0), np.nan)

@@ -28,7 +28,7 @@ from duckdb import DuckDBPyConnection
 from restock import table_registry
 from restock.calendar import last_complete_week_start
 from restock.config import ForecastingConfig, RestockConfig
-from restock.forecasting.disaggregation import customer_shares
+from restock.forecasting.disaggregation import RATIO_WINDOW_WEEKS, customer_shares
 from restock.forecasting.levels import aggregate_tasks, reconcile_origin, reconciliation_row
 from restock.forecasting.panel import (
     build_series,
@@ -380,8 +380,28 @@ def _shares_at(
             where week_start between ? and ? group by all order by customer_id, sku""",
         [last - timedelta(weeks=weeks - 1), last],
     ).df()
+    # The customers' own weeks, for the bounds of their forecasts (disaggregation.interval_ratios).
+    weekly = con.execute(
+        f"""select customer_id, sku, week_start, sum({quantity})::double as qty
+            from marts.customer_sku_weekly_demand where week_start between ? and ?
+            group by all order by customer_id, sku, week_start""",
+        [last - timedelta(weeks=RATIO_WINDOW_WEEKS - 1), last],
+    ).df()
+    first_weeks = con.execute(
+        f"""select customer_id, min(week_start) as first_week from marts.customer_sku_weekly_demand
+            where week_start <= ? and {quantity} > 0 group by all order by customer_id""",
+        [last],
+    ).df()
     series = rows.loc[(rows["horizon"] == 1), ["segment_id", "sku"]]
-    shares = customer_shares(recent, customers, series)
+    shares = customer_shares(
+        recent,
+        customers,
+        series,
+        weekly,
+        last_week=last,
+        level=config.forecasting.interval_level,
+        first_weeks=first_weeks,
+    )
     shares.insert(0, "forecast_origin", origin)
     covered = shares[["segment_id", "sku"]].drop_duplicates()
     unallocated = len(series.drop_duplicates()) - len(covered)

@@ -42,15 +42,19 @@ TABLES = (
 )
 # Queries over the tables (their columns are described in warehouse_tables.yml too).
 VIEWS = [
-    # Every level of the published forecasts. Customer rows = segment forecast × share;
-    # warehouse × SKU rows = the sum of the warehouse's customer rows (summed in customer
-    # order: the same last digit on every run); SKU and total rows = level_forecasts,
-    # reconciled so that they equal the sum of the segment rows.
+    # Every level of the published forecasts. Customer rows = segment forecast × share,
+    # bounds from the customer's own spread (share ratios; segment bound × share without);
+    # warehouse × SKU rows = the sum of the warehouse's customer rows, bounds the sum of
+    # segment bound × share (summed in customer order: the same last digit on every
+    # run); SKU and total rows = level_forecasts, reconciled to the sum of the segment rows.
     """create or replace view analytics.demand_forecasts as
         with customer_rows as (
             select r.as_of_date, f.segment_id, s.customer_id, m.warehouse_id, f.sku, f.forecast_origin,
                    f.period_start, f.horizon, f.forecast_qty * s.share as forecast_qty,
-                   f.lower_qty * s.share as lower_qty, f.upper_qty * s.share as upper_qty, f.model
+                   f.lower_qty * s.share as lower_qty, f.upper_qty * s.share as upper_qty,
+                   coalesce(f.forecast_qty * s.share * s.lower_ratio, f.lower_qty * s.share) as own_lower_qty,
+                   coalesce(f.forecast_qty * s.share * s.upper_ratio, f.upper_qty * s.share) as own_upper_qty,
+                   f.model
             from analytics.forecast_runs r
             join analytics.segment_forecasts f using (forecast_origin)
             join analytics.customer_forecast_shares s using (forecast_origin, segment_id, sku)
@@ -73,7 +77,7 @@ VIEWS = [
         from analytics.forecast_runs r join analytics.segment_forecasts f using (forecast_origin)
         union all
         select as_of_date, 'customer' as level, warehouse_id, segment_id, customer_id, sku, forecast_origin,
-               period_start, horizon, forecast_qty, lower_qty, upper_qty, model
+               period_start, horizon, forecast_qty, own_lower_qty, own_upper_qty, model
         from customer_rows""",
     """create or replace view analytics.forecast_accuracy as
         select r.as_of_date, a.* exclude (review_date), a.review_date

@@ -119,14 +119,19 @@ def read_customer_forecasts(
 ) -> pd.DataFrame:
     """The day's customer forecasts summed per warehouse × SKU × week × order weekday
     (all the plan needs: the window share depends on nothing else), with the summed
-    width of the forecast intervals (``spread_qty``, upper − lower, floored at 0)."""
+    width of the segment intervals × share (``spread_qty``, upper − lower, floored at 0)."""
     with _registered_customers(con, customers[["customer_id", "warehouse_id", "order_weekday"]]):
         return con.execute(
+            # The spread is the segment interval × share (not the customers' own bounds:
+            # summed over a warehouse's customers those are far wider than its interval).
             f"""select c.warehouse_id, f.sku, f.horizon, f.period_start, c.order_weekday,
-                       sum(f.forecast_qty::{EXACT})::double as forecast_qty,
-                       sum(greatest(f.upper_qty - f.lower_qty, 0)::{EXACT})::double as spread_qty
-                from analytics.demand_forecasts f join _rep_customers c using (customer_id)
-                where f.as_of_date = ? and f.level = 'customer' and f.horizon <= ?
+                       sum((f.forecast_qty * s.share)::{EXACT})::double as forecast_qty,
+                       sum(greatest((f.upper_qty - f.lower_qty) * s.share, 0)::{EXACT})::double as spread_qty
+                from analytics.forecast_runs r
+                join analytics.segment_forecasts f using (forecast_origin)
+                join analytics.customer_forecast_shares s using (forecast_origin, segment_id, sku)
+                join _rep_customers c using (customer_id)
+                where r.as_of_date = ? and f.horizon <= ?
                 group by all order by c.warehouse_id, f.sku, f.horizon, f.period_start, c.order_weekday""",
             [day, horizon_weeks],
         ).df()

@@ -10,12 +10,16 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from restock.forecasting.metrics import (
+    interval_coverage,
     is_out_of_control,
     mase,
     relative_bias,
+    relative_bias_from_sums,
     rmsse,
     tracking_signal,
+    tracking_signal_from_sums,
     wape,
+    wape_from_sums,
 )
 
 
@@ -144,3 +148,41 @@ def test_relative_bias_is_bounded_by_wape(pair):
 @given(errors=st.lists(st.floats(-1e4, 1e4), min_size=1, max_size=40))
 def test_tracking_signal_is_bounded_by_the_number_of_periods(errors):
     assert abs(tracking_signal(errors)) <= len(errors) * (1 + 1e-9)
+
+
+# --------------------------------------------------------------------------- from sums (many groups at once)
+
+
+def test_the_sum_forms_are_the_scalar_metrics_of_each_group():
+    rng = np.random.default_rng(3)
+    groups = [rng.poisson(4, n).astype(float) for n in (1, 5, 13)] + [np.zeros(4)]
+    forecasts = [g + rng.normal(0, 2, g.size) for g in groups[:-1]] + [np.zeros(4)]
+    abs_error = np.array([np.abs(f - y).sum() for y, f in zip(groups, forecasts, strict=True)])
+    error = np.array([(f - y).sum() for y, f in zip(groups, forecasts, strict=True)])
+    abs_actual = np.array([np.abs(y).sum() for y in groups])
+    n = np.array([y.size for y in groups])
+    got_wape = wape_from_sums(abs_error, abs_actual)
+    got_bias = relative_bias_from_sums(error, abs_actual)
+    got_ts = tracking_signal_from_sums(error, abs_error, n)
+    for i, (y, f) in enumerate(zip(groups, forecasts, strict=True)):
+        np.testing.assert_equal(got_wape[i], wape(y, f))  # NaN where nothing was demanded
+        np.testing.assert_equal(got_bias[i], relative_bias(y, f))
+        assert got_ts[i] == pytest.approx(tracking_signal(f - y), rel=1e-15)
+    assert got_ts[-1] == 0.0, "every error 0: no bias"
+
+
+def test_the_sum_forms_refuse_what_the_scalar_ones_refuse():
+    with pytest.raises(ValueError, match="at least 1 period"):
+        tracking_signal_from_sums([1.0], [1.0], [0])
+    with pytest.raises(ValueError, match="finite sums"):
+        tracking_signal_from_sums([np.nan], [1.0], [2])
+    with pytest.raises(ValueError, match="different shapes"):
+        wape_from_sums([1.0, 2.0], [1.0])
+
+
+def test_interval_coverage_by_hand():
+    # 5 inside [4, 6], 6 on the upper bound (inside), 3 below, 7 above -> 2 of 4
+    assert interval_coverage([5, 6, 3, 7], [4, 4, 4, 4], [6, 6, 6, 6]) == 0.5
+    assert interval_coverage([0, 0], [0, 0], [0, 1]) == 1.0  # a zero week inside [0, 0]
+    with pytest.raises(ValueError, match="lengths differ"):
+        interval_coverage([1, 2], [0], [3, 3])

@@ -215,7 +215,7 @@ def test_accuracy_review_by_hand(tmp_path):
         t(customer_id, sku, week_start, ordered_qty, requested_qty)""")
     tables.ensure_tables(con)
     # c2 was in segment S on the first origin only: its week-2 demand is not S's actual.
-    con.execute("""insert into analytics.forecast_members values
+    con.execute("""insert into analytics.forecast_members (forecast_origin, customer_id, segment_id) values
         ('2025-01-05', 'c1', 'S'), ('2025-01-05', 'c2', 'S'), ('2025-01-12', 'c1', 'S'), ('2025-01-12', 'c2', 'T')""")
     con.execute("""insert into analytics.segment_forecasts (forecast_origin, segment_id, sku, period_start, horizon, forecast_qty, lower_qty, upper_qty, model, method, fallback_reason, naive_mae) values
         ('2025-01-05', 'S', 'K', '2025-01-06', 1, 24.0, 0, 30, 'combination', 'selection', null, 5.0),
@@ -248,7 +248,9 @@ def test_accuracy_review_uses_the_metrics_module_a_perfect_forecast_has_no_bias(
         ('c1', 'Z', date '2025-01-06', 0.0, 0.0), ('c1', 'Z', date '2025-01-13', 0.0, 0.0))
         t(customer_id, sku, week_start, ordered_qty, requested_qty)""")
     tables.ensure_tables(con)
-    con.execute("insert into analytics.forecast_members values ('2025-01-05', 'c1', 'S'), ('2025-01-12', 'c1', 'S')")
+    con.execute(
+        "insert into analytics.forecast_members (forecast_origin, customer_id, segment_id) values ('2025-01-05', 'c1', 'S'), ('2025-01-12', 'c1', 'S')"
+    )
     con.execute("""insert into analytics.segment_forecasts (forecast_origin, segment_id, sku, period_start, horizon, forecast_qty, lower_qty, upper_qty, model, method, fallback_reason, naive_mae) values
         ('2025-01-05', 'S', 'K', '2025-01-06', 1, 14.0, 0, 30, 'combination', 'selection', null, 5.0),
         ('2025-01-12', 'S', 'K', '2025-01-13', 1, 36.0, 0, 40, 'combination', 'refit', null, 4.0),

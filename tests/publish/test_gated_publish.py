@@ -50,12 +50,12 @@ def _build_warehouse(path: Path, days=(D1, D2)) -> None:
             )
         for cid, share in CUSTOMERS.items():
             con.execute(
-                "insert into analytics.customer_forecast_shares values (?, 'SEG1', ?, ?, ?, 'own_history')",
+                "insert into analytics.customer_forecast_shares values (?, 'SEG1', ?, ?, ?, 'own_history', null, null)",
                 [ORIGIN, sku, cid, share],
             )
     con.execute(
         "insert into analytics.accuracy_reviews values (?, 'total', 'total', 1, 13, 10, 1000, 1050, "
-        "0.2, 0.8, 0.05, 1.5, false)",
+        "0.2, 0.8, 0.05, 1.5, false, 0.8)",
         [ORIGIN],
     )
     for day in days:

@@ -30,42 +30,41 @@ def _customers() -> pd.DataFrame:
 
 
 def _tables(seed: int) -> dict[str, pd.DataFrame]:
-    """Forecast rows of a few hundred customers per group, with values whose float sum
-    depends on the order of its terms."""
+    """Forecasts of a few hundred customers per group (segment forecast × share), with
+    values whose float sum depends on the order of its terms."""
     rng = np.random.default_rng(seed)
     # the 4 weeks complete on D (errors) and the 3 after it (forecasts, horizons 1..3)
     weeks = [D - timedelta(days=6) + timedelta(weeks=w) for w in range(-3, 4)]
-    customer_rows, segment_rows, share_rows, demand_rows = [], [], [], []
+    segment_rows, share_rows, demand_rows = [], [], []
     for i in range(CUSTOMERS):
         customer = f"c{i:03d}"
         for sku in ("K1", "K2"):
             share = rng.random() / 50
             share_rows += [(week - timedelta(days=1), "S1", sku, customer, share) for week in weeks[:4]]
-            for h, week in enumerate(weeks[4:], 1):
-                qty = rng.random() * 30
-                customer_rows.append((D, "customer", customer, sku, h, week, qty, 0.8 * qty, 1.3 * qty))
+            share_rows.append((D, "S1", sku, customer, rng.random() / 50))
             for week in weeks[:4]:
                 demand_rows.append((customer, sku, week, round(rng.random() * 30, 3)))
     for sku in ("K1", "K2"):
         for w, week in enumerate(weeks[:4]):
-            segment_rows.append((week - timedelta(days=1), "S1", sku, week, 1, 1000 + 7.1 * w))
+            qty = 1000 + 7.1 * w
+            segment_rows.append((week - timedelta(days=1), "S1", sku, week, 1, qty, 0.8 * qty, 1.3 * qty))
+        for h, week in enumerate(weeks[4:], 1):
+            qty = 3000 * rng.random()
+            segment_rows.append((D, "S1", sku, week, h, qty, 0.8 * qty, 1.3 * qty))
     return {
-        "demand_forecasts": pd.DataFrame(
-            customer_rows,
+        "forecast_runs": pd.DataFrame({"as_of_date": [D], "forecast_origin": [D]}),
+        "segment_forecasts": pd.DataFrame(
+            segment_rows,
             columns=[
-                "as_of_date",
-                "level",
-                "customer_id",
+                "forecast_origin",
+                "segment_id",
                 "sku",
-                "horizon",
                 "period_start",
+                "horizon",
                 "forecast_qty",
                 "lower_qty",
                 "upper_qty",
             ],
-        ),
-        "segment_forecasts": pd.DataFrame(
-            segment_rows, columns=["forecast_origin", "segment_id", "sku", "period_start", "horizon", "forecast_qty"]
         ),
         "customer_forecast_shares": pd.DataFrame(
             share_rows, columns=["forecast_origin", "segment_id", "sku", "customer_id", "share"]
@@ -111,7 +110,10 @@ def test_sums_do_not_depend_on_row_order_or_threads():
         pd.testing.assert_frame_equal(forecasts, first_forecasts, check_exact=True)
         pd.testing.assert_frame_equal(errors, first_errors, check_exact=True)
     # The sums are the exact sums of the terms (to 1e-12 a term), not approximations.
-    rows = tables["demand_forecasts"]
+    segments = tables["segment_forecasts"]
+    shares = tables["customer_forecast_shares"]
+    rows = segments[segments["forecast_origin"] == D].merge(shares[shares["forecast_origin"] == D])
+    rows["forecast_qty"] = rows["forecast_qty"] * rows["share"]
     customers = _customers().set_index("customer_id")
     rows = rows.assign(
         warehouse_id=rows["customer_id"].map(customers["warehouse_id"]),
