@@ -72,14 +72,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--start", type=_date, help="first day, YYYY-MM-DD (default 2024-01-01)")
     parser.add_argument("--seed", type=int, help="random seed (default 42); same seed, same bytes")
     variants = parser.add_argument_group(
-        "variants (opt-in; without them the set is the same bytes as ever)",
-        "irregular buyers, lapsing shops and a trend, to exercise the lifecycle and the forecasts",
+        "variants",
+        "irregular buyers, lapsing shops and a trend, to exercise the lifecycle and the forecasts; the demo and "
+        "city presets have irregular buyers and lapses (--rhythms 1,1,1,1,2,2,4,8 --lapse-rate 0.1), tiny has neither",
     )
     variants.add_argument(
-        "--rhythms", type=_weeks, help="weeks between a customer's orders, drawn evenly per customer, e.g. 1,2,4,8"
+        "--rhythms",
+        type=_weeks,
+        help="weeks between a customer's orders, drawn evenly per customer, e.g. 1,2,4,8 (1 = all weekly)",
     )
     variants.add_argument(
-        "--lapse-rate", type=float, help="share of customers that stop ordering once a year for 6-30 weeks (e.g. 0.25)"
+        "--lapse-rate",
+        type=float,
+        help="share of customers that stop ordering once a year for 6-30 weeks (e.g. 0.25; 0 = none)",
     )
     variants.add_argument("--open-rate", type=float, help="new shops per customer and year (default 0.06)")
     variants.add_argument("--trend", type=float, help="market growth a year on every SKU, e.g. -0.1 (default 0)")

@@ -15,16 +15,22 @@ from restock.demo.reference import REGIONS
 
 # Recorded in the manifest; bump it when the same config gives other bytes (cli --if-missing
 # keeps a folder only if the version matches).
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: demo and city presets with irregular buyers and lapses
 MANIFEST_NAME = "_demo_manifest.json"
 HORIZON_DAYS = 60  # days simulated past the end for the look-ahead and late receipts
 
 # --- scale presets ------------------------------------------------------------------
-SCALES: dict[str, dict[str, int]] = {
-    # Tests: covers the 2024 Spring Festival (peak, holiday, dip) and Labour Day.
+# The demo and city sets have the buyers real data has (issue 11, item 6): half the
+# shops order weekly, a quarter every 2 weeks, the rest every 4 or 8 weeks; one in ten
+# stops ordering once a year for 6-30 weeks and comes back. The market declines through
+# shops closing (reference.CLOSE_RATE_PER_YEAR), `--trend` adds growth or decline on top.
+IRREGULAR_BUYERS: dict[str, Any] = {"rhythm_weeks": (1, 1, 1, 1, 2, 2, 4, 8), "lapse_rate": 0.1}
+SCALES: dict[str, dict[str, Any]] = {
+    # Tests: covers the 2024 Spring Festival (peak, holiday, dip) and Labour Day; weekly
+    # buyers only, so that the tests' small numbers stay readable.
     "tiny": {"n_customers": 60, "n_skus": 15, "days": 140},
-    "demo": {"n_customers": 2000, "n_skus": 150, "days": 731},
-    "city": {"n_customers": 20000, "n_skus": 300, "days": 731},
+    "demo": {"n_customers": 2000, "n_skus": 150, "days": 731, **IRREGULAR_BUYERS},
+    "city": {"n_customers": 20000, "n_skus": 300, "days": 731, **IRREGULAR_BUYERS},
 }
 
 

@@ -383,3 +383,22 @@ def test_cli_variant_flags(tmp_path):
     assert cli_main([*args, "--lapse-rate", "0.2", "--open-rate", "0.1", "--if-missing"]) == 0
     with pytest.raises(SystemExit):
         cli_main([*args[:-4], "--rhythms", "1,x"])
+
+
+def test_the_demo_preset_has_irregular_buyers_and_lapses(tmp_path):
+    """make demo's set exercises what real data did (issue 11, item 6): customers ordering
+    every 1, 2, 4 or 8 weeks, and shops that stop for weeks and come back."""
+    config = DemoConfig.for_scale("demo", n_customers=200, n_skus=12, days=365)
+    assert config.has_variants and config.rhythm_weeks == (1, 1, 1, 1, 2, 2, 4, 8) and config.lapse_rate == 0.1
+    assert not DemoConfig.for_scale("tiny").has_variants
+    result = generate(config, tmp_path / "demo")
+    days = _order_days(result.out_dir).groupby("customer_id")["order_date"].apply(lambda d: sorted(set(d)))
+    gaps = days[days.map(len) >= 3].map(lambda d: pd.Series(d).diff().dt.days.median())
+    # Every rhythm is there, in about its share (1/2 weekly, 1/4 every 2 weeks, 1/8 each of 4 and 8).
+    shares = gaps.round().value_counts(normalize=True)
+    assert shares.get(7.0, 0) > 0.35 and shares.get(14.0, 0) > 0.15
+    assert shares.get(28.0, 0) > 0.05 and shares.get(56.0, 0) > 0.03
+    # Lapses: some weekly buyers have a gap of 6 weeks or more and order again after it.
+    weekly = [d for d, g in zip(days[gaps.index], gaps, strict=True) if g == 7.0]
+    longest = [pd.Series(d).diff().dt.days.max() for d in weekly]
+    assert sum(gap >= 42 for gap in longest) >= 2
