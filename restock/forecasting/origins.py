@@ -149,7 +149,7 @@ def compute_origin(
         again_tasks = [task for task in panel_tasks if task["key"] in reselect]
         refits, _ = forecast_panel(refit_tasks, origin, settings, choices, pool)
         reselected, selected = forecast_panel(again_tasks, origin, settings, None, pool)
-        forecasts = pd.concat([refits, reselected], ignore_index=True)
+        forecasts = pd.concat([f for f in (refits, reselected) if len(f)] or [refits], ignore_index=True)
         log.info("%s: %d series out of control selected again", origin, len(again_tasks))
     else:
         forecasts, selected = forecast_panel(panel_tasks, origin, settings, choices, pool)

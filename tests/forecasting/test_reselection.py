@@ -84,10 +84,10 @@ def test_eligibility_by_hand():
     origin = date(2025, 3, 16)  # last complete week 2025-03-10, 13-week window from 2024-12-16
     signals = pd.DataFrame(
         {
-            "segment_id": ["S", "S", "S", "S"],
-            "sku": ["a", "b", "c", "d"],
-            "n_periods": [13, 13, 13, 13],
-            "tracking_signal": [-9.0, 4.0, 5.0, 12.0],
+            "segment_id": ["S"] * 5,
+            "sku": ["a", "b", "c", "d", "e"],
+            "n_periods": [13, 13, 13, 13, 4],
+            "tracking_signal": [-12.5, 9.0, 12.0, 13.0, -4.0],
         }
     )
     last = {
@@ -95,10 +95,15 @@ def test_eligibility_by_hand():
         ("S", "b"): date(2024, 12, 8),
         ("S", "c"): date(2024, 12, 15),  # the window's first forecast came from it: eligible
         ("S", "d"): date(2024, 12, 22),  # selected inside the window: wait
+        ("S", "e"): date(2024, 12, 8),
     }
-    # b: |4| is not above the limit 4; d: too recent.
+    # Bound at n = 13: max(4, 2.6 x 1.25 x sqrt(13)) = 11.72; at n = 4: max(4, 6.5) = 6.5.
+    # b: |9| is beyond the review's limit 4 but within the noise of 13 unbiased weeks;
+    # e: |-4| within 6.5; d: too recent.
     assert series_to_reselect(signals, last, origin, 13, 4.0) == {("S", "a"), ("S", "c")}
     assert series_to_reselect(signals, {}, origin, 13, 4.0) == {("S", "a"), ("S", "c"), ("S", "d")}
+    # A limit above the noise bound is the bound.
+    assert series_to_reselect(signals, last, origin, 13, 12.2) == {("S", "a")}
     with pytest.raises(ValueError, match="limit"):
         series_to_reselect(signals, last, origin, 13, 0)
 
@@ -156,12 +161,11 @@ def test_a_level_shift_is_selected_again_before_the_next_grid_origin(runs):
     ).fetchone()[0]
     assert method == "selection"
     assert sum(r.reselected for r in results) == len(again)
-    # Every reselection was out of control on its origin. K2 (stable demand) may be
-    # too: over 13 weeks |TS| > 4 for ~39 % of series with unbiased independent errors.
+    # Every reselection was beyond the noise bound on its origin (11.7 at 13 weeks).
     for made, segment_id, sku in again:
         signals = series_tracking_signals(on, made, 13)
         row = signals[(signals["segment_id"] == segment_id) & (signals["sku"] == sku)]
-        assert abs(float(row["tracking_signal"].iloc[0])) > 4
+        assert abs(float(row["tracking_signal"].iloc[0])) > 11.7
 
 
 def test_reselection_makes_the_following_forecasts_better(runs):
