@@ -123,6 +123,7 @@ def compute_origin(
     selection_origin = selection_origin_for(origin, settings)
     choices = None
     reselect: set[tuple] = set()
+    reselected = 0  # series selected again (a flagged series may have no demand left on the origin)
     if origin != selection_origin:
         stored = con.execute(
             "select segment_id, sku, model, params_json, fallback_reason from analytics.model_choices where selection_origin = ?",
@@ -148,8 +149,9 @@ def compute_origin(
         refit_tasks = [task for task in panel_tasks if task["key"] not in reselect]
         again_tasks = [task for task in panel_tasks if task["key"] in reselect]
         refits, _ = forecast_panel(refit_tasks, origin, settings, choices, pool)
-        reselected, selected = forecast_panel(again_tasks, origin, settings, None, pool)
-        forecasts = pd.concat([f for f in (refits, reselected) if len(f)] or [refits], ignore_index=True)
+        again_forecasts, selected = forecast_panel(again_tasks, origin, settings, None, pool)
+        forecasts = pd.concat([f for f in (refits, again_forecasts) if len(f)] or [refits], ignore_index=True)
+        reselected = len(again_tasks)
         log.info("%s: %d series out of control selected again", origin, len(again_tasks))
     else:
         forecasts, selected = forecast_panel(panel_tasks, origin, settings, choices, pool)
@@ -214,7 +216,7 @@ def compute_origin(
         "computed",
         series=len(tasks),
         selected=len(selected),
-        reselected=len(reselect),
+        reselected=reselected,
         fallbacks=int(first["fallback_reason"].notna().sum()),
         failed_fits=int(first["fallback_reason"].fillna("").str.contains("failed").sum()),
         forecast_rows=len(rows),
