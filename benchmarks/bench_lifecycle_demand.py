@@ -26,6 +26,7 @@ origins and horizons 1..8:
 Data sets: ``tiny`` and ``demo`` (``restock-demo-data`` presets as they are),
 ``rhythms`` (the demo generator's opt-in options: customers ordering every 1, 2, 4 or
 8 weeks, shops lapsing 6-30 weeks and coming back, more new shops, a market trend),
+``growth`` (weekly buyers only, fewer shops, demand growing ~12 % a year),
 and ``cdnow`` — the real CDNOW purchase history (23,570 customers, one product
 line, 1997-01 .. 1998-06, shipped as ``lifetimes/datasets/CDNOW_master.txt`` by the
 MIT-licensed ``lifetimes`` package; pass ``--cdnow PATH`` or have the package
@@ -77,6 +78,27 @@ DEMO_SETS: dict[str, tuple[list[str], date, date]] = {
             "0.15",
             "--trend",
             "0.10",
+        ],
+        date(2025, 6, 8),
+        date(2025, 11, 2),
+    ),
+    # weekly buyers only (the demo preset before it got irregular buyers), in a market
+    # that grows (--trend 0.15 on every SKU against the shops closing: demand +12 % year
+    # on year): do the forecasts follow a trend up?
+    "growth": (
+        [
+            "--scale",
+            "demo",
+            "--customers",
+            "1500",
+            "--skus",
+            "80",
+            "--rhythms",
+            "1",
+            "--lapse-rate",
+            "0",
+            "--trend",
+            "0.15",
         ],
         date(2025, 6, 8),
         date(2025, 11, 2),
@@ -423,7 +445,7 @@ def _by_h(result: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", nargs="+", default=["tiny", "demo", "rhythms", "cdnow"])
+    parser.add_argument("--data", nargs="+", default=["tiny", "demo", "rhythms", "growth", "cdnow"])
     parser.add_argument("--work", type=Path, default=Path("/tmp/restock_bench_lifecycle"))
     parser.add_argument("--code", default=None, help="import restock from this folder (default: this tree)")
     parser.add_argument("--label", default="after")

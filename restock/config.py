@@ -47,6 +47,7 @@ ModelName = Literal[
     "sarimax_calendar",
     "sba",
     "seasonal_naive",
+    "seasonal_naive_adjusted",
     "ses",
     "ses_fixed",
     "tsb",
@@ -298,7 +299,7 @@ class ForecastingConfig(Section):
     selection_every_weeks: PositiveInt = 26  # model selection on this calendar grid; refits weekly
     default_model: ModelName | None = "combination"  # kept for smooth/erratic unless clearly beaten
     switch_margin: ShareOrZero = 0.25  # "clearly": a score this much lower
-    ses_alpha: Share = 0.1  # smoothing weight of the combination's SES
+    ses_alpha: Share = 0.15  # smoothing weight of the combination's SES (and of ses_fixed)
     backtest_metric: BacktestMetrics = BacktestMetrics(
         smooth="wape", erratic="wape", intermittent="rmsse", lumpy="rmsse"
     )

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from restock.forecasting import selection
+from restock.forecasting.calendar_regressors import calendar_regressors, future_week_starts
 from restock.forecasting.models import ModelFitError
 from restock.forecasting.selection import (
     candidates_for,
@@ -192,10 +193,22 @@ def test_the_class_default_is_kept_unless_clearly_beaten():
     free = select_and_forecast(y, mondays(60), 4, switch_margin=0.0)  # plain argmin
     best = min(free.scores, key=lambda k: (free.scores[k], list(free.scores).index(k)))
     assert free.model == best
-    # the combination's backtest equals the mean of its components' (cached) forecasts
-    # only if scores are consistent: it is never worse than its worst component
-    parts = [free.scores[n] for n in ("ses_fixed", "seasonal_naive", "sarimax_calendar")]
-    assert free.scores["combination"] <= max(parts) + 1e-12
+
+
+def test_the_combination_backtest_from_cached_components_equals_fitting_it():
+    # 70 weeks, 3 origins of 4 weeks: training ends 58, 62, 66, so every origin has all
+    # three components (the level-adjusted seasonal naive needs 52 + 4 weeks)
+    rng = np.random.default_rng(11)
+    n = 70
+    y = rng.poisson(30 + 10 * np.sin(np.arange(n) / 8.3)).astype(float)
+    x = calendar_regressors(mondays(n) + future_week_starts(mondays(n)[-1], 4))
+    cache: dict = {}
+    for name in ("ses_fixed", "sarimax_calendar"):  # what _backtest_all runs before the combination
+        rolling_origin_backtest(y, name, origins=3, h=4, exog=x if name == "sarimax_calendar" else None, cache=cache)
+    cached = rolling_origin_backtest(y, "combination", origins=3, h=4, exog=x, cache=cache)
+    assert ("seasonal_naive_adjusted", 58, 4) in cache, "the cheap component is fitted into the cache"
+    fitted = rolling_origin_backtest(y, "combination", origins=3, h=4, exog=x)
+    assert cached == pytest.approx(fitted, rel=1e-6)
 
 
 def test_dates_the_calendar_cannot_place_drop_only_the_calendar_model():
@@ -232,7 +245,7 @@ def test_ses_alpha_of_the_config_reaches_ses_fixed_and_the_combination():
     assert one.forecast.params["alpha"] == 0.5
     np.testing.assert_allclose(one.forecast.point, [level, level])
     default = select_and_forecast(y, weeks, 2, candidates=["ses_fixed"], min_history_weeks=4)
-    assert default.forecast.params["alpha"] == 0.1
+    assert default.forecast.params["alpha"] == 0.15  # models.DEFAULT_SES_ALPHA (was 0.1)
     chosen = select_and_forecast(
         y, weeks, 2, candidates=["ses_fixed", "combination"], ses_alpha=0.5, min_history_weeks=4, origins=2
     )
