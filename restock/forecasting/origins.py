@@ -37,6 +37,7 @@ from restock.forecasting.panel import (
     forecast_panel,
     selection_origin_for,
 )
+from restock.forecasting.promotions import attach_promotions, read_promotions
 from restock.forecasting.reselection import series_to_reselect, series_tracking_signals
 from restock.forecasting.tables import CHOICE_COLUMNS, FORECAST_COLUMNS, LEVEL_COLUMNS
 from restock.warehouse import replace_day, replace_rows
@@ -119,7 +120,9 @@ def compute_origin(
         return OriginResult(origin, "no_segments")
     population = _series_members(members)
     tasks = _series(con, origin, population, config)
-    panel_tasks = tasks + aggregate_tasks(tasks)  # + the SKU and total series (levels)
+    # + the SKU and total series (levels); the promotions regressor where a series has
+    # enough promotion history (after aggregating: the SKU series get it too)
+    panel_tasks = _with_promotions(con, origin, tasks + aggregate_tasks(tasks), settings)
     selection_origin = selection_origin_for(origin, settings)
     choices = None
     reselect: set[tuple] = set()
@@ -295,6 +298,28 @@ def _series(con: DuckDBPyConnection, origin: date, members: pd.DataFrame, config
     return build_series(history, origin)
 
 
+def _with_promotions(
+    con: DuckDBPyConnection, origin: date, tasks: list[dict], settings: ForecastingConfig
+) -> list[dict]:
+    """The series with the promotions regressor (a ``"promo"`` array) where their history
+    has ``promo_min_weeks`` promotion weeks, as known on ``origin``
+    (:mod:`restock.forecasting.promotions`); ``promotions: off`` or no promotions:
+    the series as they are."""
+    if settings.promotions == "off" or not tasks:
+        return tasks
+    known = read_promotions(con, origin, settings.quantity)
+    return attach_promotions(
+        tasks,
+        known.rows,
+        origin,
+        settings.horizon_weeks,
+        settings.promo_min_weeks,
+        settings.promotions,
+        known.snapshot_dates,
+        known.weekday_share,
+    )
+
+
 def _select_at(
     con: DuckDBPyConnection,
     selection_origin: date,
@@ -308,7 +333,8 @@ def _select_at(
     if members is None:
         return None
     tasks = _series(con, selection_origin, _series_members(members), config)
-    _, selected = forecast_panel(tasks + aggregate_tasks(tasks), selection_origin, settings, None, pool)
+    panel_tasks = _with_promotions(con, selection_origin, tasks + aggregate_tasks(tasks), settings)
+    _, selected = forecast_panel(panel_tasks, selection_origin, settings, None, pool)
     replace_day(
         con,
         "analytics.model_choices",

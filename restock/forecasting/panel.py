@@ -26,6 +26,10 @@ Cadence (the rule the asset follows; :class:`restock.config.ForecastingConfig` h
   data): the class default (:data:`CLASS_DEFAULTS`: the combination for
   smooth/erratic, SBA for intermittent/lumpy, zero for no demand), fitted without a
   backtest, until the next selection origin (``method = "class_default"``).
+- **Promotions**: a job may carry ``"promo"`` (history weeks then ``horizon`` future
+  weeks, :func:`restock.forecasting.promotions.attach_promotions`); it is appended to
+  the calendar regressors of ``sarimax_calendar`` and the combination, at selection
+  and refit origins alike. A job without it is forecast exactly as before.
 - A fit that fails falls back (:func:`restock.forecasting.selection.select_and_forecast`
   rules; a failing refit → a selection at this origin) and the row's
   ``fallback_reason`` says so; one series never fails the run.
@@ -200,6 +204,7 @@ def _forecast_chunk(jobs: list[dict], origin: date, settings: ForecastingConfig)
 def _forecast_one(job: dict, origin: date, settings: ForecastingConfig) -> tuple[list[tuple], tuple | None]:
     from restock.forecasting.calendar_regressors import future_week_starts
     from restock.forecasting.models import ModelFitError, fit_forecast
+    from restock.forecasting.promotions import with_promo
     from restock.forecasting.selection import select_and_forecast
     from restock.segmentation.product_classes import classify_demand
 
@@ -217,7 +222,9 @@ def _forecast_one(job: dict, origin: date, settings: ForecastingConfig) -> tuple
         try:
             exog = {}
             if choice["model"] in ("sarimax_calendar", "combination"):
-                x = _calendar(job["first_week"], y.size + h)
+                # Promotions (restock.forecasting.promotions): a column after the
+                # calendar ones when the job carries them, else exactly the calendar.
+                x = with_promo(_calendar(job["first_week"], y.size + h), job.get("promo"))
                 exog = {"exog_history": x[: y.size], "exog_future": x[y.size :]}
             params = {k: v for k, v in choice.get("params", {}).items() if k in ("alpha", "window")}
             if "start_params" in choice.get("params", {}):
@@ -251,6 +258,7 @@ def _forecast_one(job: dict, origin: date, settings: ForecastingConfig) -> tuple
             level=settings.interval_level,
             candidates=[default],
             ses_alpha=settings.ses_alpha,
+            extra_exog=job.get("promo"),
         )
         forecast, method = result.forecast, "class_default"
         fallback = "; ".join(reason for reason in (fallback, result.fallback_reason) if reason) or None
@@ -269,6 +277,7 @@ def _forecast_one(job: dict, origin: date, settings: ForecastingConfig) -> tuple
             default_model=(settings.default_model or "") if klass in ("smooth", "erratic") else "",
             switch_margin=settings.switch_margin,
             ses_alpha=settings.ses_alpha,
+            extra_exog=job.get("promo"),
         )
         forecast = result.forecast
         method = "selection"

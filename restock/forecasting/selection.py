@@ -300,6 +300,7 @@ def select_and_forecast(
     default_model: str | None = None,
     switch_margin: float = DEFAULT_SWITCH_MARGIN,
     ses_alpha: float = DEFAULT_SES_ALPHA,
+    extra_exog: ArrayLike | None = None,
 ) -> SelectionResult:
     """Choose a model for one weekly series by backtest and forecast ``h`` weeks.
 
@@ -311,7 +312,12 @@ def select_and_forecast(
     ``candidates`` overrides :func:`candidates_for`. ``default_model`` (None →
     :data:`DEFAULT_CLASS_MODELS` of the class, ``""`` → none) is kept unless the best
     candidate's score is below ``(1 − switch_margin)`` × its score. ``ses_alpha`` is
-    the fixed weight of ``ses_fixed`` (alone and in the combination). Raises
+    the fixed weight of ``ses_fixed`` (alone and in the combination).
+    ``extra_exog`` (None: none): regressor values appended as columns to the
+    calendar regressors of ``sarimax_calendar`` and the combination (e.g. the
+    promotions of :mod:`restock.forecasting.promotions`), one row per history week
+    then at least ``max(h, backtest_h)`` future weeks; the backtest slices them per
+    origin like the calendar (their future values taken as known). Raises
     ``ValueError`` only for invalid input (NaN, negative, mismatched lengths, bad
     ``h``); every model failure ends in a fallback, see the module docstring.
     """
@@ -335,8 +341,11 @@ def select_and_forecast(
     params = {SES_FIXED: {"alpha": ses_alpha}, COMBINATION: {"alpha": ses_alpha}}
     metric = DEFAULT_CLASS_METRICS.get(klass, "wape") if metric is None else metric
     origins = DEFAULT_CLASS_ORIGINS.get(klass, DEFAULT_ORIGINS) if origins is None else origins
+    if extra_exog is not None and len(np.asarray(extra_exog)) < values.size + max(h, backtest_h or h):
+        needed = values.size + max(h, backtest_h or h)
+        raise ValueError(f"extra_exog has {len(np.asarray(extra_exog))} rows, needs {needed} (history + future weeks)")
     try:
-        exog = _calendar(week_starts, h, backtest_h or h, names)
+        exog = _calendar(week_starts, h, backtest_h or h, names, extra_exog)
         calendar_failure = None
     except ValueError as exc:
         # Dates the calendar cannot place (before 1950 or after 2100): the calendar
@@ -424,12 +433,20 @@ def _backtest_all(
     return scores, failures
 
 
-def _calendar(week_starts: Sequence[date], h: int, backtest_h: int, names: list[str]) -> np.ndarray | None:
-    """Calendar regressors for the history plus ``max(h, backtest_h)`` future weeks."""
+def _calendar(
+    week_starts: Sequence[date], h: int, backtest_h: int, names: list[str], extra: ArrayLike | None = None
+) -> np.ndarray | None:
+    """Calendar regressors for the history plus ``max(h, backtest_h)`` future weeks,
+    ``extra`` columns appended (its first rows)."""
     if SARIMAX_CALENDAR not in names and COMBINATION not in names:
         return None
     ahead = max(h, backtest_h)
-    return calendar_regressors(list(week_starts) + future_week_starts(week_starts[-1], ahead))
+    x = calendar_regressors(list(week_starts) + future_week_starts(week_starts[-1], ahead))
+    if extra is None:
+        return x
+    e = np.asarray(extra, dtype=float)
+    e = e.reshape(e.shape[0], -1)
+    return np.column_stack([x, e[: x.shape[0]]])
 
 
 def _fixed(
