@@ -166,18 +166,22 @@ def make_pool(workers: int) -> ProcessPoolExecutor | None:
 
     if workers <= 1:
         return None
+    # One BLAS thread per worker: the pool already uses every core. Set here, in the
+    # parent, because a spawned child inherits the environment and loads numpy (and
+    # its BLAS threads) before any initializer runs. The parent has loaded numpy
+    # (pandas) before it forecasts, so its own BLAS keeps its threads. A value the
+    # user set is kept.
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
     return ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=_quiet_worker,
+        initializer=_watch_parent,
         initargs=(os.getpid(),),
     )
 
 
-def _quiet_worker(parent: int) -> None:
-    # One BLAS thread per process: the pool already uses every core.
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = "1"
+def _watch_parent(parent: int) -> None:
     # A worker holds both ends of its job queue, so it never sees a killed parent (a
     # SIGKILLed run): it would idle for ever. It leaves once its parent is gone (the
     # parent's pid is passed in: it may die before this runs).
