@@ -70,6 +70,13 @@ $(BENCH_VENV)/.installed: pyproject.toml
 	$(BENCH_VENV)/bin/pip install --quiet -e '.[dev,bench]'
 	@touch $@
 
-.PHONY: bench-forecast
+.PHONY: bench-forecast bench-levels
+# bench-levels: accuracy per level (total, SKU, segment x SKU, customer x SKU) of the
+# real pipeline against baselines on generated and real data (~30 min on 2 cores;
+# ARGS=--quick for a smoke run); appends its tables to benchmarks/RESULTS.md.
 bench-forecast: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python benchmarks/bench_forecasting.py
+	$(BENCH_VENV)/bin/python benchmarks/bench_levels.py
+
+bench-levels: $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python benchmarks/bench_levels.py $(ARGS)
