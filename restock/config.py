@@ -307,6 +307,8 @@ class ForecastingConfig(Section):
     reselect_out_of_control: Flag = True  # a series whose tracking signal is out of control is selected again
     reconciliation: Literal["auto", "bottom_up", "top_down", "ols", "mint_wls"] = "auto"  # how levels add up
     reconciliation_window_weeks: PositiveInt = 13  # auto: backtest over the origins of these weeks
+    interval_calibration: Flag = True  # segment x SKU intervals scaled per horizon to their recent coverage
+    interval_calibration_weeks: PositiveInt = 13  # weeks of past errors the calibration uses
     promotions: Literal["discount", "days", "off"] = "discount"  # promotions regressor (forecasting/promotions.py)
     promo_min_weeks: PositiveInt = 2  # promotion weeks a series' history needs before it gets the regressor
     share_window_weeks: PositiveInt = 13  # customer share of its segment, for customer x SKU

@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import numpy as np
@@ -28,6 +28,7 @@ from duckdb import DuckDBPyConnection
 from restock import table_registry
 from restock.calendar import last_complete_week_start
 from restock.config import ForecastingConfig, RestockConfig
+from restock.forecasting.calibration import apply_scales, calibrate
 from restock.forecasting.disaggregation import RATIO_WINDOW_WEEKS, customer_shares
 from restock.forecasting.levels import aggregate_tasks, reconcile_origin, reconciliation_row
 from restock.forecasting.panel import (
@@ -58,6 +59,7 @@ class OriginResult:
     share_rows: int = 0
     unallocated_series: int = 0
     reconciliation: str = ""  # method that made the levels coherent
+    interval_scales: dict[int, float] = field(default_factory=dict)  # calibration factor per horizon
     seconds: float = 0.0
 
 
@@ -172,6 +174,14 @@ def compute_origin(
         settings.interval_level,
         settings.quantity,
     )
+    # Intervals scaled per horizon to their recent coverage (calibration.py); the
+    # models' own bounds are kept beside them.
+    scales: dict[int, float] = {}
+    if settings.interval_calibration:
+        window = settings.interval_calibration_weeks
+        rows, scales = calibrate(con, origin, rows, window, settings.interval_level, settings.quantity)
+    else:
+        rows = apply_scales(rows, {})
     shares, unallocated = _shares_at(con, origin, rows, members, config)
     # One transaction for the origin's forecasts, population, shares and choices: a
     # failure leaves the previous set of the origin whole.
@@ -226,6 +236,7 @@ def compute_origin(
         share_rows=len(shares),
         unallocated_series=unallocated,
         reconciliation=reconciled.method,
+        interval_scales=scales,
         seconds=round(time.monotonic() - started, 2),
     )
 
@@ -393,8 +404,10 @@ def _forecast_rows(forecasts: pd.DataFrame, origin: date, scale: dict) -> pd.Dat
     rows["sku"] = [key[1] for key in rows["key"]]
     rows["naive_mae"] = [scale.get(key) for key in rows["key"]]
     rows["fallback_reason"] = rows["fallback_reason"].astype(object)
-    # base_qty, base_sd and proportion come with the reconciliation (levels.reconcile_origin)
-    return rows[[c for c in FORECAST_COLUMNS if c not in ("base_qty", "base_sd", "proportion")]]
+    # base_qty, base_sd and proportion come with the reconciliation (levels.reconcile_origin),
+    # the model bounds and the interval scale with the calibration (calibration.py)
+    later = ("base_qty", "base_sd", "proportion", "model_lower_qty", "model_upper_qty", "interval_scale")
+    return rows[[c for c in FORECAST_COLUMNS if c not in later]]
 
 
 def _shares_at(
