@@ -20,8 +20,9 @@ TABLES = {
         "(restock.yaml replenishment)."
     ),
     "customer_order_suggestions": (
-        "analytics.customer_order_suggestions: per active customer x SKU, the next cycle's forecast, the suggested "
-        "quantity in whole sales units and, where the warehouse is short, the allocated quantity and the rule used."
+        "analytics.customer_order_suggestions: per active customer x SKU with a suggestion of at least one sales "
+        "unit (zero suggestions are not stored), the next cycle's forecast, the suggested quantity in whole sales "
+        "units and, where the warehouse is short, the allocated quantity and the rule used."
     ),
     "inventory_alerts": (
         "analytics.inventory_alerts: per warehouse x SKU x alert (stockout_risk, below_safety_stock, overstock, "

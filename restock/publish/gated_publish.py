@@ -34,7 +34,7 @@ import pyarrow as pa
 
 from restock.config import ReplenishmentConfig, RestockConfig
 from restock.publish.catalog import load_catalog
-from restock.publish.paths import published_days, published_tables
+from restock.publish.paths import current_files, published_days, published_tables
 from restock.publish.postgres import DEFAULT_SCHEMA, delete_days_before
 from restock.publish.serving import ensure_serving, serving_is_current
 from restock.publish.versions import cleanup_versions, publish_tables, row_count, unpublish_day
@@ -133,14 +133,24 @@ def gate_parameters(
     return params
 
 
+# forecast_qty -> suggested_qty under replenishment.suggestion_rounding, in SQL (the
+# same doubles as restock.replenishment.allocation.customer_order_suggestions).
+SUGGESTION_SQL = {
+    "nearest": "floor(f.forecast_qty + 0.5)",
+    "up": "ceil(f.forecast_qty - 1e-9)",
+    "down": "floor(f.forecast_qty + 1e-9)",
+}
+
+
 def _active_customers(
     con: duckdb.DuckDBPyConnection, day: date, replenishment: ReplenishmentConfig, forecasts: pa.Table
 ) -> list[str]:
     """Customers active on ``day`` (status active, lifecycle not churned/closed), in a
-    region served by a warehouse, with a positive forecast for their next order cycle:
-    the week holding the first ``order_weekday`` strictly after ``day`` (without a
-    weekday: the first week starting after ``day``). Written here in SQL on purpose,
-    apart from restock.replenishment.cycles, so the two cross-check each other."""
+    region served by a warehouse, with a forecast for their next order cycle that
+    rounds to at least one unit (``suggestion_rounding``; only such suggestions are
+    stored): the week holding the first ``order_weekday`` strictly after ``day``
+    (without a weekday: the first week starting after ``day``). Written here in SQL on
+    purpose, apart from restock.replenishment.cycles, so the two cross-check each other."""
     regions = list(replenishment.region_warehouse)
     any_region = replenishment.default_warehouse is not None
     region_filter = "" if any_region else "and list_contains($regions::varchar[], s.region)"
@@ -160,7 +170,7 @@ def _active_customers(
                 from active a
                 join _day_forecasts f
                   on f.level = 'customer' and f.customer_id = a.customer_id
-                 and f.forecast_qty > 0
+                 and {SUGGESTION_SQL[replenishment.suggestion_rounding]} >= 1
                  and case when a.next_cycle is null
                           then f.period_start > $day and f.period_start <= $day::date + 7
                           else a.next_cycle between f.period_start and f.period_start + 6 end
@@ -373,8 +383,23 @@ def publish_days(
 
 
 def _previous_rows(data_dir: Path, table: str, day: date) -> int:
+    """Rows of the last published day before ``day`` (0 if none). For
+    customer_order_suggestions only its rows with ``suggested_qty > 0``: days published
+    before zero suggestions stopped being stored must not make the first day after it
+    look like a drop in rows."""
     earlier = [d for d in published_days(data_dir, table) if d < day]
-    return row_count(data_dir, table, earlier[-1]) if earlier else 0
+    if not earlier:
+        return 0
+    if table != "customer_order_suggestions":
+        return row_count(data_dir, table, earlier[-1])
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    data_file = current_files(data_dir, table).get(earlier[-1])
+    if data_file is None:
+        return 0
+    suggested = pq.read_table(data_file, columns=["suggested_qty"]).column("suggested_qty")
+    return int(pc.sum(pc.greater(suggested, 0)).as_py() or 0)
 
 
 def _apply_retention(

@@ -87,6 +87,16 @@ Decisions (the exact rules):
    the warehouse holds no row for the SKU). A SKU whose suggestions fit is untouched
    ("unconstrained").
 
+   **Rows kept: ``suggested_qty > 0``** (:func:`stored_suggestions`), after the
+   allocation (which is therefore the same as with every row). A row whose forecast
+   rounds to 0 cartons (below half a carton with ``nearest``) also has
+   ``allocated_qty = 0`` (never above the suggestion) and carries nothing a user reads:
+   its ``forecast_qty`` is the customer row of ``demand_forecasts``, and its
+   ``allocation_rule`` is that of the SKU's other rows (one rule per warehouse × SKU; a
+   SKU short of stock always has a positive suggestion, so it keeps rows). A customer
+   rationed to 0 (``suggested_qty > 0``, ``allocated_qty = 0``) is kept. About half of
+   the demo's rows were such zero rows.
+
 6. **Alerts** = :func:`~restock.replenishment.alerts.inventory_alerts` on the plan
    (``alerts``: no stockout_risk / below_safety_stock alert where
    ``daily_demand_mean`` < ``min_daily_demand``), with ``oldest_batch_date``,
@@ -141,7 +151,7 @@ def build_replenishment(con: DuckDBPyConnection, day: date, config: RestockConfi
     products = inputs.read_products(con, day)
 
     plan = _plan(con, day, config, customers, forecasts, inventory, products)
-    suggestions = _suggestions(con, day, config, customers, inventory)
+    suggestions = stored_suggestions(allocated_suggestions(con, day, config, customers, inventory))
     limits = config.replenishment.alerts
     alerts = alerts_mod.inventory_alerts(
         plan,
@@ -326,9 +336,12 @@ def _window_demand(day: date, config: RestockConfig, forecasts: pd.DataFrame, pr
     return demand.groupby(["warehouse_id", "sku"], as_index=False, sort=False)["window_demand"].sum()
 
 
-def _suggestions(
+def allocated_suggestions(
     con: DuckDBPyConnection, day: date, config: RestockConfig, customers: pd.DataFrame, inventory: pd.DataFrame
 ) -> pd.DataFrame:
+    """Every active customer × SKU with a positive forecast for its next cycle,
+    rounded and allocated (decision 5), zero suggestions included: ``customers`` and
+    ``inventory`` as :mod:`restock.replenishment.inputs` reads them on ``day``."""
     rules = config.replenishment
     active = customers[
         (customers["customer_status"] == "active") & ~customers["lifecycle_state"].isin(INACTIVE_LIFECYCLE)
@@ -356,6 +369,13 @@ def _suggestions(
     return out
 
 
+def stored_suggestions(suggestions: pd.DataFrame) -> pd.DataFrame:
+    """The rows of :func:`allocated_suggestions` the warehouse keeps: ``suggested_qty >
+    0`` (see decision 5; the sums of suggested_qty and allocated_qty per customer,
+    SKU and warehouse are unchanged)."""
+    return suggestions[suggestions["suggested_qty"] > 0].reset_index(drop=True)
+
+
 def _allocate(suggestions: pd.DataFrame, available: dict[str, float], config: RestockConfig) -> pd.DataFrame:
     """:func:`~restock.replenishment.allocation.allocate` with ``replenishment.allocation``."""
     rules = config.replenishment.allocation
@@ -374,4 +394,11 @@ def _allocate(suggestions: pd.DataFrame, available: dict[str, float], config: Re
     )
 
 
-__all__ = ["build_replenishment", "PLAN_COLUMNS", "SUGGESTION_COLUMNS", "ALERT_COLUMNS"]
+__all__ = [
+    "build_replenishment",
+    "allocated_suggestions",
+    "stored_suggestions",
+    "PLAN_COLUMNS",
+    "SUGGESTION_COLUMNS",
+    "ALERT_COLUMNS",
+]

@@ -3,10 +3,17 @@
 rows per ``as_of_date``; :func:`run_day` builds a day and writes it.
 
 A re-run of a day replaces that day of the three tables in one transaction.
+
+``customer_order_suggestions`` keeps only rows with ``suggested_qty > 0`` (decision 5
+of :mod:`restock.replenishment.assemble`). A warehouse written before that rule still
+holds zero rows on its past days: :func:`drop_zero_suggestions` deletes them, once per
+:func:`run_days` (idempotent; once they are gone the delete skips every row group on
+its min/max statistics).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 
@@ -18,6 +25,8 @@ from restock.config import RestockConfig
 from restock.replenishment.assemble import build_replenishment
 from restock.warehouse import replace_rows
 
+log = logging.getLogger(__name__)
+
 # table -> its columns in order; the tables are created from restock/warehouse_tables.yml.
 TABLES = {
     name: table_registry.columns(name)
@@ -27,6 +36,19 @@ TABLES = {
 
 def ensure_tables(con: DuckDBPyConnection) -> None:
     table_registry.ensure_tables(con, TABLES)
+
+
+def drop_zero_suggestions(con: DuckDBPyConnection) -> int:
+    """Delete the ``suggested_qty = 0`` rows an older Restock stored in
+    ``analytics.customer_order_suggestions`` (they carry nothing: ``allocated_qty`` is 0
+    too, see :func:`restock.replenishment.assemble.stored_suggestions`); returns the
+    rows deleted. Safe to run any number of times."""
+    ensure_tables(con)
+    found = con.execute("delete from analytics.customer_order_suggestions where suggested_qty = 0").fetchone()
+    deleted = int(found[0]) if found else 0
+    if deleted:
+        log.info("customer_order_suggestions: %d zero-suggestion rows of earlier runs deleted", deleted)
+    return deleted
 
 
 def write_replenishment(con: DuckDBPyConnection, day: date, frames: Mapping[str, pd.DataFrame]) -> dict[str, int]:
@@ -69,7 +91,7 @@ def run_days(
 ) -> tuple[dict[str, int], list[date]]:
     """Build and write every day that has a forecast; (rows per table, days skipped).
     ``progress(i, day, rows so far, days skipped so far)`` after each day."""
-    ensure_tables(con)
+    drop_zero_suggestions(con)
     totals = dict.fromkeys(TABLES, 0)
     skipped: list[date] = []
     for i, day in enumerate(days, 1):
@@ -83,4 +105,12 @@ def run_days(
     return totals, skipped
 
 
-__all__ = ["TABLES", "ensure_tables", "has_forecast", "run_day", "run_days", "write_replenishment"]
+__all__ = [
+    "TABLES",
+    "drop_zero_suggestions",
+    "ensure_tables",
+    "has_forecast",
+    "run_day",
+    "run_days",
+    "write_replenishment",
+]

@@ -86,6 +86,12 @@ def test_published_tables_equal_the_warehouse_days_and_checks_pass(published, in
     finally:
         serving.close()
     assert sorted(expected["customer_order_suggestions"]) == FORECAST_DAYS, "days before the first forecast have none"
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:  # only suggestions of at least one unit are stored; the gate still finds every active customer's
+        zero = con.execute("select count(*) from analytics.customer_order_suggestions where suggested_qty = 0")
+        assert zero.fetchall() == [(0,)]
+    finally:
+        con.close()
     for key in keys:
         check = instance.event_log_storage.get_latest_asset_check_execution_by_key(
             [dg.AssetCheckKey(key, "publishable")]

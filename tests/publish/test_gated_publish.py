@@ -226,6 +226,55 @@ def test_retention_keeps_the_last_days_and_a_backfill_publishes_only_them(setup,
     ]
 
 
+def test_zero_suggestions_are_neither_required_nor_counted_as_a_drop(setup, config):
+    """Only suggestions of at least one carton are stored (restock.replenishment.assemble,
+    decision 5): a customer whose forecast rounds to 0 needs no suggestion row, and a day
+    an older Restock published with zero rows is compared on its non-zero rows."""
+    warehouse, data_dir = setup
+    con = duckdb.connect(str(warehouse))
+    # C4 takes 0.4 % of the segment from C3: 0.4 cartons a week of each SKU, suggestion 0.
+    con.execute("update analytics.customer_forecast_shares set share = 0.196 where customer_id = 'C3'")
+    con.execute("update analytics.customer_order_suggestions set forecast_qty = 19.6 where customer_id = 'C3'")
+    for sku in ("S1", "S2"):
+        con.execute(
+            "insert into analytics.customer_forecast_shares values (?, 'SEG1', ?, 'C4', 0.004, 'own_history', null, null)",
+            [ORIGIN, sku],
+        )
+    for day in (D1, D2):
+        con.execute("insert into marts.customers values (?, 'C4', 3)", [day])
+        con.execute(
+            "insert into analytics.customer_segments values (?, 'C4', 5, 'crm', '便利店', '城东区', 'active', "
+            "'active', 3, 10, 500, 3, 3, 3, 'SEG1')",
+            [day],
+        )
+    # D1 as an older Restock stored it: with C4's zero suggestions (2 of its 8 rows).
+    for sku in ("S1", "S2"):
+        con.execute(
+            "insert into analytics.customer_order_suggestions values (?, 'WH01', 'C4', ?, ?, 5, 0.4, 0, 0, "
+            "'unconstrained')",
+            [D1, sku, date(2024, 1, 10)],
+        )
+    con.close()
+    # 8 -> 6 rows would be a 25 % drop; the 6 non-zero rows of D1 -> 6 are none.
+    config = config.override({"publishing.max_row_drop_share": 0.2})
+    [d1] = _publish(warehouse, data_dir, [D1], config)
+    assert d1.published and d1.rows["customer_order_suggestions"] == 8, d1.message()
+    [d2] = _publish(warehouse, data_dir, [D2], config)
+    assert d2.published, d2.message()  # C4 (forecast 0.4) is not required to have suggestions
+    assert _serving(
+        data_dir,
+        "select count(*), count(distinct customer_id), min(suggested_qty) from customer_order_suggestions_latest",
+    ) == [(6, 3, 20)]
+    # A real drop is still caught: C3's two non-zero rows vanish (6 -> 4 < 6 x 0.8).
+    _break(
+        warehouse, "delete from analytics.customer_order_suggestions where as_of_date = ? and customer_id = 'C3'", [D2]
+    )
+    [again] = _publish(warehouse, data_dir, [D2], config)
+    assert again.failed_tables == ["customer_order_suggestions"]
+    message = again.gates["customer_order_suggestions"].message()
+    assert "4 rows (expected 5..any)" in message and "absent: C3" in message and "C4" not in message, message
+
+
 def test_days_without_a_forecast_are_skipped_not_failed(tmp_path, config):
     warehouse = tmp_path / "w.duckdb"
     _build_warehouse(warehouse)

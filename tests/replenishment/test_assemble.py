@@ -452,3 +452,101 @@ def test_policy_comes_from_the_config(built, config):
     k1 = _row(plan, "WH1", "K1")  # min-max protects the lead time only: window 7 days, horizon 1
     assert k1["policy"] == "min_max" and k1["forecast_weeks"] == 1
     assert k1["daily_demand_mean"] == pytest.approx(0.6 * 70 / 7)
+
+
+# --- what is stored: suggestions of at least one carton ----------------------------------
+#
+# c7 (R1 → WH1, tier 1, active, orders Mondays) has shares K1 0.005 and K2 0.01 on D: its
+# next-cycle forecasts are 0.35 and 0.4 cartons, rounded to 0. K2 is short at WH1 (40
+# suggested, 10 available), so c7's K2 row goes through the tier-weights rationing with
+# an upper bound of 0: it gets 0 and changes nobody's share (c1 3, c6 7 as before).
+
+
+def _with_small_customer(path: Path) -> duckdb.DuckDBPyConnection:
+    con = _warehouse(path)
+    con.execute(
+        "insert into analytics.customer_segments (as_of_date, customer_id, region, tier, customer_status, "
+        "lifecycle_state, segment_id) values (?, 'c7', 'R1', 1, 'active', 'active', 'S1')",
+        [D],
+    )
+    con.execute("insert into marts.customers values (?, 'c7', 1)", [D])
+    con.execute(
+        "insert into analytics.customer_forecast_shares (forecast_origin, segment_id, sku, customer_id, share, basis) "
+        "values (?, 'S1', 'K1', 'c7', 0.005, 'own_history'), (?, 'S1', 'K2', 'c7', 0.01, 'own_history')",
+        [D, D],
+    )
+    return con
+
+
+def _sums(frame: pd.DataFrame, keys: list[str]) -> dict:
+    return frame.groupby(keys)[["suggested_qty", "allocated_qty"]].sum().to_dict("index")
+
+
+def test_zero_suggestions_are_not_stored_and_the_totals_do_not_change(tmp_path, config):
+    from restock.replenishment import inputs
+    from restock.replenishment.assemble import allocated_suggestions
+
+    con = _with_small_customer(tmp_path / "w.duckdb")
+    customers, _ = inputs.read_customers(con, D, config)
+    # Before: every customer × SKU with a positive forecast, zero suggestions included.
+    before = allocated_suggestions(con, D, config, customers, inputs.read_inventory(con, D))
+    zero = before[before["suggested_qty"] == 0].set_index(["sku", "customer_id"])
+    assert sorted(zero.index) == [("K1", "c7"), ("K2", "c7")]
+    assert zero["forecast_qty"].tolist() == [pytest.approx(0.35), pytest.approx(0.4)]
+    assert zero["allocated_qty"].tolist() == [0, 0]
+    assert zero.loc[("K2", "c7"), "allocation_rule"] == "tier_weights"  # rationed SKU, 0 of 0
+
+    write_replenishment(con, D, build_replenishment(con, D, config))
+    after = con.execute(
+        "select * from analytics.customer_order_suggestions where as_of_date = ? order by warehouse_id, sku, customer_id",
+        [D],
+    ).df()
+    assert (after["suggested_qty"] > 0).all() and "c7" not in set(after["customer_id"])
+    kept = before[before["suggested_qty"] > 0].reset_index(drop=True)
+    assert len(after) == len(kept) == 4 and len(before) == 6
+    dates = {c: pd.to_datetime(kept[c]) for c in ("as_of_date", "cycle_start")}
+    # the same rows, value for value
+    pd.testing.assert_frame_equal(after[kept.columns], kept.assign(**dates), check_dtype=False)
+    for keys in (["sku"], ["customer_id"], ["warehouse_id", "sku"]):
+        assert _sums(after, keys) == {k: v for k, v in _sums(before, keys).items() if k != "c7"}, keys
+    rationed = after.set_index(["warehouse_id", "sku", "customer_id"])
+    assert rationed.loc[("WH2", "K1", "c3"), ["suggested_qty", "allocated_qty"]].tolist() == [14, 0]  # kept
+    assert rationed.loc[[("WH1", "K2", "c1"), ("WH1", "K2", "c6")], "allocated_qty"].tolist() == [3, 7]
+    con.close()
+
+
+def test_zero_rows_of_an_older_warehouse_are_deleted_once_and_a_rerun_counts_once(tmp_path, config):
+    from restock.replenishment.tables import drop_zero_suggestions, run_days
+
+    con = _with_small_customer(tmp_path / "w.duckdb")
+    write_replenishment(con, D, build_replenishment(con, D, config))
+    # An older Restock stored zero suggestions, here on a past day and on D.
+    past = D - timedelta(days=1)
+    con.execute(
+        """insert into analytics.customer_order_suggestions
+           select * replace (?::date as as_of_date) from analytics.customer_order_suggestions where as_of_date = ?""",
+        [past, D],
+    )
+    con.execute(
+        """insert into analytics.customer_order_suggestions values
+           (?, 'WH1', 'c7', 'K1', ?, 1, 0.35, 0, 0, 'unconstrained'),
+           (?, 'WH1', 'c7', 'K2', ?, 1, 0.4, 0, 0, 'tier_weights'),
+           (?, 'WH1', 'c7', 'K2', ?, 1, 0.4, 0, 0, 'tier_weights')""",
+        [past, past + timedelta(days=1), past, past + timedelta(days=1), D, D + timedelta(days=1)],
+    )
+
+    def count(day: date) -> tuple[int, int]:
+        return con.execute(
+            "select count(*), count(*) filter (where suggested_qty = 0) from analytics.customer_order_suggestions "
+            "where as_of_date = ?",
+            [day],
+        ).fetchone()
+
+    assert count(past) == (6, 2) and count(D) == (5, 1)
+    totals, skipped = run_days(con, [D], config)  # deletes the zero rows of every day, then rewrites D
+    assert skipped == [] and totals["customer_order_suggestions"] == 4
+    assert count(past) == (4, 0) and count(D) == (4, 0)
+    assert drop_zero_suggestions(con) == 0  # nothing left: idempotent
+    run_days(con, [D], config)
+    assert count(past) == (4, 0) and count(D) == (4, 0)  # a re-run of a day never counts twice
+    con.close()
