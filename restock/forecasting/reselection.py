@@ -15,6 +15,9 @@ Why the signal is computed here from the stored forecasts instead of read from
 on how the days were batched into runs. Only forecasts of earlier origins for weeks
 complete on the origin are used (point in time).
 
+The SKU and total series of the levels (:mod:`restock.forecasting.levels`) are judged
+the same way, on their own model's forecast (before reconciliation).
+
 A series (re)selected within the window is not selected again: its signal still holds
 the errors of the model it replaced, and a new backtest would see the same data.
 
@@ -38,6 +41,7 @@ import pandas as pd
 from duckdb import DuckDBPyConnection
 
 from restock.calendar import last_complete_week_start
+from restock.forecasting.levels import ALL
 
 NOISE_Z = 2.6  # standard deviations of the signal of unbiased errors (≈ 1 % two-sided)
 NOISE_SD_PER_ROOT_WEEK = 1.25  # sd of Σe / mean|e| per √week for independent errors (√(π/2))
@@ -46,8 +50,11 @@ NOISE_SD_PER_ROOT_WEEK = 1.25  # sd of Σe / mean|e| per √week for independent
 def series_tracking_signals(
     con: DuckDBPyConnection, origin: date, window_weeks: int, quantity: str = "requested_qty"
 ) -> pd.DataFrame:
-    """Tracking signal of every segment × SKU series' horizon-1 forecasts over the
-    ``window_weeks`` weeks complete on ``origin``, made on earlier origins.
+    """Tracking signal of every series' horizon-1 forecasts over the ``window_weeks``
+    weeks complete on ``origin``, made on earlier origins: segment × SKU (their
+    forecasts as published), and the SKU and total series of the levels (segment_id
+    ``*``; sku ``*`` for the total) on their own model's forecast (``base_qty``), since
+    that is what their model choice makes.
 
     Actual = demand of the customers that were the series' population on the
     forecast's origin (``forecast_members``), as in the accuracy review. Returns
@@ -63,25 +70,43 @@ def series_tracking_signals(
         with fc as (
             select forecast_origin, segment_id, sku, period_start, forecast_qty
             from analytics.segment_forecasts
-            where horizon = 1 and period_start between ? and ? and forecast_origin < ?
+            where horizon = 1 and period_start between $first and $last and forecast_origin < $origin
+        ),
+        -- the SKU and total series (levels.py), judged on their own model's forecast
+        agg as (
+            select forecast_origin, '{ALL}' as segment_id, case when level = 'total' then '{ALL}' else key end as sku,
+                   period_start, coalesce(base_qty, forecast_qty) as forecast_qty
+            from analytics.level_forecasts
+            where level in ('sku', 'total') and horizon = 1 and period_start between $first and $last
+              and forecast_origin < $origin
         ),
         members as (
             select forecast_origin, customer_id, segment_id from analytics.forecast_members
-            where forecast_origin in (select distinct forecast_origin from fc)
+            where forecast_origin in (select forecast_origin from fc union select forecast_origin from agg)
         ),
         actual as (
             select m.forecast_origin, m.segment_id, w.sku, w.week_start, sum(w.{quantity})::double as qty
             from marts.customer_sku_weekly_demand w join members m using (customer_id)
-            where w.week_start between ? and ?
+            where w.week_start between $first and $last
             group by all
+        ),
+        sku_actual as (
+            select forecast_origin, '{ALL}' as segment_id, sku, week_start, sum(qty) as qty from actual group by all
+        ),
+        total_actual as (
+            select forecast_origin, '{ALL}' as segment_id, '{ALL}' as sku, week_start, sum(qty) as qty
+            from actual group by all
+        ),
+        every_actual as (
+            select * from actual union all select * from sku_actual union all select * from total_actual
         )
-        select fc.segment_id, fc.sku, fc.period_start, fc.forecast_qty - coalesce(a.qty, 0) as error
-        from fc left join actual a
-          on a.forecast_origin = fc.forecast_origin and a.segment_id = fc.segment_id
-         and a.sku = fc.sku and a.week_start = fc.period_start
-        order by fc.segment_id, fc.sku, fc.period_start
+        select f.segment_id, f.sku, f.period_start, f.forecast_qty - coalesce(a.qty, 0) as error
+        from (select * from fc union all select * from agg) f left join every_actual a
+          on a.forecast_origin = f.forecast_origin and a.segment_id = f.segment_id
+         and a.sku = f.sku and a.week_start = f.period_start
+        order by f.segment_id, f.sku, f.period_start
         """,
-        [first, last, origin, first, last],
+        {"first": first, "last": last, "origin": origin},
     ).df()
     if points.empty:
         return pd.DataFrame(columns=["segment_id", "sku", "n_periods", "tracking_signal"])

@@ -151,10 +151,12 @@ def test_a_level_shift_is_selected_again_before_the_next_grid_origin(runs):
         "select selection_origin, segment_id, sku from analytics.model_choices where selection_origin > ? order by all",
         [GRID],
     ).fetchall()
-    k1 = [made for made, _, sku in again if sku == "K1"]
+    k1 = sorted({made for made, _, sku in again if sku == "K1"})
     # Once, as soon as the 13-week window holds only forecasts of the grid's choice
     # (window from 2024-12-09 on the origin 2025-03-09), not again within 13 weeks.
     assert k1 == [date(2025, 3, 9)]
+    # The SKU's own series (levels) shifted too: selected again with it.
+    assert {(segment_id, sku) for made, segment_id, sku in again if made == k1[0]} >= {("S1", "K1"), ("*", "K1")}
     method = on.execute(
         "select method from analytics.segment_forecasts where forecast_origin = ? and sku = 'K1' and horizon = 1",
         [k1[0]],
