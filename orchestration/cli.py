@@ -6,7 +6,8 @@ scheduled, sensor or UI run instead of colliding with it on the warehouse. It is
 run of the job `restock_daily` (or of the assets of --select) with the range as the
 partition range tags, as the UI's *Materialize -> partition range* single-run
 backfill makes. The command prints the run id and its UI link, reports every finished
-step, and exits 0 when the run succeeds, 1 with the reason when it fails.
+step and the progress lines of long steps (days done of the total, rate, time left:
+restock/progress.py), and exits 0 when the run succeeds, 1 with the reason when it fails.
 
 Queued runs are started by the dagster-daemon. When none is running for the instance
 (no recent heartbeat), the command starts one (`dagster-daemon run -w workspace.yaml`,
@@ -36,6 +37,7 @@ from datetime import date
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from restock.progress import PREFIX as PROGRESS_PREFIX
 from restock.settings import PROJECT_ROOT, load_settings
 
 if TYPE_CHECKING:
@@ -238,21 +240,10 @@ class _Follower:
         print(f"  [{time.monotonic() - self.started:6.1f} s] {text}", flush=True)
 
     def poll(self) -> dg.DagsterRun:
-        from dagster import DagsterEventType
-
         while True:
-            page = self.instance.get_records_for_run(
-                self.run_id,
-                cursor=self.cursor,
-                of_type={
-                    DagsterEventType.ASSET_MATERIALIZATION,
-                    DagsterEventType.STEP_SUCCESS,
-                    DagsterEventType.STEP_FAILURE,
-                    DagsterEventType.RUN_FAILURE,
-                    DagsterEventType.ENGINE_EVENT,
-                },
-                limit=1000,
-            )
+            # Every record, not only the event types _event reads: the steps' progress
+            # lines are plain log messages (no event type to filter on).
+            page = self.instance.get_records_for_run(self.run_id, cursor=self.cursor, limit=1000)
             for record in page.records:
                 self._event(record.event_log_entry)
             self.cursor = page.cursor
@@ -283,6 +274,10 @@ class _Follower:
 
         event = entry.dagster_event
         if event is None:
+            # A step's progress line (restock/progress.py): "<step>: <label>: i/total days, rate, time left"
+            if entry.user_message.startswith(PROGRESS_PREFIX):
+                line = entry.user_message.removeprefix(PROGRESS_PREFIX)
+                self.say(f"{entry.step_key}: {line}" if entry.step_key else line)
             return
         kind = event.event_type
         if kind == DagsterEventType.ASSET_MATERIALIZATION:

@@ -1,7 +1,7 @@
 """The packages of restock/ import only downward, and none of them knows Dagster.
 
 Ground floor: the input contract, settings, configuration, calendar, table registry
-and warehouse helpers. Above it the generic gate runner (quality), then ingest and
+and warehouse helpers, progress lines. Above it the generic gate runner (quality), then ingest and
 segmentation, forecasting, replenishment, publishing. A lower package importing a
 higher one (quality -> ingest, segmentation -> forecasting, config -> ingest) is
 the kind of tangle this test keeps out.
@@ -16,7 +16,7 @@ import pytest
 
 from restock.settings import PROJECT_ROOT
 
-GROUND = {"contract", "settings", "config", "calendar", "table_registry", "warehouse"}
+GROUND = {"contract", "settings", "config", "calendar", "table_registry", "warehouse", "progress"}
 ALLOWED: dict[str, set[str]] = {
     "contract": set(),
     "settings": set(),
@@ -24,6 +24,7 @@ ALLOWED: dict[str, set[str]] = {
     "calendar": set(),
     "table_registry": set(),
     "warehouse": set(),
+    "progress": set(),
     "quality": GROUND,
     "ingest": GROUND | {"quality"},
     "segmentation": GROUND,

@@ -65,7 +65,19 @@ def restock_dbt_models(
     first, last = inclusive_days(context.partition_time_window)
     dbt_vars = dbt_vars_for_window(first, last, restock.config, warehouse.path)
     context.log.info(f"dbt build for {first} .. {last} into {warehouse.path}")
+    from restock.progress import Progress
+
+    # One unit per model built and per test run (an asset and its checks). No line for
+    # the first node: it carries dbt's start-up (~10 s), not a rate.
+    nodes = len(context.selected_asset_keys) + len(context.selected_asset_check_keys)
+    progress = Progress("dbt build", nodes, context.log.info, unit="nodes", report_first=False)
     # Unit tests are a development check (make test), not part of a data run.
-    yield from dbt.cli(
+    for event in dbt.cli(
         ["build", "--vars", json.dumps(dbt_vars), "--exclude-resource-type", "unit_test"], context=context
-    ).stream()
+    ).stream():
+        yield event
+        if isinstance(event, dg.Output):
+            progress.advance(through=context.asset_key_for_output(event.output_name).to_user_string())
+        elif isinstance(event, (dg.AssetMaterialization, dg.AssetCheckResult)) and event.asset_key is not None:
+            progress.advance(through=event.asset_key.to_user_string())
+    progress.finish()

@@ -3,6 +3,7 @@ restock.segmentation.tables, restock.forecasting.origins and
 restock.forecasting.accuracy_review (tables in schema analytics)."""
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,6 @@ if TYPE_CHECKING:  # pandas and duckdb load with the first run, not with the cod
     import pandas as pd
     from duckdb import DuckDBPyConnection
 
-PROGRESS_EVERY_DAYS = 30
 MARTS = {
     name: dg.AssetKey(["marts", name])
     for name in ("customers", "order_lines", "products", "customer_sku_weekly_demand")
@@ -34,17 +34,18 @@ def _daily_table(
     columns: list[str],
 ) -> dict[str, Any]:
     """Build and replace one table's rows for every day of the run's range."""
+    from restock.progress import Progress
     from restock.segmentation.tables import ensure_tables
     from restock.warehouse import replace_day
 
     days = window_days(context)
     started, rows = time.monotonic(), 0
+    progress = Progress(f"analytics.{table}", len(days), context.log.info)
     with warehouse.connect() as con:
         ensure_tables(con)
-        for i, day in enumerate(days, 1):
+        for day in days:
             rows += replace_day(con, f"analytics.{table}", "as_of_date", day, build(con, day), columns)
-            if i % PROGRESS_EVERY_DAYS == 0 or i == len(days):
-                context.log.info(f"analytics.{table}: {i}/{len(days)} days (through {day}), {rows} rows")
+            progress.advance(through=day, detail=f"{rows:,} rows")
         return {"rows": rows, "days": len(days), "seconds": round(time.monotonic() - started, 2)}
 
 
@@ -145,12 +146,15 @@ def demand_forecasts(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, restock: RestockResource
 ) -> dg.MaterializeResult:
     from restock.forecasting.origins import OriginResult, describe, model_mix, run_forecasts
-    from restock.forecasting.panel import make_pool
+    from restock.forecasting.panel import forecast_origin, make_pool
     from restock.forecasting.tables import ensure_tables
+    from restock.progress import Progress
 
     days = window_days(context)
     config = restock.config
     pool = make_pool(config.forecasting.workers)
+    origins = {forecast_origin(d, config.forecasting.cutoff_weekday) for d in days}
+    tracker, statuses = Progress("forecasts", len(origins), context.log.info, unit="origins"), Counter[str]()
 
     def progress(result: OriginResult) -> None:
         context.log.info(
@@ -158,6 +162,8 @@ def demand_forecasts(
             f"{result.fallbacks} on a fallback rule ({result.failed_fits} failed fits), {result.forecast_rows} rows, "
             f"{result.seconds} s"
         )
+        statuses[result.status] += 1
+        tracker.advance(through=result.origin, detail=", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
 
     try:
         with warehouse.connect() as con:
@@ -207,13 +213,24 @@ def forecast_accuracy(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, restock: RestockResource
 ) -> dg.MaterializeResult:
     from restock.forecasting.accuracy_review import accuracy_summary, run_accuracy
+    from restock.forecasting.panel import forecast_origin
     from restock.forecasting.tables import ensure_tables
+    from restock.progress import Progress
 
     days = window_days(context)
     started = time.monotonic()
+    origins = {forecast_origin(d, restock.config.forecasting.cutoff_weekday) for d in days}
+    tracker, computed = Progress("accuracy reviews", len(origins), context.log.info, unit="origins"), Counter[str]()
+
+    def progress(origin: date, rows: int | None) -> None:
+        computed["reviews"] += rows is not None
+        computed["rows"] += rows or 0
+        reviewed, kept = computed["reviews"], tracker.done + 1 - computed["reviews"]
+        tracker.advance(through=origin, detail=f"{reviewed} computed ({computed['rows']:,} rows), {kept} kept")
+
     with warehouse.connect() as con:
         ensure_tables(con)
-        reviews = run_accuracy(con, days, restock.config)
+        reviews = run_accuracy(con, days, restock.config, progress)
         latest, flagged = accuracy_summary(con, days[-1])
     table = "| horizon | WAPE | bias | weeks |\n|---|---|---|---|\n" + "\n".join(
         f"| {h} | {w} | {b} | {n} |" for h, w, b, n in latest

@@ -15,7 +15,6 @@ import dagster as dg
 from orchestration.partitions import daily_partitions, window_days
 from orchestration.resources import RestockResource, WarehouseResource
 
-PROGRESS_EVERY_DAYS = 7
 # published table -> the asset that computes it
 SOURCES = {
     "customer_segments": dg.AssetKey(["segmentation", "customer_segments"]),
@@ -64,16 +63,26 @@ def _key(table: str) -> dg.AssetKey:
 def published_tables(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, restock: RestockResource
 ) -> Iterator[Any]:
-    from restock.publish.gated_publish import DayOutcome, publish_days
+    from restock.progress import Progress
+    from restock.publish.gated_publish import DayOutcome, days_to_publish, publish_days
 
     days = window_days(context)
     started = time.monotonic()
     done = []
+    # Only the days inside publishing.retain_days are gated, in order; a day skipped
+    # before the first forecast counts as done when a later day is reported.
+    wanted, _ = days_to_publish(days, (), restock.config.publishing.retain_days)
+    position = {day: i for i, day in enumerate(wanted, 1)}
+    tracker = Progress("publish", len(wanted), context.log.info)
 
     def progress(outcome: DayOutcome) -> None:
         done.append(outcome)
-        if len(done) % PROGRESS_EVERY_DAYS == 0:
-            context.log.info(f"publish: {len(done)} days gated (through {outcome.as_of_date})")
+        published = sum(o.published for o in done)
+        tracker.advance(
+            through=outcome.as_of_date,
+            done=position.get(outcome.as_of_date, tracker.done),
+            detail=f"{len(done)} days gated, {published} published",
+        )
 
     with warehouse.connect() as con:
         blocked = _history_gaps(context, con, days, restock)
@@ -88,6 +97,7 @@ def published_tables(
             progress=progress,
             blocked=blocked,
         )
+    tracker.finish(detail=f"{len(done)} days gated, {sum(o.published for o in done)} published")
     published = [o for o in outcomes if o.published]
     failed = [o for o in outcomes if (o.gates or o.blocked_reason) and not o.published]
     skipped = [o for o in outcomes if o.skipped_reason]

@@ -23,7 +23,6 @@ from restock.contract import EXTRACTS
 if TYPE_CHECKING:  # the readers (pyarrow) load with the first run, not with the code location
     from restock.ingest.gated_load import GatedLoad
 
-PROGRESS_EVERY_DAYS = 30
 MAX_DAYS_IN_METADATA = 60  # the UI stays readable; raw._loads / raw._quarantine have every day
 
 # The masters an extract is checked against (known customer ids / skus of the snapshot
@@ -80,9 +79,11 @@ def build_raw_asset(extract_name: str) -> dg.AssetsDefinition:
         today = restock.today()
         started = time.monotonic()
         from restock.ingest.gated import load_gated_days
+        from restock.progress import Progress
 
         results: list[GatedLoad] = []
-        window, done = set(days), 0
+        window, loaded, quarantined = set(days), 0, 0
+        progress = Progress(f"raw.{extract_name}", len(days), context.log.info)
         with warehouse.connect() as con:
             gated = load_gated_days(
                 con,
@@ -110,11 +111,11 @@ def build_raw_asset(extract_name: str) -> dg.AssetsDefinition:
                     context.log.info(
                         f"raw.{extract_name} {result.day}: released {result.released} quarantined delivery"
                     )
-                done += result.day in window
-                if result.day in window and (done % PROGRESS_EVERY_DAYS == 0 or done == len(days)):
-                    context.log.info(
-                        f"raw.{extract_name}: {done}/{len(days)} days gated and loaded (through {result.day})"
-                    )
+                if result.day in window:
+                    loaded += result.row_count if result.status == "loaded" else 0
+                    quarantined += not result.passed
+                    note = f", {quarantined} quarantined" if quarantined else ""
+                    progress.advance(through=result.day, detail=f"gated and loaded, {loaded:,} rows{note}")
         seconds = round(time.monotonic() - started, 2)
         yield dg.MaterializeResult(metadata=_materialization_metadata(results, len(days), seconds))
         yield _check_result(extract_name, results, len(days), restock.data_docs_dir)

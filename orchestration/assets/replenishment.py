@@ -11,7 +11,6 @@ from orchestration.assets.forecasting import CUSTOMER_SEGMENTS, DEMAND_FORECASTS
 from orchestration.partitions import daily_partitions, window_days
 from orchestration.resources import RestockResource, WarehouseResource
 
-PROGRESS_EVERY_DAYS = 30
 TABLES = {
     "replenishment_plan": (
         "analytics.replenishment_plan: per warehouse x SKU and as_of_date, inventory position, daily demand mean "
@@ -53,16 +52,15 @@ DEPS = [
 def replenishment(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, restock: RestockResource
 ) -> Iterator[dg.MaterializeResult]:
+    from restock.progress import Progress
     from restock.replenishment.tables import run_days
 
     days = window_days(context)
     started = time.monotonic()
+    tracker = Progress("replenishment", len(days), context.log.info)
 
     def progress(i: int, day: date, totals: dict[str, int], skipped: int) -> None:
-        if i % PROGRESS_EVERY_DAYS == 0 or i == len(days):
-            context.log.info(
-                f"replenishment: {i}/{len(days)} days (through {day}), rows {totals}, {skipped} days without forecasts"
-            )
+        tracker.advance(through=day, done=i, detail=f"rows {totals}, {skipped} days without forecasts")
 
     with warehouse.connect() as con:
         totals, skipped = run_days(con, days, restock.config, progress)

@@ -5,7 +5,7 @@ then happened (I/O: reads the forecast tables and the weekly demand mart, writes
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 
 import numpy as np
@@ -55,9 +55,15 @@ _LEVEL_COLUMNS = [
 ]
 
 
-def run_accuracy(con: DuckDBPyConnection, days: Iterable[date], config: RestockConfig) -> list[tuple[date, int]]:
+def run_accuracy(
+    con: DuckDBPyConnection,
+    days: Iterable[date],
+    config: RestockConfig,
+    progress: Callable[[date, int | None], None] | None = None,
+) -> list[tuple[date, int]]:
     """The accuracy review of each origin of ``days`` (computed when the origin is in
-    ``days`` or has no review yet). Returns (review_date, rows) per computed review."""
+    ``days`` or has no review yet). Returns (review_date, rows) per computed review.
+    ``progress(origin, rows)`` after each origin (rows None: its review was kept)."""
     settings = config.forecasting
     days = sorted(days)
     in_run = set(days)
@@ -76,6 +82,10 @@ def run_accuracy(con: DuckDBPyConnection, days: Iterable[date], config: RestockC
             )
             replace_day(con, "analytics.accuracy_reviews", "review_date", origin, frame, list(frame.columns))
             done.append((origin, len(frame)))
+            if progress:
+                progress(origin, len(frame))
+        elif progress:
+            progress(origin, None)
     return done
 
 

@@ -51,6 +51,14 @@ def test_make_backfill_queues_one_run_and_waits_for_it(landing_dir, tmp_path):
     run_id = queued[1]
     # Progress: a line per finished step, naming what it materialized.
     assert re.search(r'Finished execution of step "raw__orders" in [0-9.]+m?s: raw/orders x3', out)
+    # and the progress lines of the steps, from the run's log (restock/progress.py): days
+    # done of the total, the rate, the time left; the last one the stage's wall time.
+    day_rate = r"[0-9.,]+ days/min"
+    assert re.search(
+        rf"\] raw__orders: raw\.orders: 1/3 days \(through 2024-01-02\), {day_rate}, ~[0-9.]+ (s|min) left; ", out
+    ), out
+    assert re.search(rf"\] raw__orders: raw\.orders: 3/3 days \(through 2024-01-04\), {day_rate}, done in ", out)
+    assert re.search(rf"analytics\.customer_segments: 3/3 days \(through 2024-01-04\), {day_rate}, done in .*rows", out)
 
     with open_instance(home) as instance:
         run = instance.get_run_by_id(run_id)
