@@ -99,13 +99,25 @@ def build_series(history: pd.DataFrame, origin: date, keys: tuple[str, ...] = ("
     frame["week_start"] = pd.to_datetime(frame["week_start"])
     frame["qty"] = frame["qty"].astype(float)
     frame = frame[frame["qty"] > 0].groupby([*keys, "week_start"], sort=True, as_index=False)["qty"].sum()
+    if frame.empty:
+        return []
+    # Sorted by key then week: each series is one contiguous slice. Plain numpy per
+    # slice (a pandas groupby loop cost ~1 ms a series: 3.3 s an origin on the demo).
+    week = ((frame["week_start"] - last_week).dt.days // 7).to_numpy()  # ≤ 0, 0 = last week
+    qty = frame["qty"].to_numpy()
+    columns = [frame[k].to_numpy() for k in keys]
+    starts = np.zeros(len(frame), dtype=bool)
+    starts[0] = True
+    for column in columns:
+        starts[1:] |= column[1:] != column[:-1]
+    bounds = np.append(np.flatnonzero(starts), len(frame))
     tasks = []
-    for key, group in frame.groupby(list(keys), sort=True):
-        first = group["week_start"].iloc[0]
-        n = int((last_week - first).days // 7) + 1
-        values = np.zeros(n)
-        values[((group["week_start"] - first).dt.days // 7).to_numpy()] = group["qty"].to_numpy()
-        tasks.append({"key": tuple(key), "first_week": first.date(), "y": values})
+    for begin, end in zip(bounds[:-1], bounds[1:], strict=True):
+        first = int(week[begin])
+        values = np.zeros(1 - first)
+        values[week[begin:end] - first] = qty[begin:end]
+        key = tuple(column[begin] for column in columns)
+        tasks.append({"key": key, "first_week": (last_week + pd.Timedelta(weeks=first)).date(), "y": values})
     return tasks
 
 
