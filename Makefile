@@ -80,3 +80,11 @@ bench-forecast: $(BENCH_VENV)/.installed
 
 bench-levels: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python benchmarks/bench_levels.py $(ARGS)
+
+.PHONY: bench
+# bench: the whole pipeline per scale in temp folders (generate, backfill as make demo,
+# two daily runs): wall, CPU and peak RSS per stage, storage per year, ratios between
+# scales; appends to benchmarks/RESULTS.md. Main venv (needs nothing extra). Default
+# scales tiny and demo; ARGS='--scale tiny' (~5 min), ARGS='--scale tiny demo city'.
+bench: env manifest
+	$(BIN)/python benchmarks/bench_pipeline.py $(ARGS)
