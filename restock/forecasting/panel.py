@@ -17,7 +17,9 @@ Cadence (the rule the asset follows; :class:`restock.config.ForecastingConfig` h
 - **Refit** at the other origins: the model chosen at the latest selection origin is
   fitted again on the longer history; for SARIMAX (alone or in the combination) the
   AR coefficient stored at selection is held and the constant and calendar effects
-  are re-estimated by the Kalman filter (~1 ms instead of ~10 ms per fit); a seasonal
+  are re-estimated — in closed form, the same numbers as statsmodels' Kalman filter
+  to its rounding (``models.ar1_state_regression_forecast``, ~0.4 ms instead of ~6 ms
+  per fit, ~10 ms for a full fit); a seasonal
   naive keeps the season it was backtested with (1, the plain naive, when the
   history was shorter than a season). Why: a full backtest costs ~75 ms per smooth
   series, a refit ~1-3 ms.
@@ -225,9 +227,8 @@ def _forecast_one(job: dict, origin: date, settings: ForecastingConfig) -> tuple
     from restock.segmentation.product_classes import classify_demand
 
     y = job["y"]
-    weeks = [job["first_week"] + timedelta(weeks=k) for k in range(y.size)]
     h = settings.horizon_weeks
-    future = future_week_starts(weeks[-1], h)
+    future = future_week_starts(job["first_week"] + timedelta(weeks=y.size - 1), h)
     choice = job["choice"]
     if choice is not None and choice.get("fallback"):
         choice = None  # a rule (e.g. new SKU) stood in for a selection: select now
@@ -266,7 +267,7 @@ def _forecast_one(job: dict, origin: date, settings: ForecastingConfig) -> tuple
         default = CLASS_DEFAULTS.get(klass) or settings.default_model or "combination"
         result = select_and_forecast(
             y,
-            weeks,
+            _weeks(job["first_week"], y.size),
             h,
             demand_class=klass,
             min_history_weeks=settings.min_history_weeks,
@@ -282,7 +283,7 @@ def _forecast_one(job: dict, origin: date, settings: ForecastingConfig) -> tuple
         klass = classify_demand(y)
         result = select_and_forecast(
             y,
-            weeks,
+            _weeks(job["first_week"], y.size),
             h,
             demand_class=klass,
             min_history_weeks=settings.min_history_weeks,
@@ -325,6 +326,11 @@ def _forecast_one(job: dict, origin: date, settings: ForecastingConfig) -> tuple
         for k in range(h)
     ]
     return rows, pick
+
+
+def _weeks(first_week: date, n_weeks: int) -> list[date]:
+    # Only the selection paths need the list (~0.1 ms a series): not built for a refit.
+    return [first_week + timedelta(weeks=k) for k in range(n_weeks)]
 
 
 @functools.lru_cache(maxsize=512)
