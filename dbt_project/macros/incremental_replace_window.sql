@@ -4,7 +4,7 @@
     'day' | 'week').
 
     Replaces the partition window of a mart: delete every row whose window column
-    lies in the window (taken from vars min_date / max_date), then insert the rows the
+    lies in the run's window (macros/partition_window.sql), then insert the rows the
     model computed for it, in one transaction. So
 
     - re-running a day, or a re-delivered day, never duplicates rows;
@@ -22,7 +22,7 @@
     {%- if not column -%}
         {{ exceptions.raise_compiler_error("Model " ~ this ~ " uses incremental_strategy 'replace_window' but sets no meta.window_column") }}
     {%- endif -%}
-    {%- set window = partition_window(var('min_date'), var('max_date'), true, meta.get('window_grain', 'day')) -%}
+    {%- set window = partition_window(true, meta.get('window_grain', 'day')) -%}
     {%- set target = arg_dict['target_relation'] -%}
     {%- set source = arg_dict['temp_relation'] -%}
     {%- set columns_csv = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}

@@ -1,14 +1,24 @@
 """dbt models as Dagster assets: staging -> intermediate -> marts, run per partition window.
 
-dbt tests become asset checks. The partition window and the business rules go to dbt
-as vars (:func:`dbt_vars_for_window`), so a daily run rebuilds one day and a backfill
-one range (incremental models replace the window).
+dbt tests become asset checks. A daily run rebuilds one day and a backfill one range
+(incremental models replace the window). The business rules go to dbt as vars
+(:func:`dbt_vars`); the partition window goes to the one-row table
+``raw._dbt_run_window`` (:func:`run_window`), which the dbt macros read when they
+compile a node. dbt re-parses the whole project whenever --vars change (3.5-10 s), so
+a window passed as vars cost a full parse on every run; the vars now only change with
+restock.yaml. dbt's partial-parse file is kept in the data folder between runs
+(:func:`partial_parse_file`), as every invocation gets a fresh target folder.
 """
 
 import functools
 import json
+import os
+import shutil
+import uuid
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -20,6 +30,7 @@ from restock.config import RestockConfig
 from restock.settings import PROJECT_ROOT
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 
 @functools.cache
@@ -43,14 +54,73 @@ class RestockDbtTranslator(DagsterDbtTranslator):
         return fqn[1] if dbt_resource_props.get("resource_type") == "model" and len(fqn) > 2 else None
 
 
-def dbt_vars_for_window(first: date, last: date, config: RestockConfig, warehouse_path: str) -> dict[str, Any]:
-    """--vars of one dbt build: the inclusive window, the business rules, the warehouse file."""
-    return {
-        "min_date": first.isoformat(),
-        "max_date": last.isoformat(),
-        **config.dbt_vars(),
-        "warehouse_path": warehouse_path,
-    }
+def dbt_vars(config: RestockConfig, warehouse_path: str) -> dict[str, Any]:
+    """--vars of every dbt build: the business rules and the warehouse file. Constant
+    between runs (a change makes dbt re-parse the project), so no partition window."""
+    return {**config.dbt_vars(), "warehouse_path": warehouse_path}
+
+
+# Written right before `dbt build`, dropped after it; read by macros/partition_window.sql.
+RUN_WINDOW_TABLE = "raw._dbt_run_window"
+
+
+@contextmanager
+def run_window(warehouse: WarehouseResource, first: date, last: date) -> Iterator[None]:
+    """The inclusive window [first, last] as the one row of ``raw._dbt_run_window``
+    while the block runs (dbt reads it when it compiles a node). The table is dropped
+    afterwards, also after a failure: nothing stays behind in the warehouse, and a bare
+    `dbt build` by hand covers everything loaded."""
+    with warehouse.connect() as con:
+        con.execute("begin transaction")
+        con.execute("create schema if not exists raw")
+        con.execute(f"create or replace table {RUN_WINDOW_TABLE} (min_date date not null, max_date date not null)")
+        con.execute(f"insert into {RUN_WINDOW_TABLE} values (?, ?)", [first, last])
+        con.execute("commit")
+    try:
+        yield
+    finally:
+        try:
+            with warehouse.connect() as con:
+                con.execute(f"drop table if exists {RUN_WINDOW_TABLE}")
+        except Exception as error:  # never hide the run's own outcome; the next run replaces it
+            dg.get_dagster_logger().warning(f"could not drop {RUN_WINDOW_TABLE}: {error}")
+
+
+def partial_parse_file(data_dir: str | Path) -> Path:
+    """Where dbt's partial-parse state is kept between runs: per data folder, as it
+    depends on the warehouse path (the profile) and the vars."""
+    return Path(data_dir) / "dbt" / PARTIAL_PARSE_FILE
+
+
+def fresh_target_path(prefix: str, kept_partial_parse: Path, target_dir: Path = DBT_PROJECT_DIR / "target") -> Path:
+    """A new dbt target folder ``<prefix>-<random>`` for one invocation (artifacts of
+    runs stay apart, as with dagster-dbt's own), holding the kept partial-parse file
+    when there is one. dbt reads that file from its target folder and rewrites it there
+    when the project changed; dagster-dbt copies in the one of `make manifest` (whose
+    vars differ: a full parse) only into a folder without one."""
+    target_path = target_dir / f"{prefix}-{uuid.uuid4().hex[:7]}"
+    target_path.mkdir(parents=True)
+    if kept_partial_parse.exists():
+        shutil.copyfile(kept_partial_parse, target_path / PARTIAL_PARSE_FILE)
+    return target_path
+
+
+def keep_partial_parse(target_path: Path, kept: Path) -> None:
+    """Keep the partial-parse file of a finished invocation for the next one
+    (atomically: a reader sees the old file or the new one)."""
+    state = target_path / PARTIAL_PARSE_FILE
+    if not state.exists():
+        return
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    part = kept.with_name(f"{kept.name}.{os.getpid()}.part")
+    shutil.copyfile(state, part)
+    os.replace(part, kept)
+
+
+def dbt_build_args(dbt_vars: Mapping[str, Any]) -> list[str]:
+    """`dbt build` as a data run calls it. Unit tests are a development check (make
+    test), not part of a data run."""
+    return ["build", "--vars", json.dumps(dbt_vars), "--exclude-resource-type", "unit_test"]
 
 
 @dbt_assets(
@@ -63,7 +133,6 @@ def restock_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, restock: RestockResource, warehouse: WarehouseResource
 ) -> Iterator[Any]:
     first, last = inclusive_days(context.partition_time_window)
-    dbt_vars = dbt_vars_for_window(first, last, restock.config, warehouse.path)
     context.log.info(f"dbt build for {first} .. {last} into {warehouse.path}")
     from restock.progress import Progress
 
@@ -71,13 +140,18 @@ def restock_dbt_models(
     # the first node: it carries dbt's start-up (~10 s), not a rate.
     nodes = len(context.selected_asset_keys) + len(context.selected_asset_check_keys)
     progress = Progress("dbt build", nodes, context.log.info, unit="nodes", report_first=False)
-    # Unit tests are a development check (make test), not part of a data run.
-    for event in dbt.cli(
-        ["build", "--vars", json.dumps(dbt_vars), "--exclude-resource-type", "unit_test"], context=context
-    ).stream():
-        yield event
-        if isinstance(event, dg.Output):
-            progress.advance(through=context.asset_key_for_output(event.output_name).to_user_string())
-        elif isinstance(event, (dg.AssetMaterialization, dg.AssetCheckResult)) and event.asset_key is not None:
-            progress.advance(through=event.asset_key.to_user_string())
+    kept = partial_parse_file(restock.data_dir)
+    # named like dagster-dbt's own target folders: <op>-<run id>-<random>
+    target_path = fresh_target_path(f"{context.op_execution_context.op.name}-{context.run.run_id[:7]}", kept)
+    with run_window(warehouse, first, last):
+        invocation = dbt.cli(
+            dbt_build_args(dbt_vars(restock.config, warehouse.path)), context=context, target_path=target_path
+        )
+        for event in invocation.stream():
+            yield event
+            if isinstance(event, dg.Output):
+                progress.advance(through=context.asset_key_for_output(event.output_name).to_user_string())
+            elif isinstance(event, (dg.AssetMaterialization, dg.AssetCheckResult)) and event.asset_key is not None:
+                progress.advance(through=event.asset_key.to_user_string())
+    keep_partial_parse(target_path, kept)
     progress.finish()

@@ -1,14 +1,15 @@
 """The dbt project against a small hand-made raw data set (sample_raw.py).
 
-One module-scoped fixture runs dbt four times (each invocation costs 4-5 s of start-up
-plus ~4 s of parsing, so work is batched and the manifest is reused: the warehouse
-path and the vars stay the same between invocations that share a target folder):
+One module-scoped fixture runs dbt four times (each invocation costs 4-5 s of start-up,
+plus ~4 s of parsing unless dbt can reuse its partial parse: the vars, the warehouse
+path and the project must be those of the previous invocation in the target folder):
 
 1. warehouse A, raw 03-04 .. 03-23: `dbt build` (models, data tests, unit tests);
 2. A: 03-24 arrives (the "big" file): the daily run for 03-24, the way Dagster runs it
-   (`dbt build --exclude-resource-type unit_test`, window 03-24 .. 03-24);
-3. A: 03-24 is re-delivered smaller (ingestion replaces the day's raw rows): the
-   daily run for 03-24 again (`dbt run`, same window);
+   (`dbt build --exclude-resource-type unit_test`, the window 03-24 .. 03-24 in table
+   raw._dbt_run_window, the same vars as 1: no re-parse);
+3. A: 03-24 is re-delivered smaller (ingestion replaces the day's raw rows): a run by
+   hand (`dbt run`, the window 03-23 .. 03-24 as vars, which win over the table);
 4. warehouse B, the same final raw data: a clean `dbt run` of everything.
 
 The tests then check hand-worked numbers and that A's marts equal B's.
@@ -45,7 +46,8 @@ TEST_VARS = {
     "inventory_quantity_unit": "case",
 }
 D = raw.LAST_DAY  # the day that arrives, then is re-delivered smaller
-DAY_WINDOW = {"min_date": D.isoformat(), "max_date": D.isoformat()}
+# Step 3's window, as vars: two days, 03-23 .. 03-24
+VARS_WINDOW = {"min_date": (D - dt.timedelta(days=1)).isoformat(), "max_date": D.isoformat()}
 
 
 def _dbt_executable() -> str:
@@ -53,8 +55,19 @@ def _dbt_executable() -> str:
     return str(candidate) if candidate.exists() else (shutil.which("dbt") or "dbt")
 
 
+def write_window(warehouse: Path, window: tuple[dt.date, dt.date] | None) -> None:
+    """The run's window as Dagster hands it to dbt (orchestration/assets/dbt.py): the
+    one row of raw._dbt_run_window; None drops the table (as after a Dagster run)."""
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("drop table if exists raw._dbt_run_window")
+        if window is not None:
+            con.execute("create table raw._dbt_run_window (min_date date not null, max_date date not null)")
+            con.execute("insert into raw._dbt_run_window values (?, ?)", list(window))
+
+
 def run_dbt(args: list[str], warehouse: Path, target_dir: Path, dbt_vars: dict) -> dict:
-    """Run dbt on `warehouse`; target/ and logs/ go to target_dir (not the repo's)."""
+    """Run dbt on `warehouse`; target/ and logs/ go to target_dir (not the repo's).
+    The result has run_results.json and this invocation's debug log ("log")."""
     cmd = [
         _dbt_executable(),
         *args,
@@ -70,11 +83,16 @@ def run_dbt(args: list[str], warehouse: Path, target_dir: Path, dbt_vars: dict) 
         json.dumps(dbt_vars),
     ]
     env = {**os.environ, "DO_NOT_TRACK": "1", "RESTOCK_WAREHOUSE_PATH": str(warehouse)}
+    log_file = target_dir / "logs" / "dbt.log"
+    log_start = log_file.stat().st_size if log_file.exists() else 0
     started = time.monotonic()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
     results = json.loads((target_dir / "target" / "run_results.json").read_text())
     results["wall_seconds"] = round(time.monotonic() - started, 1)
+    with log_file.open(encoding="utf-8") as fh:
+        fh.seek(log_start)
+        results["log"] = fh.read()
     print(f"dbt {' '.join(args)}: {results['wall_seconds']} s wall, {results['elapsed_time']:.1f} s dbt")
     return results
 
@@ -99,20 +117,22 @@ def built(tmp_path_factory):
         raw.load_raw(con, [d for d in raw.DAYS if d < D])
     full_build = run_dbt(["build"], warehouse, full_runs, TEST_VARS)
 
-    # 2. D arrives: the daily run for D
+    # 2. D arrives: the daily run for D, as Dagster runs it
     with duckdb.connect(str(warehouse)) as con:
         raw.insert_rows(con, "orders", raw.ORDER_COLUMNS, D, raw.orders_by_day("big")[D])
         raw.insert_rows(con, "inventory", raw.INVENTORY_COLUMNS, D, raw.inventory_by_day("big")[D])
-    daily_build = run_dbt(
-        ["build", "--exclude-resource-type", "unit_test"], warehouse, daily_runs, {**TEST_VARS, **DAY_WINDOW}
-    )
+    write_window(warehouse, (D, D))
+    daily_build = run_dbt(["build", "--exclude-resource-type", "unit_test"], warehouse, full_runs, TEST_VARS)
+    write_window(warehouse, None)
     after_big_day = {m: fetch_mart(warehouse, m) for m in MARTS}
 
-    # 3. D is re-delivered smaller: the daily run for D again
+    # 3. D is re-delivered smaller: a run by hand with the window as vars; the table
+    # holds another day, which the vars override
     with duckdb.connect(str(warehouse)) as con:
         raw.replace_day(con, "orders", raw.ORDER_COLUMNS, D, raw.orders_by_day("small")[D])
         raw.replace_day(con, "inventory", raw.INVENTORY_COLUMNS, D, raw.inventory_by_day("small")[D])
-    run_dbt(["run"], warehouse, daily_runs, {**TEST_VARS, **DAY_WINDOW})
+    write_window(warehouse, (raw.FIRST_DAY, raw.FIRST_DAY))
+    run_dbt(["run"], warehouse, daily_runs, {**TEST_VARS, **VARS_WINDOW})
     incremental = tmp / "incremental" / warehouse.name
     warehouse.parent.rename(incremental.parent)
 
@@ -121,13 +141,14 @@ def built(tmp_path_factory):
     with duckdb.connect(str(warehouse)) as con:
         create_raw_tables(con)
         raw.load_raw(con, raw.DAYS, last_day_version="small")
-    run_dbt(["run"], warehouse, full_runs, TEST_VARS)
+    clean_run = run_dbt(["run"], warehouse, full_runs, TEST_VARS)
 
     return {
         "incremental": incremental,
         "clean": warehouse,
         "full_build": full_build,
         "daily_build": daily_build,
+        "clean_run": clean_run,
         "after_big_day": after_big_day,
     }
 
@@ -160,6 +181,23 @@ def test_daily_build_excludes_unit_tests_and_keeps_data_tests(built):
     assert "unit_test" not in kinds
     assert {"model", "test"} <= kinds
     assert {r["status"] for r in built["daily_build"]["results"]} <= {"success", "pass"}
+
+
+def test_the_daily_run_reads_its_window_from_the_table_and_reuses_the_parse(built):
+    """The window is no var: a run for another day keeps dbt's partial parse."""
+    daily = built["daily_build"]["log"]
+    assert "Unable to do partial parsing" not in daily and "Partial parsing enabled" in daily
+    day = f"cast('{D.isoformat()}' as date)"
+    # the marts' inputs and the replace_window delete are limited to the day
+    assert f"partition_date between {day} and {day}" in daily  # order_lines
+    assert f"where as_of_date between {day} and {day}" in daily  # delete from a mart
+    # data tests too (`where` placeholders), for staging and for the marts
+    assert f"partition_date between '{D.isoformat()}' and '{D.isoformat()}'" in daily
+    assert f"as_of_date between '{D.isoformat()}' and '{D.isoformat()}'" in daily
+    assert "__min_date__" not in daily
+    assert "between '1900-01-01'" not in daily and "cast('1900-01-01' as date)" not in daily, "no open window"
+    clean = built["clean_run"]["log"]
+    assert "Unable to do partial parsing" not in clean, "a bare run after it: no re-parse either"
 
 
 # --- hand-checked results (clean build of the final data) ---------------------------

@@ -1,22 +1,28 @@
-"""The partition window -> dbt --vars function, on its own (no dbt run)."""
+"""What the dbt asset hands to dbt: the vars (business rules only), the partition window
+(the one row of raw._dbt_run_window while dbt runs) and the partial-parse file kept
+between runs; then, through real Dagster runs, that consecutive daily runs reuse dbt's
+parse and leave every dbt relation equal to one range run of the same days."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
+import duckdb
+import pytest
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from restock.config import RestockConfig
+from tests.orchestration.conftest import tiny_settings
 
 
-def test_one_day_and_a_range_become_inclusive_min_and_max_dates_with_the_business_rules():
-    from orchestration.assets.dbt import dbt_vars_for_window
+def test_the_vars_are_the_business_rules_and_the_warehouse_without_the_window():
+    from orchestration.assets.dbt import dbt_vars
 
     config = RestockConfig().override({"tiers.window_weeks": 8, "extracts.inventory.quantity_unit": "case"})
-    day = dbt_vars_for_window(date(2024, 3, 2), date(2024, 3, 2), config, "/w/warehouse.duckdb")
-    assert day == {
-        "min_date": "2024-03-02",
-        "max_date": "2024-03-02",
+    assert dbt_vars(config, "/w/warehouse.duckdb") == {
         "tier_window_weeks": 8,
         "tier_volume_band_edges": [2, 4, 7, 11, 16, 23, 32, 45, 65],
         "tier_price_band_edges": [120, 250],
@@ -24,20 +30,147 @@ def test_one_day_and_a_range_become_inclusive_min_and_max_dates_with_the_busines
         "inventory_quantity_unit": "case",
         "warehouse_path": "/w/warehouse.duckdb",
     }
-    span = dbt_vars_for_window(date(2024, 1, 1), date(2024, 12, 31), RestockConfig(), "x.duckdb")
-    assert (span["min_date"], span["max_date"]) == ("2024-01-01", "2024-12-31")
+    # no window: dbt re-parses the whole project whenever --vars change
+    assert dbt_vars(RestockConfig(), "x.duckdb") == dbt_vars(RestockConfig(), "x.duckdb")
 
 
 def test_a_partition_range_maps_to_its_inclusive_days():
-    from orchestration.assets.dbt import dbt_vars_for_window
     from orchestration.partitions import daily_partitions, inclusive_days
 
     keys = daily_partitions.get_partition_keys_in_range(dg.PartitionKeyRange("2024-01-30", "2024-02-02"))
     windows = daily_partitions.time_windows_for_partition_keys(frozenset(keys))
     window = dg.TimeWindow(min(w.start for w in windows), max(w.end for w in windows))
-    first, last = inclusive_days(window)
-    assert (first, last) == (date(2024, 1, 30), date(2024, 2, 2)), "the window's end is exclusive"
-    dbt_vars = dbt_vars_for_window(first, last, RestockConfig(), "x.duckdb")
-    assert (dbt_vars["min_date"], dbt_vars["max_date"]) == ("2024-01-30", "2024-02-02")
+    assert inclusive_days(window) == (date(2024, 1, 30), date(2024, 2, 2)), "the window's end is exclusive"
     one = daily_partitions.time_window_for_partition_key("2024-02-29")
     assert inclusive_days(one) == (date(2024, 2, 29), date(2024, 2, 29))
+
+
+def _window_rows(path: Path) -> list[tuple] | None:
+    """The rows of raw._dbt_run_window; None when there is no such table."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        if not con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = '_dbt_run_window'"
+        ).fetchone()[0]:
+            return None
+        return con.execute("select min_date, max_date from raw._dbt_run_window").fetchall()
+
+
+def test_the_window_is_one_row_while_dbt_runs_and_gone_afterwards_even_after_a_failure(tmp_path):
+    from orchestration.assets.dbt import run_window
+    from orchestration.resources import WarehouseResource
+
+    path = tmp_path / "warehouse.duckdb"
+    warehouse = WarehouseResource(path=str(path))
+    with run_window(warehouse, date(2024, 1, 30), date(2024, 2, 2)):
+        assert _window_rows(path) == [(date(2024, 1, 30), date(2024, 2, 2))]
+    assert _window_rows(path) is None
+    with duckdb.connect(str(path)) as con:  # left behind by a killed run
+        con.execute(
+            "create table raw._dbt_run_window as select date '2024-01-01' as min_date, date '2024-01-02' as max_date"
+        )
+    with run_window(warehouse, date(2024, 3, 1), date(2024, 3, 1)):
+        assert _window_rows(path) == [(date(2024, 3, 1), date(2024, 3, 1))], "replaced, not added"
+    with pytest.raises(RuntimeError), run_window(warehouse, date(2024, 3, 2), date(2024, 3, 2)):
+        raise RuntimeError("dbt failed")
+    assert _window_rows(path) is None
+
+
+def test_the_partial_parse_file_is_kept_per_data_folder_and_seeds_each_fresh_target_folder(tmp_path):
+    from orchestration.assets.dbt import dbt_build_args, fresh_target_path, keep_partial_parse, partial_parse_file
+
+    assert dbt_build_args({"a": 1}) == ["build", "--vars", '{"a": 1}', "--exclude-resource-type", "unit_test"]
+    kept = partial_parse_file(tmp_path / "data")
+    assert kept == tmp_path / "data" / "dbt" / "partial_parse.msgpack"
+    first = fresh_target_path("restock_dbt_models-0123456", kept, tmp_path / "target")
+    assert first.parent == tmp_path / "target" and first.name.startswith("restock_dbt_models-0123456-")
+    assert list(first.iterdir()) == [], "nothing kept yet: dagster-dbt copies in make manifest's file"
+    keep_partial_parse(first, kept)
+    assert not kept.exists()
+    (first / "partial_parse.msgpack").write_bytes(b"state 1")  # what dbt wrote
+    keep_partial_parse(first, kept)
+    assert kept.read_bytes() == b"state 1"
+    second = fresh_target_path("restock_dbt_models-0123456", kept, tmp_path / "target")
+    assert second != first and (second / "partial_parse.msgpack").read_bytes() == b"state 1"
+    (second / "partial_parse.msgpack").write_bytes(b"state 2")
+    keep_partial_parse(second, kept)
+    assert kept.read_bytes() == b"state 2"
+    assert [p.name for p in kept.parent.iterdir()] == ["partial_parse.msgpack"], "no partial copy left"
+
+
+# --- through real runs -----------------------------------------------------------------
+
+FIRST, DAY_1, DAY_2 = "2024-01-01", "2024-01-06", "2024-01-07"  # DAY_2 starts no new week
+DBT_SCHEMAS = ("staging", "intermediate", "marts")
+
+
+def _dbt_relations(path: Path) -> dict[str, list[tuple]]:
+    """Every staging, intermediate and marts relation, rows sorted, without load times."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        columns = con.execute(
+            "select table_schema, table_name, list(column_name order by ordinal_position) "
+            f"from information_schema.columns where table_schema in {DBT_SCHEMAS} group by all order by all"
+        ).fetchall()
+        return {
+            f"{schema}.{table}": con.execute(
+                f"select {', '.join(c for c in names if c not in ('loaded_at', '_loaded_at'))} "
+                f'from "{schema}"."{table}" order by all'
+            ).fetchall()
+            for schema, table, names in columns
+        }
+
+
+def _dbt_log(run_id: str) -> str:
+    """dbt's debug log of the run's dbt invocation (dagster-dbt's per-run target folder)."""
+    from orchestration.assets.dbt import DBT_PROJECT_DIR
+
+    (folder,) = (DBT_PROJECT_DIR / "target").glob(f"restock_dbt_models-{run_id[:7]}-*")
+    return (folder / "dbt.log").read_text()
+
+
+def test_daily_runs_reuse_the_parse_and_equal_one_range_run(landing_dir, tmp_path):
+    from orchestration.assets.dbt import partial_parse_file
+    from orchestration.definitions import build_definitions
+
+    def runner(data_dir: Path):
+        settings = dataclasses.replace(tiny_settings(landing_dir, data_dir), postgres_url=None)
+        defs = build_definitions(settings)
+        graph = defs.resolve_asset_graph()
+        selection = [
+            key
+            for key in graph.get_all_asset_keys()
+            if graph.get(key).group_name in ("raw", *DBT_SCHEMAS) and graph.get(key).is_materializable
+        ]
+        job = defs.resolve_job_def("restock_daily")
+
+        def run(instance, first: str, last: str):
+            tags = {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
+            result = job.execute_in_process(instance=instance, asset_selection=selection, tags=tags)
+            assert result.success
+            checks = result.get_asset_check_evaluations()
+            assert len(checks) > 50 and all(c.passed for c in checks)
+            return result
+
+        return settings, run
+
+    (tmp_path / "home").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
+        daily, run_daily = runner(tmp_path / "daily")
+        first = run_daily(instance, FIRST, "2024-01-05")
+        kept = partial_parse_file(daily.data_dir)
+        assert kept.exists(), "the first run keeps its parse"
+        assert "Unable to do partial parsing" in _dbt_log(first.run_id), "the first run parses the project"
+        for day in (DAY_1, DAY_2):
+            result = run_daily(instance, day, day)
+            log = _dbt_log(result.run_id)
+            assert "Unable to do partial parsing" not in log and "Partial parsing enabled" in log, day
+            assert f"cast('{day}' as date)" in log, "the marts were compiled for the day's window"
+            assert _window_rows(daily.warehouse_path) is None, "the window table is gone after the run"
+
+        ranged, run_range = runner(tmp_path / "range")
+        run_range(instance, FIRST, DAY_2)
+
+    after_days, after_range = _dbt_relations(daily.warehouse_path), _dbt_relations(ranged.warehouse_path)
+    assert sorted(after_days) == sorted(after_range) and len(after_days) == 13
+    for name, rows in after_range.items():
+        assert after_days[name] == rows, name
+    assert {d for (d, *_rest) in after_days["marts.customers"]} == {date(2024, 1, d) for d in range(1, 8)}

@@ -7,7 +7,7 @@
 -- weeks without orders carry 0. Incremental: a run replaces the weeks overlapping
 -- its partition window (the current week is recomputed by every daily run).
 
-{%- set window = partition_window(var('min_date'), var('max_date'), is_incremental(), grain='week') %}
+{%- set window = partition_window(is_incremental(), grain='week') %}
 
 with order_lines as (
 

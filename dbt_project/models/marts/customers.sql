@@ -11,7 +11,7 @@
 -- (10 volume bands x 3 price bands = tiers 1..30 with restock.yaml's edges), capped
 -- at new_customer_max_tier for customers opened less than tier_window_weeks weeks ago.
 
-{%- set window = partition_window(var('min_date'), var('max_date'), is_incremental()) %}
+{%- set window = partition_window(is_incremental()) %}
 {%- set window_weeks = positive_int(var('tier_window_weeks'), 'tier_window_weeks') %}
 {%- set window_days = window_weeks * 7 %}
 {%- set volume_edges = band_edges(var('tier_volume_band_edges'), 'tier_volume_band_edges') %}

@@ -4,7 +4,7 @@
 -- inventory position (on hand + in transit - allocated). Incremental: a run replaces
 -- the days of its partition window.
 
-{%- set window = partition_window(var('min_date'), var('max_date'), is_incremental()) %}
+{%- set window = partition_window(is_incremental()) %}
 
 with inventory as (
 

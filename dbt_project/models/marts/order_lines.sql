@@ -3,7 +3,7 @@
 -- Confirmed order lines, one row per order line. Incremental: a run replaces the
 -- order dates of its partition window (see macros/incremental_replace_window.sql).
 
-{%- set window = partition_window(var('min_date'), var('max_date'), is_incremental()) %}
+{%- set window = partition_window(is_incremental()) %}
 
 with order_lines as (
 

@@ -3,7 +3,7 @@
 -- SKU x day: the product snapshot in force that day, typed. Incremental: a run
 -- replaces the days of its partition window.
 
-{%- set window = partition_window(var('min_date'), var('max_date'), is_incremental()) %}
+{%- set window = partition_window(is_incremental()) %}
 
 with products as (
 
