@@ -43,6 +43,8 @@ the window's suites run before any day is written.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -70,53 +72,103 @@ _STOCK_COLUMNS = ("warehouse_id", "sku", "on_hand_qty", "in_transit_qty", "alloc
 
 
 @dataclass(frozen=True)
+class AcceptedFile:
+    """A file as the checks read the previous snapshot, once accepted for ``day``:
+    inventory: ``_stock`` of its rows; customers / products: the id, ``status``,
+    ``_source_file``, ``_source_row`` of its rows. The gate hands it to the next checks
+    instead of reading the same rows back from ``raw.<extract>``."""
+
+    day: date
+    frame: pd.DataFrame = field(repr=False)
+    source: str  # the file, as raw's _source_file
+
+
+@dataclass(frozen=True)
 class Plausibility:
     """What the checks found: failures block the file; notes say which checks were skipped."""
 
     failures: tuple[FailedExpectation, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
     evaluated: int = 0  # checks made
+    accepted: AcceptedFile | None = field(default=None, compare=False, repr=False)  # this file, as the next "before"
 
     @property
     def passed(self) -> bool:
         return not self.failures
 
 
-def check_delivery(con, extract_name: str, day: date, file: ExtractFile, rules: PlausibilityConfig) -> Plausibility:
+def check_delivery(
+    con,
+    extract_name: str,
+    day: date,
+    file: ExtractFile,
+    rules: PlausibilityConfig,
+    before: AcceptedFile | None = None,
+    before_read: Callable[[], None] | None = None,
+) -> Plausibility:
     """The checks of ``extract_name`` for ``file`` delivered for ``day``, against the
-    previous accepted snapshot in ``raw.<extract>`` (a duckdb connection)."""
+    previous accepted snapshot in ``raw.<extract>`` (a duckdb connection).
+
+    ``before``: the file the caller accepted last, when ``raw.<extract>`` holds it as
+    the previous accepted snapshot of ``day`` (customers / products: the latest before
+    ``day``; inventory: used when its day is the day before); the warehouse is read
+    otherwise, after calling ``before_read`` (the caller writes what it holds back)."""
     if extract_name in _MASTER_KEY:
         key = _MASTER_KEY[extract_name]
         if getattr(rules, _LIMIT[extract_name]) <= 0:
             return Plausibility()
+        delivered = file.table.to_pandas()
+        columns = [key, "status", "_source_row"]
+        mine = file.table.select([c for c in columns if c in file.table.column_names]).to_pandas()
+        mine.insert(min(2, len(mine.columns)), "_source_file", str(file.path))
+        accepted = AcceptedFile(day, mine, str(file.path))
+        if before is not None and before.day < day and len(before.frame):
+            checked = snapshot_coverage(extract_name, delivered, before.frame, before.day, rules, file.path)
+            return dataclasses.replace(checked, accepted=accepted)
+        if before_read is not None:
+            before_read()
         previous_day = con.execute(
             f'SELECT max({PARTITION_COLUMN}) FROM {RAW_SCHEMA}."{extract_name}" WHERE {PARTITION_COLUMN} < ?', [day]
         ).fetchone()[0]
         if previous_day is None:
             return Plausibility(
-                notes=(f"{file.path}: no accepted {extract_name} snapshot before {day}: coverage not checked",)
+                notes=(f"{file.path}: no accepted {extract_name} snapshot before {day}: coverage not checked",),
+                accepted=accepted,
             )
         previous = con.execute(
             f'SELECT "{key}", status, _source_file, _source_row FROM {RAW_SCHEMA}."{extract_name}" '
             f"WHERE {PARTITION_COLUMN} = ?",
             [previous_day],
         ).df()
-        return snapshot_coverage(extract_name, file.table.to_pandas(), previous, previous_day, rules, file.path)
+        checked = snapshot_coverage(extract_name, delivered, previous, previous_day, rules, file.path)
+        return dataclasses.replace(checked, accepted=accepted)
     if extract_name == "inventory":
-        before = day - timedelta(days=1)
-        columns = ", ".join(f'"{c}"' for c in _STOCK_COLUMNS)
+        day_before = day - timedelta(days=1)
+        now = _stock(file.table.to_pandas(), file.path)
+        accepted = AcceptedFile(day, now, str(file.path))
+        if before is not None and before.day == day_before and len(before.frame):
+            checked = _inventory_checks(now, before.frame, before.source, day_before, rules, file.path)
+            return dataclasses.replace(checked, accepted=accepted)
+        if before_read is not None:
+            before_read()
+        stock_columns = ", ".join(f'"{c}"' for c in _STOCK_COLUMNS)
         previous = con.execute(
-            f"SELECT {columns}, _source_file, _source_row FROM {RAW_SCHEMA}.inventory WHERE {PARTITION_COLUMN} = ?",
-            [before],
+            f"SELECT {stock_columns}, _source_file, _source_row FROM {RAW_SCHEMA}.inventory "
+            f"WHERE {PARTITION_COLUMN} = ?",
+            [day_before],
         ).df()
         if previous.empty:
             return Plausibility(
                 notes=(
-                    f"{file.path}: no accepted inventory for {before} (first day, or after a gap): "
+                    f"{file.path}: no accepted inventory for {day_before} (first day, or after a gap): "
                     "coverage and stock identity not checked",
-                )
+                ),
+                accepted=accepted,
             )
-        return inventory_plausibility(file.table.to_pandas(), previous, before, rules, file.path)
+        checked = _inventory_checks(
+            now, _stock(previous, None), _first(previous, "_source_file"), day_before, rules, file.path
+        )
+        return dataclasses.replace(checked, accepted=accepted)
     return Plausibility()
 
 
@@ -190,11 +242,23 @@ def inventory_plausibility(
     """Coverage and the stock identity of an inventory file (``today``: contract
     columns as text, ``_source_row``) against the accepted file of the day before
     (``previous``: the same columns plus ``_source_file``)."""
-    now = _stock(today, path)
-    before = _stock(previous, None)
+    return _inventory_checks(
+        _stock(today, path), _stock(previous, None), _first(previous, "_source_file"), previous_day, rules, path
+    )
+
+
+def _inventory_checks(
+    now: pd.DataFrame,
+    before: pd.DataFrame,
+    source: str,
+    previous_day: date,
+    rules: PlausibilityConfig,
+    path: Path | str,
+) -> Plausibility:
+    """``inventory_plausibility`` on the files as ``_stock`` reads them (``source``:
+    the file of the day before)."""
     failures: list[FailedExpectation] = []
     evaluated = 1
-    source = _first(previous, "_source_file")
 
     # Every on hand at 0 while the day before had stock: a stock-count export.
     if len(now) and bool((now["on_hand"] == 0).all()) and bool((before["on_hand"] > 0).any()):

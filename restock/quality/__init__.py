@@ -6,6 +6,7 @@ A generic runner: it knows suites, frames and GE, not what an extract's rows mea
 - ``suites``: load a suite, resolve its parameters
 - ``frames``: the frame GE validates (derived ``__num`` / ``__date`` / ... columns)
 - ``runner``: run a suite through GE, read its results
+- ``ge_metrics``: GE's strftime check, once per distinct value (same verdicts)
 - ``results``: ``GateResult`` and its failing expectations and rows
 - ``validate``: ``validate_frame``, one frame
 - ``batches``: ``validate_days``, several days in one GE run

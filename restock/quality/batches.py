@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from restock.contract import PARTITION_COLUMN
 from restock.quality.frames import INDEX_COLUMNS, SOURCE_FILE, as_date, prepare_frame
 from restock.quality.results import FailedExpectation, GateResult
-from restock.quality.runner import RowFinder, day_key, failed_expectation, raised_error, run_suite, severity_of
+from restock.quality.runner import RowFinder, day_key, failed_expectation, raised_error, screen_suite, severity_of
 from restock.quality.suites import load_suite, resolve_parameters
 from restock.quality.validate import validate_frame
 
@@ -67,12 +67,14 @@ def validate_days(
     """``validate_frame`` for each day's frame (``frames``: day -> that day's rows), in
     as few GE runs as the verdicts allow; the same verdicts as one run per day.
 
-    Days with rows are validated together (``window_start`` / ``window_end`` = the first
-    and last day, ``_partition_date`` = the day when the frame has none); every failing
-    row is attributed to its day. A day without a blocking failure gets its result from
-    that run (warnings with that day's counts and rows). A day with a blocking failure,
-    a day without rows, a day whose rows are not all of that day or whose columns differ,
-    and every day when a table-level rule fails, is validated again on its own: its
+    The days are validated together (``window_start`` / ``window_end`` = the first and
+    last day, ``_partition_date`` = the day when the frame has none); every failing row
+    is attributed to its day. A day without a blocking failure gets its result from that
+    run (warnings with that day's counts and rows); a day without rows passes there when
+    the row-count rule allows it. A day with a blocking failure, a day whose rows are
+    not all of that day or whose columns differ, a day whose row count the suite's
+    row-count rule rejects, and every day when a table-level rule fails, is validated
+    again on its own: its
     result (message, counts, sample rows) is exactly ``validate_frame``'s, and its Data
     Docs page is written when ``data_docs_dir`` is given. Per-day parameters: give
     ``known_*`` as a mapping day -> values. ``partition_date`` is set per day.
@@ -102,9 +104,6 @@ def validate_days(
     columns = None
     for day in days:
         frame = frames[day]
-        if len(frame) == 0:
-            recheck.add(day)
-            continue
         if columns is None:
             columns = list(frame.columns)
         if list(frame.columns) != columns:
@@ -116,22 +115,24 @@ def validate_days(
                 continue
         else:
             frame = frame.assign(**{PARTITION_COLUMN: pd.Timestamp(day)})
-        parts.append(frame)
+        if len(frame):
+            parts.append(frame)
+        # A day without rows (a header-only file) stays in the run: every per-row rule
+        # holds on no rows, its columns are the run's, the row-count rule is redone
+        # per day below (tests/quality: test_a_day_without_rows_...).
         batch_days.append(day)
     results: dict[date, GateResult] = {}
-    if len(batch_days) < 2:
+    if len(batch_days) < 2 or not parts:
         recheck.update(batch_days)
     else:
         df = pd.concat(parts, ignore_index=True)
         params = resolve_parameters(suite, {**common, "window_start": batch_days[0], "window_end": batch_days[-1]})
         frame = prepare_frame(suite, df, params, quantity_baseline)
-        result, _ = run_suite(
-            suite, frame, params, f"{suite_name}_{batch_days[0]}_{batch_days[-1]}", None, complete=True
-        )
+        results_of_run = screen_suite(suite, frame, params)  # as a COMPLETE run gives them
         rows = RowFinder(frame, [*INDEX_COLUMNS, PARTITION_COLUMN])
         day_rows = {day: len(frames[day]) for day in batch_days}
         warnings: dict[date, list[FailedExpectation]] = {day: [] for day in batch_days}
-        for r in result.results:
+        for r in results_of_run:
             error = raised_error(r.exception_info)
             if r.success and not error:
                 continue
@@ -175,7 +176,7 @@ def validate_days(
                 suite_name=suite_name,
                 passed=True,
                 row_count=day_rows[day],
-                evaluated=len(result.results),
+                evaluated=len(results_of_run),
                 failures=(),
                 warnings=tuple(warnings[day]),
                 partition_date=day,

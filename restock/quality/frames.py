@@ -129,14 +129,23 @@ def _known(frame: pd.DataFrame, base: str, known: Any) -> pd.Series:
     text = values.astype("string")
     filled = values.notna().to_numpy()
     if isinstance(known, Mapping):
-        # One set per day, applied to each row by its _partition_date.
-        sets = {pd.Timestamp(day).normalize(): {str(v) for v in ids} for day, ids in known.items()}
+        # One set per day, applied to each row by its _partition_date. Days sharing one
+        # collection (the same snapshot in force) are looked up together.
+        as_text: dict[int, set[str]] = {}
+        sets: dict[pd.Timestamp, int] = {}
+        for day, ids in known.items():
+            if id(ids) not in as_text:
+                as_text[id(ids)] = {str(v) for v in ids}
+            sets[pd.Timestamp(day).normalize()] = id(ids)
         days = as_date(frame[PARTITION_COLUMN]) if PARTITION_COLUMN in frame.columns else None
         result = np.zeros(len(frame), dtype=bool)
         if days is not None:
+            by_set: dict[int | None, list[np.ndarray]] = {}
             for day, positions in pd.Series(np.arange(len(frame))).groupby(days.to_numpy()).groups.items():
-                ids = sets.get(pd.Timestamp(day), set())
-                idx = np.asarray(positions)
+                by_set.setdefault(sets.get(pd.Timestamp(day)), []).append(np.asarray(positions))
+            for key, parts in by_set.items():
+                idx = np.concatenate(parts)
+                ids = as_text[key] if key is not None else set()
                 result[idx] = text.iloc[idx].isin(ids).fillna(False).to_numpy(dtype=bool)
     else:
         result = text.isin({str(v) for v in known}).fillna(False).to_numpy(dtype=bool)
