@@ -43,6 +43,7 @@ import pandas as pd
 from duckdb import DuckDBPyConnection
 
 from restock.calendar import last_complete_week_start
+from restock.forecasting.reselection import population_demand
 
 MIN_POINTS = 100  # errors at a horizon before its scale is estimated (≥ 10 in the 10 % tail)
 MIN_SCALE, MAX_SCALE = 0.5, 4.0  # a scale outside these says the data changed, not the noise
@@ -53,8 +54,6 @@ def normalised_errors(
 ) -> pd.DataFrame:
     """horizon, u (module docstring) of every segment × SKU forecast made before
     ``origin`` for the ``window_weeks`` weeks complete on it, in a stable order."""
-    if quantity not in ("requested_qty", "ordered_qty"):
-        raise ValueError(f"quantity must be requested_qty or ordered_qty, got {quantity!r}")
     if window_weeks < 1:
         raise ValueError(f"window_weeks must be >= 1, got {window_weeks}")
     last = last_complete_week_start(origin)
@@ -66,25 +65,16 @@ def normalised_errors(
                    forecast_qty - coalesce(model_lower_qty, lower_qty) as below,
                    coalesce(model_upper_qty, upper_qty) - forecast_qty as above
             from analytics.segment_forecasts
-            where period_start between ? and ? and forecast_origin < ?
+            where period_start between $first and $last and forecast_origin < $origin
         ),
-        members as (
-            select forecast_origin, customer_id, segment_id from analytics.forecast_members
-            where forecast_origin in (select distinct forecast_origin from fc)
-        ),
-        actual as (
-            select m.forecast_origin, m.segment_id, w.sku, w.week_start, sum(w.{quantity})::double as qty
-            from marts.customer_sku_weekly_demand w join members m using (customer_id)
-            where w.week_start between ? and ?
-            group by all
-        )
+        {population_demand("select distinct forecast_origin from fc", quantity)}
         select fc.horizon, coalesce(a.qty, 0) - fc.forecast_qty as error, fc.below, fc.above
         from fc left join actual a
           on a.forecast_origin = fc.forecast_origin and a.segment_id = fc.segment_id
          and a.sku = fc.sku and a.week_start = fc.period_start
         order by fc.horizon, fc.segment_id, fc.sku, fc.period_start
         """,
-        [first, last, origin, first, last],
+        {"first": first, "last": last, "origin": origin},
     ).df()
     return pd.DataFrame({"horizon": points["horizon"].to_numpy(), "u": _u(points)})
 

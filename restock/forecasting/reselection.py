@@ -47,6 +47,25 @@ NOISE_Z = 2.6  # standard deviations of the signal of unbiased errors (≈ 1 % t
 NOISE_SD_PER_ROOT_WEEK = 1.25  # sd of Σe / mean|e| per √week for independent errors (√(π/2))
 
 
+def population_demand(origins: str, quantity: str) -> str:
+    """SQL CTEs ``members`` and ``actual``: the demand (``quantity``) of the weeks
+    ``$first`` .. ``$last`` per segment × SKU of the customers that were each segment's
+    population on each origin of the query ``origins`` — what a forecast made on that
+    origin is judged against, as in the accuracy review."""
+    if quantity not in ("requested_qty", "ordered_qty"):
+        raise ValueError(f"quantity must be requested_qty or ordered_qty, got {quantity!r}")
+    return f"""members as (
+            select forecast_origin, customer_id, segment_id from analytics.forecast_members
+            where forecast_origin in ({origins})
+        ),
+        actual as (
+            select m.forecast_origin, m.segment_id, w.sku, w.week_start, sum(w.{quantity})::double as qty
+            from marts.customer_sku_weekly_demand w join members m using (customer_id)
+            where w.week_start between $first and $last
+            group by all
+        )"""
+
+
 def series_tracking_signals(
     con: DuckDBPyConnection, origin: date, window_weeks: int, quantity: str = "requested_qty"
 ) -> pd.DataFrame:
@@ -61,8 +80,6 @@ def series_tracking_signals(
     segment_id, sku, n_periods, tracking_signal (0 when every error is 0), sorted by
     key; errors are summed in week order so a re-run reproduces the last digit.
     """
-    if quantity not in ("requested_qty", "ordered_qty"):
-        raise ValueError(f"quantity must be requested_qty or ordered_qty, got {quantity!r}")
     last = last_complete_week_start(origin)
     first = last - timedelta(weeks=window_weeks - 1)
     points = con.execute(
@@ -80,16 +97,7 @@ def series_tracking_signals(
             where level in ('sku', 'total') and horizon = 1 and period_start between $first and $last
               and forecast_origin < $origin
         ),
-        members as (
-            select forecast_origin, customer_id, segment_id from analytics.forecast_members
-            where forecast_origin in (select forecast_origin from fc union select forecast_origin from agg)
-        ),
-        actual as (
-            select m.forecast_origin, m.segment_id, w.sku, w.week_start, sum(w.{quantity})::double as qty
-            from marts.customer_sku_weekly_demand w join members m using (customer_id)
-            where w.week_start between $first and $last
-            group by all
-        ),
+        {population_demand("select forecast_origin from fc union select forecast_origin from agg", quantity)},
         sku_actual as (
             select forecast_origin, '{ALL}' as segment_id, sku, week_start, sum(qty) as qty from actual group by all
         ),
