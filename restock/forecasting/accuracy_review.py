@@ -23,6 +23,12 @@ log = logging.getLogger(__name__)
 
 # Exact sums in DuckDB (the same to the last digit whatever order its threads add in).
 EXACT = "decimal(38, 12)"
+# Levels whose WAPE is that of their own weekly series, as published in
+# demand_forecasts (the total; each SKU), not of the segment × SKU forecasts under
+# them: over- and under-forecasts of two segments in one week cancel in the total the
+# planner orders from. Segment keeps the segment × SKU points (demand_forecasts' level
+# segment is segment × SKU), warehouse its warehouse × SKU points.
+OWN_SERIES = frozenset({"total", "sku"})
 # Per level × key × horizon: the sums every score is computed from (metrics.*_from_sums).
 _SUMS = [
     "key",
@@ -113,10 +119,15 @@ def accuracy_review(
       (0 without a share), actual = the customer's demand for the SKU that week; the
       customers are the segment's members on the forecast's origin.
 
-    error = forecast − actual (positive: over-forecast). wape = Σ|e| / Σ actual;
-    bias = Σe / Σ actual; mase = mean of |e| / in-sample naive MAE of the series
-    (points without a scale skipped; no scale is stored below the segment × SKU
-    series, so null at warehouse and customer level); tracking_signal = Σ E_t / mean
+    error = forecast − actual (positive: over-forecast). wape = Σ|e| / Σ actual over
+    the level's published grain: total and sku on their own weekly series (|e| of the
+    key × week sum), segment and series on segment × SKU × week, warehouse on
+    warehouse × SKU × week, customer on customer × SKU × week;
+    bias = Σe / Σ actual; mase = mean of |e| / in-sample naive MAE of the segment ×
+    SKU series under the key (points without a scale skipped; no scale is stored
+    for the total and SKU series or below the segment × SKU series, so at total and
+    sku it scores the segment × SKU points, and it is null at warehouse and customer
+    level); tracking_signal = Σ E_t / mean
     |E_t| over the weeks, E_t the key's summed error of week t (0 when every E_t is 0:
     no bias); out_of_control = |TS| > ``limit``; interval_coverage = share of points
     with lower ≤ actual ≤ upper, where the points are the key × week sums of forecast
@@ -183,7 +194,9 @@ def accuracy_review(
         published = _level_bounds(con, first, last, review_date)
         for level, key_column in (("total", "total"), ("segment", "segment_id"), ("sku", "sku"), ("series", "series")):
             subset = points if level != "series" else points[points["horizon"] == 1]
-            frames.append(_summarise(subset, key_column, level, limit, published.get(level)))
+            frames.append(
+                _summarise(subset, key_column, level, limit, published.get(level), own_series=level in OWN_SERIES)
+            )
         frames.extend(_below_series(con, review_date, limit))
     finally:
         for name in (_POINTS, _DEMAND, _FORECASTS):
@@ -195,13 +208,23 @@ def accuracy_review(
 
 
 def _summarise(
-    points: pd.DataFrame, key_column: str, level: str, limit: float, bounds: pd.DataFrame | None = None
+    points: pd.DataFrame,
+    key_column: str,
+    level: str,
+    limit: float,
+    bounds: pd.DataFrame | None = None,
+    own_series: bool = False,
 ) -> pd.DataFrame:
     """One row per key × horizon of segment × SKU × week ``points``: WAPE, bias,
     tracking signal, out-of-control flag and interval coverage from
     :mod:`restock.forecasting.metrics` (the one definition of each), from per-group
-    sums over the points in the order they were read (:func:`_group_sums`)."""
-    return _scores(_group_sums(points, key_column, bounds), level, limit)
+    sums over the points in the order they were read (:func:`_group_sums`).
+    ``own_series``: the WAPE of the key's own weekly series (Σ over weeks of |the
+    week's summed error|), not of the segment × SKU points under it (:data:`OWN_SERIES`)."""
+    sums = _group_sums(points, key_column, bounds)
+    if own_series:
+        sums["abs_error"] = sums["weekly_abs_error"]
+    return _scores(sums, level, limit)
 
 
 def _group_sums(points: pd.DataFrame, key_column: str, bounds: pd.DataFrame | None = None) -> pd.DataFrame:

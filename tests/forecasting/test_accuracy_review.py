@@ -114,11 +114,15 @@ def test_every_level_by_hand(tmp_path, caplog):
     )  # fmt: skip
     # coverage: W1's 27 outside the total's own [28, 30]; W2 (no total forecast of its
     # own) 27 in the summed segment bounds [11, 33]. h2: W2 27 in [14, 36].
+    # WAPE on the total series: h2's S +2 and T -4 make a total error of -2 in W2
+    # (the segment x SKU points' |e| would be 6).
     _check(
         review.loc[("total", "all", 2)],
-        n_periods=1, actual_qty=27, forecast_qty=25, wape=6 / 27, bias=-2 / 27, tracking_signal=-1.0,
+        n_periods=1, actual_qty=27, forecast_qty=25, wape=2 / 27, bias=-2 / 27, tracking_signal=-1.0,
         interval_coverage=1.0,
     )  # fmt: skip
+    _check(review.loc[("sku", "K", 2)], wape=2 / 27, bias=-2 / 27)
+    _check(review.loc[("segment", "S", 2)], wape=2 / 18)
     _check(review.loc[("segment", "T", 2)], wape=4 / 9, bias=-4 / 9, interval_coverage=0.0)  # 9 above [2, 8]
     _check(review.loc[("segment", "T", 1)], wape=3 / 14, interval_coverage=1.0)  # 9 on the upper bound 9
     _check(review.loc[("sku", "K", 1)], wape=7 / 54, tracking_signal=-2.0, interval_coverage=1.0)  # [12, 38], [11, 33]
@@ -231,9 +235,9 @@ def test_older_tables_gain_the_new_columns_and_the_review_is_stored(tmp_path):
 # --------------------------------------------------------------------------- against a plain loop
 
 
-def _reference(points: pd.DataFrame, key_column: str) -> pd.DataFrame:
+def _reference(points: pd.DataFrame, key_column: str, own_series: bool = False) -> pd.DataFrame:
     """The review of one level as a per-group loop over the metrics module (the
-    computation before it was vectorised)."""
+    computation before it was vectorised); ``own_series``: WAPE of the key's weekly sums."""
     rows = []
     for (key, horizon), group in points.groupby([key_column, "horizon"], sort=True):
         group = group.sort_values("period_start", kind="stable")
@@ -245,7 +249,11 @@ def _reference(points: pd.DataFrame, key_column: str) -> pd.DataFrame:
                 "n_periods": group["period_start"].nunique(),
                 "actual_qty": group["actual_qty"].sum(),
                 "forecast_qty": group["forecast_qty"].sum(),
-                "wape": metrics.wape(group["actual_qty"], group["forecast_qty"]),
+                "wape": (
+                    metrics.wape(weekly["actual_qty"], weekly["actual_qty"] + weekly["error"])
+                    if own_series
+                    else metrics.wape(group["actual_qty"], group["forecast_qty"])
+                ),
                 "mase": group["scaled"].mean(),
                 "bias": metrics.relative_bias(group["actual_qty"], group["forecast_qty"]),
                 "tracking_signal": metrics.tracking_signal(weekly["error"]),
@@ -303,8 +311,9 @@ def test_the_vectorised_review_is_the_per_group_loop_to_1e_12(seed):
     points = points[~((points["segment_id"] == "S1") & (points["horizon"] == 2))].reset_index(drop=True)
     for level, key_column in (("total", "total"), ("segment", "segment_id"), ("sku", "sku"), ("series", "series")):
         subset = points if level != "series" else points[points["horizon"] == 1]
-        got = accuracy_review._summarise(subset, key_column, level, limit=4.0)
-        want = _reference(subset, key_column)
+        own = level in accuracy_review.OWN_SERIES
+        got = accuracy_review._summarise(subset, key_column, level, limit=4.0, own_series=own)
+        want = _reference(subset, key_column, own_series=own)
         assert list(got["key"]) == list(want["key"]) and list(got["horizon"]) == list(want["horizon"])
         assert (got["level"] == level).all()
         for column in (
