@@ -14,6 +14,7 @@ import functools
 import json
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -117,6 +118,32 @@ def keep_partial_parse(target_path: Path, kept: Path) -> None:
     os.replace(part, kept)
 
 
+# Target folders of earlier invocations kept for debugging (dbt.log, run_results.json,
+# compiled SQL; ~6.5 MB each): a daily schedule made 2.4 GB a year. Folders written in
+# the last hour are never pruned: another instance sharing this dbt project (a test,
+# a second data folder) may be using one.
+KEEP_TARGET_FOLDERS = 20
+PRUNE_AFTER_SECONDS = 3600.0
+
+
+def prune_target_folders(
+    prefix: str,
+    target_dir: Path = DBT_PROJECT_DIR / "target",
+    keep: int = KEEP_TARGET_FOLDERS,
+    min_age_seconds: float = PRUNE_AFTER_SECONDS,
+) -> list[Path]:
+    """Remove the per-invocation target folders ``<prefix>-*`` beyond the ``keep``
+    most recently modified, if older than ``min_age_seconds``. Returns those removed."""
+    folders = sorted(
+        (p for p in target_dir.glob(f"{prefix}-*") if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True
+    )
+    cutoff = time.time() - min_age_seconds
+    removed = [p for p in folders[keep:] if p.stat().st_mtime < cutoff]
+    for folder in removed:
+        shutil.rmtree(folder, ignore_errors=True)
+    return removed
+
+
 def dbt_build_args(dbt_vars: Mapping[str, Any]) -> list[str]:
     """`dbt build` as a data run calls it. Unit tests are a development check (make
     test), not part of a data run."""
@@ -154,4 +181,9 @@ def restock_dbt_models(
             elif isinstance(event, (dg.AssetMaterialization, dg.AssetCheckResult)) and event.asset_key is not None:
                 progress.advance(through=event.asset_key.to_user_string())
     keep_partial_parse(target_path, kept)
+    removed = prune_target_folders(context.op_execution_context.op.name)
+    if removed:
+        context.log.info(
+            f"removed {len(removed)} dbt target folders of earlier runs (the last {KEEP_TARGET_FOLDERS} kept)"
+        )
     progress.finish()

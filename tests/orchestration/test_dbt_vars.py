@@ -97,6 +97,39 @@ def test_the_partial_parse_file_is_kept_per_data_folder_and_seeds_each_fresh_tar
     assert [p.name for p in kept.parent.iterdir()] == ["partial_parse.msgpack"], "no partial copy left"
 
 
+def test_old_target_folders_are_pruned_beyond_the_last_ones_but_never_recent_ones(tmp_path):
+    import os
+    import time
+
+    from orchestration.assets.dbt import prune_target_folders
+
+    target = tmp_path / "target"
+    now = time.time()
+    ages = {f"restock_dbt_models-run{i}-abc": hours for i, hours in enumerate([0.1, 0.5, 2, 3, 5, 8])}
+    for name, hours in ages.items():
+        (target / name / "compiled").mkdir(parents=True)
+        (target / name / "dbt.log").write_text("log")
+        os.utime(target / name, (now - hours * 3600, now - hours * 3600))
+    (target / "other_op-run9-abc").mkdir()  # another op's folders are not this prune's
+    os.utime(target / "other_op-run9-abc", (now - 10 * 3600, now - 10 * 3600))
+    (target / "manifest.json").write_text("{}")  # make manifest's files stay
+
+    removed = prune_target_folders("restock_dbt_models", target, keep=3, min_age_seconds=3600)
+    assert sorted(p.name for p in removed) == [
+        "restock_dbt_models-run3-abc",
+        "restock_dbt_models-run4-abc",
+        "restock_dbt_models-run5-abc",
+    ]
+    assert sorted(p.name for p in target.iterdir()) == [
+        "manifest.json", "other_op-run9-abc", "restock_dbt_models-run0-abc", "restock_dbt_models-run1-abc",
+        "restock_dbt_models-run2-abc",
+    ]  # fmt: skip
+    # recent folders stay even beyond `keep`: another instance may be writing one
+    removed = prune_target_folders("restock_dbt_models", target, keep=0, min_age_seconds=3600)
+    assert [p.name for p in removed] == ["restock_dbt_models-run2-abc"]
+    assert prune_target_folders("restock_dbt_models", target, keep=0, min_age_seconds=3600) == []
+
+
 # --- through real runs -----------------------------------------------------------------
 
 FIRST, DAY_1, DAY_2 = "2024-01-01", "2024-01-06", "2024-01-07"  # DAY_2 starts no new week
