@@ -156,6 +156,18 @@ class _Runner:
                 store.remove_key(key)
         return result, page
 
+    def passes(self, suite: dict[str, Any], frame: pd.DataFrame, parameters: dict[str, Any]) -> int | None:
+        """The number of expectations when every one of them succeeds on ``frame``
+        (none raised), else None: one ``BOOLEAN_ONLY`` run, which collects no failing
+        rows or samples. No Data Docs, nothing stored."""
+        definition = self.definition(suite)
+        batch = self.batch_definition.get_batch(batch_parameters={"dataframe": frame})
+        result = batch.validate(
+            definition.suite, result_format={"result_format": "BOOLEAN_ONLY"}, expectation_parameters=parameters
+        )
+        results = list(result.results)
+        return len(results) if all(r.success and not raised_error(r.exception_info) for r in results) else None
+
     def screen(self, suite: dict[str, Any], frame: pd.DataFrame, parameters: dict[str, Any]) -> list:
         """Each expectation's result as a COMPLETE run (``run(complete=True)``) gives it,
         from two GE runs of one batch: the whole suite with ``BOOLEAN_ONLY`` (pass or
@@ -240,6 +252,13 @@ def run_suite(
         return _runner().run(
             suite, frame, _run_parameters(suite, params, frame), run_name, data_docs_dir, complete=complete
         )
+
+
+def suite_passes(suite: dict[str, Any], frame: pd.DataFrame, params: dict[str, Any]) -> int | None:
+    """``_Runner.passes``: the expectation count when all of ``suite`` succeeds on
+    ``frame``, else None."""
+    with _LOCK:
+        return _runner().passes(suite, frame, _run_parameters(suite, params, frame))
 
 
 def screen_suite(suite: dict[str, Any], frame: pd.DataFrame, params: dict[str, Any]) -> list:

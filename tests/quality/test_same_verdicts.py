@@ -16,6 +16,7 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
+from restock.ingest.order_baseline import quantity_baseline
 from restock.quality import ge_metrics, load_suite, validate_days, validate_frame
 
 from .test_gates import DAY, ORDER_PARAMS, SKUS, customers, inventory, orders, products, promotions
@@ -212,3 +213,40 @@ def test_a_multi_day_run_screens_then_details_the_failures_as_a_complete_run():
         failed = [_as_compared(r) for r in screened if not r.success]
         assert failed == [_as_compared(r) for r in complete.results if not r.success], name
         assert bool(failed) is (df is not cases[0][1]), name
+
+
+def test_validate_frame_asks_pass_or_fail_first_with_the_verdict_of_one_summary_run():
+    """``validate_frame`` runs the suite pass/fail only (``BOOLEAN_ONLY``) and the
+    detailed run only when something fails: passing, warning-only and failing frames
+    get the GateResult of the detailed run alone."""
+    from restock.quality.frames import prepare_frame
+    from restock.quality.runner import read_failures, run_suite, suite_passes
+    from restock.quality.suites import resolve_parameters
+
+    history = pd.DataFrame({"customer_id": ["C1"] * 20, "quantity": ["8", "10", "12", "9"] * 5, "status": "confirmed"})
+    baseline = quantity_baseline(history, customers()[["customer_id", "tier"]])
+    cases = [
+        ("raw_orders", orders(), ORDER_PARAMS, None),  # passes
+        ("raw_orders", orders(row_1={"quantity": "900"}), ORDER_PARAMS, baseline),  # a warning only
+        ("raw_orders", orders(row_3={"sku": "S9"}), ORDER_PARAMS, None),  # fails
+        ("raw_customers", customers(), {"partition_date": DAY}, None),
+        ("raw_inventory", inventory(), {"partition_date": DAY, "known_skus": SKUS}, None),
+    ]
+    kinds = set()
+    for suite_name, df, params, base in cases:
+        got = validate_frame(suite_name, df, params, quantity_baseline=base)
+        suite = load_suite(suite_name)
+        resolved = resolve_parameters(suite, params)
+        frame = prepare_frame(suite, df, resolved, base)
+        result, _ = run_suite(suite, frame, resolved, "detailed", None)
+        failures, warnings = read_failures(result, frame)
+        assert (got.passed, got.evaluated, got.failures, got.warnings) == (
+            not failures,
+            len(result.results),
+            failures,
+            warnings,
+        ), suite_name
+        screened = suite_passes(suite, frame, resolved)
+        assert screened == (len(result.results) if not failures and not warnings else None)
+        kinds.add("fails" if failures else "warns" if warnings else "passes")
+    assert kinds == {"passes", "warns", "fails"}
