@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from restock.quality.frames import SOURCE_FILE, prepare_frame
-from restock.quality.results import GateResult
+from restock.quality.results import FailedExpectation, GateResult
 from restock.quality.runner import read_failures, run_suite, suite_passes
 from restock.quality.suites import load_suite, resolve_parameters
 
@@ -45,29 +45,27 @@ def validate_frame(
     partition = params.get("partition_date")
     run_name = f"{suite_name}_{partition.date().isoformat()}" if isinstance(partition, datetime) else suite_name
     files = tuple(sorted({str(f) for f in frame[SOURCE_FILE].dropna().unique()})) if len(frame) else ()
-    outcome = {
-        "suite_name": suite_name,
-        "row_count": len(frame),
-        "partition_date": partition.date() if isinstance(partition, datetime) else None,
-        "source_files": files[:3],
-    }
+    day = partition.date() if isinstance(partition, datetime) else None
     # Pass/fail first (no failing rows collected; most gates pass): the detailed run,
     # whose result is the same when anything fails, only then or for Data Docs.
-    if data_docs_dir is None:
-        evaluated = suite_passes(suite, frame, params)
-        if evaluated is not None:
-            return GateResult(
-                passed=True, evaluated=evaluated, failures=(), warnings=(), data_docs_path=None,
-                elapsed_s=time.perf_counter() - t0, **outcome,
-            )  # fmt: skip
-    result, page = run_suite(suite, frame, params, run_name, Path(data_docs_dir) if data_docs_dir is not None else None)
-    failures, warnings = read_failures(result, frame)
+    evaluated = suite_passes(suite, frame, params) if data_docs_dir is None else None
+    failures: tuple[FailedExpectation, ...] = ()
+    warnings: tuple[FailedExpectation, ...] = ()
+    page = None
+    if evaluated is None:
+        docs = Path(data_docs_dir) if data_docs_dir is not None else None
+        result, page = run_suite(suite, frame, params, run_name, docs)
+        failures, warnings = read_failures(result, frame)
+        evaluated = len(result.results)
     return GateResult(
+        suite_name=suite_name,
         passed=not failures,
-        evaluated=len(result.results),
+        row_count=len(frame),
+        evaluated=evaluated,
         failures=failures,
         warnings=warnings,
+        partition_date=day,
         data_docs_path=page,
         elapsed_s=time.perf_counter() - t0,
-        **outcome,
+        source_files=files[:3],
     )
