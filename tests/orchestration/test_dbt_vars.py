@@ -130,6 +130,30 @@ def test_old_target_folders_are_pruned_beyond_the_last_ones_but_never_recent_one
     assert prune_target_folders("restock_dbt_models", target, keep=0, min_age_seconds=3600) == []
 
 
+def test_the_dbt_resource_skips_dagster_dbts_version_subprocess_and_adapter(tmp_path, monkeypatch):
+    import subprocess
+
+    import dagster_dbt.core.resource as dagster_dbt_resource
+    from packaging.version import parse
+
+    from orchestration.assets.dbt import DBT_PROJECT_DIR
+    from orchestration.resources import WarehouseDbtCliResource, dbt_executable
+
+    assert Path(dbt_executable()).is_absolute(), "the venv's dbt"
+    printed = subprocess.check_output([dbt_executable(), "--version"], text=True)
+    resource = WarehouseDbtCliResource(
+        project_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable(), warehouse_path=str(tmp_path / "w.duckdb")
+    )
+
+    def no_subprocess(*args, **kwargs):
+        raise AssertionError(f"dagster-dbt started {args}")
+
+    monkeypatch.setattr(dagster_dbt_resource, "check_output", no_subprocess)
+    assert f"installed: {resource._cli_version}" in printed  # the version dbt --version prints
+    assert resource._cli_version == parse(printed.split("installed:")[1].split()[0])
+    assert resource._initialize_dbt_core_adapter(["build"]) is None
+
+
 # --- through real runs -----------------------------------------------------------------
 
 FIRST, DAY_1, DAY_2 = "2024-01-01", "2024-01-06", "2024-01-07"  # DAY_2 starts no new week
