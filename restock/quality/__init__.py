@@ -6,6 +6,8 @@ A generic runner: it knows suites, frames and GE, not what an extract's rows mea
 - ``suites``: load a suite, resolve its parameters
 - ``frames``: the frame GE validates (derived ``__num`` / ``__date`` / ... columns)
 - ``runner``: run a suite through GE, read its results
+- ``docs_site``, ``offline_docs``: the Data Docs site: earlier validations kept (for a
+  while), pages that work offline
 - ``ge_metrics``: GE's strftime check, once per distinct value (same verdicts)
 - ``results``: ``GateResult`` and its failing expectations and rows
 - ``validate``: ``validate_frame``, one frame

@@ -25,6 +25,8 @@ from functools import cache
 from html.parser import HTMLParser
 from pathlib import Path
 
+from restock.quality.docs_site import RESULTS
+
 ASSETS_DIR = Path(__file__).resolve().parent / "data_docs_assets"
 VENDOR = "static/vendor"  # under the site's root
 _STAMP = ".pages_checked"  # in VENDOR: when the pages were last checked (see localize_site)
@@ -216,10 +218,10 @@ def localize_site(docs_dir: Path, since: float | None = None) -> SiteReport:
 
 
 def _pages(docs_dir: Path):
-    """The site's .html files, static/ left out."""
+    """The site's .html files, static/ and the validations' records (``docs_site``) left out."""
     for root, dirs, files in os.walk(docs_dir):
-        if Path(root) == docs_dir and "static" in dirs:
-            dirs.remove("static")
+        if Path(root) == docs_dir:
+            dirs[:] = [d for d in dirs if d not in ("static", RESULTS)]
         for name in files:
             if name.endswith(".html"):
                 yield Path(root) / name

@@ -5,7 +5,8 @@ batch; ``result_format`` SUMMARY with ``_source_file`` / ``_source_row`` as the
 unexpected index columns (COMPLETE, keyed by the day too, when several days share a
 run: ``screen_suite`` asks pass/fail of the whole suite, then the failing rows of the
 failing expectations only); Data Docs optionally written to a folder (made to work
-offline after each build: ``offline_docs``). GE's results
+offline after each build: ``offline_docs``; its index lists the validations of earlier
+processes too, for ``docs_site.KEEP_DAYS``: ``docs_site``). GE's results
 are then read into ``FailedExpectation`` / ``FailedRow`` (up to ``SAMPLE_ROWS`` rows
 each). The strftime check runs once per distinct value (``ge_metrics``).
 
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from restock.contract import PARTITION_COLUMN
+from restock.quality import docs_site
 from restock.quality.frames import INDEX_COLUMNS, SOURCE_FILE, SOURCE_ROW
 from restock.quality.offline_docs import localize_site
 from restock.quality.results import FailedExpectation, FailedRow
@@ -68,7 +70,7 @@ class _Runner:
         self.asset = self.context.data_sources.add_pandas("restock_gates").add_dataframe_asset("frame")
         self.batch_definition = self.asset.add_batch_definition_whole_dataframe("whole_frame")
         self._definitions: dict[str, tuple[str, Any]] = {}  # suite name -> (fingerprint, definition)
-        self._sites: dict[Path, str] = {}
+        self._sites: dict[Path, tuple[str, Any]] = {}  # folder -> (site name, its results store)
 
     def definition(self, suite: dict[str, Any]):
         """The ValidationDefinition for this suite dict, rebuilt when the dict changed."""
@@ -102,21 +104,17 @@ class _Runner:
         self._definitions[suite["name"]] = (fingerprint, definition)
         return definition
 
-    def site_for(self, directory: Path) -> str:
+    def site_for(self, directory: Path) -> tuple[str, Any]:
+        """The Data Docs site writing to ``directory`` and its validation-results store
+        (``docs_site``: on disk, so the index lists the pages of earlier processes)."""
         directory = directory.resolve()
         if directory not in self._sites:
             name = "restock_" + hashlib.sha1(str(directory).encode()).hexdigest()[:10]
-            self.context.add_data_docs_site(
-                name,
-                {
-                    "class_name": "SiteBuilder",
-                    # The SiteBuilder takes it; GE's TypedDict of the site config omits it.
-                    "show_how_to_buttons": False,  # type: ignore[typeddict-unknown-key]
-                    "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(directory)},
-                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-                },
-            )
-            self._sites[directory] = name
+            # Plain dicts for GE's config TypedDicts (the site's omits show_how_to_buttons
+            # and site_section_builders, which the SiteBuilder takes).
+            store = self.context.add_store(f"{name}_results", docs_site.store_config(directory))  # type: ignore[arg-type]
+            self.context.add_data_docs_site(name, docs_site.site_config(directory, f"{name}_results"))  # type: ignore[arg-type]
+            self._sites[directory] = (name, store)
         return self._sites[directory]
 
     def run(
@@ -157,15 +155,21 @@ class _Runner:
         page = None
         try:
             if data_docs_dir is not None:
-                site = self.site_for(Path(data_docs_dir))
+                site, docs_store = self.site_for(Path(data_docs_dir))
                 started = time.time()
-                self.context.build_data_docs(site_names=[site], resource_identifiers=[key])
+                docs_store.set(key, result)  # the page is rendered from it
+                try:
+                    docs_site.prune(Path(data_docs_dir))  # the index lists none of those
+                    self.context.build_data_docs(site_names=[site], resource_identifiers=[key])
+                finally:
+                    docs_store.set(key, docs_site.index_record(result))  # what the index reads
                 localize_docs(Path(data_docs_dir), started)
                 urls = self.context.get_docs_sites_urls(resource_identifier=key, site_names=[site])
                 url = urls[0]["site_url"] if urls else None
                 page = Path(unquote(url.removeprefix("file://"))) if url else None
         finally:
-            # The ephemeral store keeps every result in memory: drop it, the pages are written.
+            # The ephemeral store keeps every result in memory: drop it (a site keeps its
+            # own records on disk, ``docs_site``).
             store = self.context.validation_results_store
             if store.has_key(key):
                 store.remove_key(key)
