@@ -167,10 +167,15 @@ def test_only_pages_changed_since_the_last_check_are_read(tmp_path):
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
-    """A Data Docs site as the gates write it: two real GE validations (the second
-    build finds the site already localized), the last one failing on "ten"."""
+    """A Data Docs site as the gates write it: two real failing GE validations (the
+    second build finds the site already localized and keeps the first page), the last
+    one failing on "ten". A validation that passes writes no page."""
     docs = tmp_path_factory.mktemp("offline") / "quality" / "docs"
-    validate_frame("raw_promotions", promotions(), {"partition_date": DAY, "known_skus": SKUS}, data_docs_dir=docs)
+    params = {"partition_date": DAY, "known_skus": SKUS}
+    assert validate_frame("raw_promotions", promotions(), params, data_docs_dir=docs).data_docs_path is None
+    assert not docs.exists()
+    bad = promotions().assign(discount_pct="lots")
+    assert validate_frame("raw_promotions", bad, params, data_docs_dir=docs).data_docs_path is not None
     result = validate_frame("raw_orders", orders(row_2={"quantity": "ten"}), ORDER_PARAMS, data_docs_dir=docs)
     assert not result.passed and result.data_docs_path is not None
     return docs
@@ -191,7 +196,9 @@ def _local_refs(text: str) -> list[str]:
 
 def test_a_real_site_loads_nothing_from_the_internet(site):
     pages = _pages(site)
-    assert site / "index.html" in pages and any("validations" in p.parts for p in pages)
+    assert site / "index.html" in pages
+    validations = [p for p in pages if "validations" in p.parts]
+    assert {p.parts[-3] for p in validations} == {"raw_promotions_2024-03-05", "raw_orders_2024-03-05"}
     for page in pages:
         text = page.read_text(encoding="utf-8")
         assert external_assets(text) == [], page
@@ -250,7 +257,8 @@ def test_the_site_renders_its_results_table_in_a_browser_without_network(site, t
     assert 'class="bootstrap-table' in index
     rows = re.findall(r'<tr class="clickable-row" data-href="(validations/[^"]+)"[^>]*>(.*?)</tr>', index, re.S)
     assert rows, index[-3000:]
-    assert any("raw_orders_2024-03-05" in cells for _, cells in rows)
+    assert len(rows) == 2 and "raw_orders_2024-03-05" in rows[0][1]  # both validations, newest first
+    assert "raw_promotions_2024-03-05" in rows[1][1]
     assert all((site / href).is_file() for href, _ in rows)
     page = _render(site / rows[0][0], tmp_path / "profile")
     assert 'class="bootstrap-table' in page and ">ten<" in page
