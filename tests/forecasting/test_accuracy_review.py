@@ -488,3 +488,25 @@ def _compare(got: pd.Series, want: dict) -> None:
     for column in ("n_periods", "actual_qty", "forecast_qty", "wape", "bias", "tracking_signal", "interval_coverage"):
         np.testing.assert_allclose(float(got[column]), float(want[column]), rtol=1e-10, atol=1e-10, err_msg=column)
     assert pd.isna(got["mase"])
+
+
+def test_reviews_in_a_batch_are_the_reviews_alone_to_the_last_bit(tmp_path):
+    """run_accuracy builds the inputs of consecutive reviews once (review_batch) and
+    each review selects its weeks from them: the same frame as a review on its own;
+    a review the batch does not cover builds its own."""
+    con = _tiny(tmp_path / "acc.duckdb")
+    reviews = [REVIEW - timedelta(weeks=1), REVIEW]
+    alone = [accuracy_review.accuracy_review(con, r, window_weeks=2, limit=1.5) for r in reviews]
+    assert all(len(frame) for frame in alone)
+    with accuracy_review.review_batch(con, reviews, 2):
+        assert accuracy_review._batch_covering(con, W1, W2, REVIEW) is not None
+        together = [accuracy_review.accuracy_review(con, r, window_weeks=2, limit=1.5) for r in reviews]
+        later = REVIEW + timedelta(weeks=1)
+        assert accuracy_review._batch_covering(con, W2, W2 + timedelta(weeks=1), later) is None
+        outside = accuracy_review.accuracy_review(con, later, window_weeks=2, limit=1.5)
+    for a, b in zip(alone, together, strict=True):
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+    pd.testing.assert_frame_equal(outside, accuracy_review.accuracy_review(con, later, window_weeks=2, limit=1.5))
+    # nothing of the batch is left behind
+    assert not con.execute("select count(*) from duckdb_tables() where temporary").fetchone()[0]
+    assert not con.execute("select count(*) from duckdb_views() where temporary and not internal").fetchone()[0]
