@@ -50,7 +50,11 @@ MIN_SCALE, MAX_SCALE = 0.5, 4.0  # a scale outside these says the data changed, 
 
 
 def normalised_errors(
-    con: DuckDBPyConnection, origin: date, window_weeks: int, quantity: str = "requested_qty"
+    con: DuckDBPyConnection,
+    origin: date,
+    window_weeks: int,
+    quantity: str = "requested_qty",
+    actual_table: str | None = None,
 ) -> pd.DataFrame:
     """horizon, u (module docstring) of every segment × SKU forecast made before
     ``origin`` for the ``window_weeks`` weeks complete on it, in a stable order."""
@@ -67,7 +71,7 @@ def normalised_errors(
             from analytics.segment_forecasts
             where period_start between $first and $last and forecast_origin < $origin
         ),
-        {population_demand("select distinct forecast_origin from fc", quantity)}
+        {population_demand("select distinct forecast_origin from fc", quantity, actual_table)}
         select fc.horizon, coalesce(a.qty, 0) - fc.forecast_qty as error, fc.below, fc.above
         from fc left join actual a
           on a.forecast_origin = fc.forecast_origin and a.segment_id = fc.segment_id
@@ -128,9 +132,10 @@ def calibrate(
     window_weeks: int,
     level: float,
     quantity: str = "requested_qty",
+    actual_table: str | None = None,
 ) -> tuple[pd.DataFrame, dict[int, float]]:
     """The origin's segment × SKU rows with calibrated intervals, and the scales used."""
-    scales = horizon_scales(normalised_errors(con, origin, window_weeks, quantity), level)
+    scales = horizon_scales(normalised_errors(con, origin, window_weeks, quantity, actual_table), level)
     return apply_scales(rows, scales), scales
 
 

@@ -106,6 +106,7 @@ def reconcile_origin(
     proportion_weeks: int,
     interval_level: float,
     quantity: str,
+    actual_table: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, OriginReconciliation]:
     """Reconcile an origin's forecast rows (bottom and aggregate series, the
     ``segment_forecasts`` columns). Returns the bottom rows and the aggregate rows with
@@ -127,7 +128,7 @@ def reconcile_origin(
     proportions = historical_proportions(_recent_history(tasks, keys, proportion_weeks))
 
     if method == AUTO:
-        past = _past_origins(con, origin, window_weeks, quantity)
+        past = _past_origins(con, origin, window_weeks, quantity, actual_table)
         choice = choose_method(past, DEFAULT_METHODS)
         chosen, reason, scores = choice.method, choice.reason, choice.scores
         if chosen != BOTTOM_UP and not scores[chosen] < (1 - CHANGE_MARGIN) * scores[BOTTOM_UP]:
@@ -212,9 +213,12 @@ def _recent_history(tasks: list[dict], keys: pd.DataFrame, weeks: int) -> np.nda
     return history
 
 
-def _past_origins(con: DuckDBPyConnection, origin: date, window_weeks: int, quantity: str) -> list[BacktestOrigin]:
+def _past_origins(
+    con: DuckDBPyConnection, origin: date, window_weeks: int, quantity: str, actual_table: str | None = None
+) -> list[BacktestOrigin]:
     """Records of the origins of the last ``window_weeks`` weeks: their stored base
-    forecasts of weeks complete on ``origin`` and the demand of those weeks."""
+    forecasts of weeks complete on ``origin`` and the demand of those weeks (from
+    ``actual_table`` when given: reselection.build_population_actual, covering them)."""
     last = last_complete_week_start(origin)
     first_origin = origin - timedelta(weeks=window_weeks)
     bottom = con.execute(
@@ -233,15 +237,25 @@ def _past_origins(con: DuckDBPyConnection, origin: date, window_weeks: int, quan
            order by forecast_origin, level, key, horizon""",
         [first_origin, origin, last],
     ).df()
-    actual = con.execute(
-        f"""select m.forecast_origin, m.segment_id, w.sku, w.week_start, sum(w.{quantity})::double as qty
-            from analytics.forecast_members m
-            join marts.customer_sku_weekly_demand w using (customer_id)
-            where m.forecast_origin >= ? and m.forecast_origin < ?
-              and w.week_start > m.forecast_origin and w.week_start <= ?
-            group by all""",
-        [first_origin, origin, last],
-    ).df()
+    if actual_table is not None:
+        actual = con.execute(
+            f"""select forecast_origin, segment_id, sku, week_start, qty from {actual_table}
+                where forecast_origin >= ? and forecast_origin < ? and week_start > forecast_origin
+                  and week_start <= ?
+                order by all""",
+            [first_origin, origin, last],
+        ).df()
+    else:
+        actual = con.execute(
+            f"""select m.forecast_origin, m.segment_id, w.sku, w.week_start, sum(w.{quantity})::double as qty
+                from analytics.forecast_members m
+                join marts.customer_sku_weekly_demand w using (customer_id)
+                where m.forecast_origin >= ? and m.forecast_origin < ?
+                  and w.week_start > m.forecast_origin and w.week_start <= ?
+                group by all
+                order by all""",  # the sums below add in this order
+            [first_origin, origin, last],
+        ).df()
     actual["horizon"] = (
         pd.to_datetime(actual["week_start"]) - pd.to_datetime(actual["forecast_origin"])
     ).dt.days // 7 + 1

@@ -39,7 +39,12 @@ from restock.forecasting.panel import (
     selection_origin_for,
 )
 from restock.forecasting.promotions import attach_promotions, read_promotions
-from restock.forecasting.reselection import series_to_reselect, series_tracking_signals
+from restock.forecasting.reselection import (
+    POPULATION_ACTUAL,
+    build_population_actual,
+    series_to_reselect,
+    series_tracking_signals,
+)
 from restock.forecasting.tables import CHOICE_COLUMNS, FORECAST_COLUMNS, LEVEL_COLUMNS
 from restock.warehouse import replace_day, replace_rows
 
@@ -120,6 +125,42 @@ def compute_origin(
             "no customers in the marts on %s (before the first partition?): no forecast for this origin", origin
         )
         return OriginResult(origin, "no_segments")
+    try:
+        actual_table = _population_actual(con, origin, config)
+        return _compute(con, origin, config, settings, pool, members, actual_table, started)
+    finally:
+        con.execute(f"drop table if exists {POPULATION_ACTUAL}")
+
+
+def _population_actual(con: DuckDBPyConnection, origin: date, config: RestockConfig) -> str | None:
+    """The demand of past origins' populations that the reselection signals, the
+    interval calibration and the reconciliation backtest read, joined once
+    (reselection.build_population_actual): every origin and week any of them uses."""
+    settings = config.forecasting
+    windows = [config.accuracy.window_weeks if settings.reselect_out_of_control else 0]
+    windows.append(settings.interval_calibration_weeks if settings.interval_calibration else 0)
+    recon = settings.reconciliation_window_weeks if settings.reconciliation == "auto" else 0
+    if not max(windows) and not recon:
+        return None
+    last = last_complete_week_start(origin)
+    first_week = last - timedelta(weeks=max(windows) - 1) if max(windows) else last
+    if recon:
+        first_week = min(first_week, origin - timedelta(weeks=recon) + timedelta(days=1))
+    # a forecast of week W was made at most horizon_weeks before it
+    first_origin = min(first_week - timedelta(weeks=settings.horizon_weeks), origin - timedelta(weeks=recon))
+    return build_population_actual(con, first_origin, origin, first_week, last, settings.quantity)
+
+
+def _compute(
+    con: DuckDBPyConnection,
+    origin: date,
+    config: RestockConfig,
+    settings: ForecastingConfig,
+    pool: Executor | None,
+    members: pd.DataFrame,
+    actual_table: str | None,
+    started: float,
+) -> OriginResult:
     population = _series_members(members)
     tasks = _series(con, origin, population, config)
     # + the SKU and total series (levels); the promotions regressor where a series has
@@ -146,7 +187,9 @@ def compute_origin(
         again_on = pd.to_datetime(again["selection_origin"]).dt.date
         last_selected.update(zip(zip(again["segment_id"], again["sku"], strict=True), again_on, strict=True))
         if settings.reselect_out_of_control:
-            signals = series_tracking_signals(con, origin, config.accuracy.window_weeks, settings.quantity)
+            signals = series_tracking_signals(
+                con, origin, config.accuracy.window_weeks, settings.quantity, actual_table
+            )
             reselect = series_to_reselect(
                 signals, last_selected, origin, config.accuracy.window_weeks, config.accuracy.tracking_signal_limit
             )
@@ -173,13 +216,14 @@ def compute_origin(
         settings.share_window_weeks,
         settings.interval_level,
         settings.quantity,
+        actual_table,
     )
     # Intervals scaled per horizon to their recent coverage (calibration.py); the
     # models' own bounds are kept beside them.
     scales: dict[int, float] = {}
     if settings.interval_calibration:
         window = settings.interval_calibration_weeks
-        rows, scales = calibrate(con, origin, rows, window, settings.interval_level, settings.quantity)
+        rows, scales = calibrate(con, origin, rows, window, settings.interval_level, settings.quantity, actual_table)
     else:
         rows = apply_scales(rows, {})
     shares, unallocated = _shares_at(con, origin, rows, members, config)

@@ -47,17 +47,26 @@ NOISE_Z = 2.6  # standard deviations of the signal of unbiased errors (≈ 1 % t
 NOISE_SD_PER_ROOT_WEEK = 1.25  # sd of Σe / mean|e| per √week for independent errors (√(π/2))
 
 
-def population_demand(origins: str, quantity: str) -> str:
+def population_demand(origins: str, quantity: str, actual_table: str | None = None) -> str:
     """SQL CTEs ``members`` and ``actual``: the demand (``quantity``) of the weeks
     ``$first`` .. ``$last`` per segment × SKU of the customers that were each segment's
     population on each origin of the query ``origins`` — what a forecast made on that
-    origin is judged against, as in the accuracy review."""
+    origin is judged against, as in the accuracy review. ``actual_table``: read
+    ``actual`` from that table (:func:`build_population_actual`, which must cover
+    those origins and weeks) instead of joining members and demand again."""
     if quantity not in ("requested_qty", "ordered_qty"):
         raise ValueError(f"quantity must be requested_qty or ordered_qty, got {quantity!r}")
-    return f"""members as (
+    members = f"""members as (
             select forecast_origin, customer_id, segment_id from analytics.forecast_members
             where forecast_origin in ({origins})
-        ),
+        )"""
+    if actual_table is not None:
+        return f"""{members},
+        actual as (
+            select forecast_origin, segment_id, sku, week_start, qty from {actual_table}
+            where forecast_origin in ({origins}) and week_start between $first and $last
+        )"""
+    return f"""{members},
         actual as (
             select m.forecast_origin, m.segment_id, w.sku, w.week_start, sum(w.{quantity})::double as qty
             from marts.customer_sku_weekly_demand w join members m using (customer_id)
@@ -66,8 +75,38 @@ def population_demand(origins: str, quantity: str) -> str:
         )"""
 
 
+POPULATION_ACTUAL = "_origin_population_actual"
+
+
+def build_population_actual(
+    con: DuckDBPyConnection, first_origin: date, origin: date, first_week: date, last_week: date, quantity: str
+) -> str:
+    """Temp table :data:`POPULATION_ACTUAL`: ``population_demand``'s ``actual`` rows of
+    every origin in [``first_origin``, ``origin``) and every week in [``first_week``,
+    ``last_week``] after it — built once per forecast origin for the calibration, the
+    reselection signals and the reconciliation backtest, which each joined the same
+    members and demand (same groups, same sums: the same values). Returns its name."""
+    if quantity not in ("requested_qty", "ordered_qty"):
+        raise ValueError(f"quantity must be requested_qty or ordered_qty, got {quantity!r}")
+    con.execute(
+        f"""create or replace temp table {POPULATION_ACTUAL} as
+            select m.forecast_origin, m.segment_id, w.sku, w.week_start, sum(w.{quantity})::double as qty
+            from marts.customer_sku_weekly_demand w
+            join analytics.forecast_members m using (customer_id)
+            where m.forecast_origin >= ? and m.forecast_origin < ?
+              and w.week_start between ? and ? and w.week_start > m.forecast_origin
+            group by all""",
+        [first_origin, origin, first_week, last_week],
+    )
+    return POPULATION_ACTUAL
+
+
 def series_tracking_signals(
-    con: DuckDBPyConnection, origin: date, window_weeks: int, quantity: str = "requested_qty"
+    con: DuckDBPyConnection,
+    origin: date,
+    window_weeks: int,
+    quantity: str = "requested_qty",
+    actual_table: str | None = None,
 ) -> pd.DataFrame:
     """Tracking signal of every series' horizon-1 forecasts over the ``window_weeks``
     weeks complete on ``origin``, made on earlier origins: segment × SKU (their
@@ -97,7 +136,7 @@ def series_tracking_signals(
             where level in ('sku', 'total') and horizon = 1 and period_start between $first and $last
               and forecast_origin < $origin
         ),
-        {population_demand("select forecast_origin from fc union select forecast_origin from agg", quantity)},
+        {population_demand("select forecast_origin from fc union select forecast_origin from agg", quantity, actual_table)},
         sku_actual as (
             select forecast_origin, '{ALL}' as segment_id, sku, week_start, sum(qty) as qty from actual group by all
         ),

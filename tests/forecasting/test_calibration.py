@@ -234,3 +234,35 @@ def test_calibration_reads_only_the_past(run, tmp_path):
         ).fetchall()
     )
     assert expected and {h: pytest.approx(k) for h, k in expected.items()} == {h: stored[h] for h in expected}
+
+
+def test_one_population_join_serves_the_calibration_the_signals_and_the_backtest(run):
+    """compute_origin joins past populations and their demand once
+    (reselection.build_population_actual); the calibration errors, the reselection
+    signals and the reconciliation backtest read it and give exactly what their own
+    joins give."""
+    from restock.forecasting import levels, reselection
+    from restock.forecasting.calibration import normalised_errors
+
+    config = load_config(PROJECT_ROOT / "restock.yaml").override({"forecasting.reselect_out_of_control": True})
+    weeks, quantity = config.accuracy.window_weeks, config.forecasting.quantity
+    table = origins._population_actual(run, LAST_ORIGIN, config)
+    try:
+        assert table is not None and run.execute(f"select count(*) from {table}").fetchone()[0] > 0
+        own = normalised_errors(run, LAST_ORIGIN, config.forecasting.interval_calibration_weeks, quantity)
+        shared = normalised_errors(run, LAST_ORIGIN, config.forecasting.interval_calibration_weeks, quantity, table)
+        assert len(own) > 100
+        pd.testing.assert_frame_equal(own, shared, check_exact=True)
+        own = reselection.series_tracking_signals(run, LAST_ORIGIN, weeks, quantity)
+        shared = reselection.series_tracking_signals(run, LAST_ORIGIN, weeks, quantity, table)
+        assert len(own) == len(SKUS) + len(SKUS) + 1  # segment x SKU, SKU and total series
+        pd.testing.assert_frame_equal(own, shared, check_exact=True)
+        recon_weeks = config.forecasting.reconciliation_window_weeks
+        own_past = levels._past_origins(run, LAST_ORIGIN, recon_weeks, quantity)
+        shared_past = levels._past_origins(run, LAST_ORIGIN, recon_weeks, quantity, table)
+        assert len(own_past) == len(shared_past) == recon_weeks
+        for a, b in zip(own_past, shared_past, strict=True):
+            for name in ("base_agg", "base_bottom", "actual_agg", "actual_bottom", "variances", "proportions"):
+                np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    finally:
+        run.execute(f"drop table if exists {reselection.POPULATION_ACTUAL}")
