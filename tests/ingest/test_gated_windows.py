@@ -7,9 +7,7 @@ Real files, real DuckDB warehouses, real Great Expectations runs, no mocks.
 
 from __future__ import annotations
 
-import csv
 import gzip
-import io
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import pytest
 
 from restock.ingest.gated import _chunks, load_gated_days
 from restock.ingest.loader import MissingDeliveryError
+from tests.ingest.test_gated import csv_bytes, write
 
 ENC = ["utf-8-sig", "gb18030"]
 D0 = date(2024, 1, 1)
@@ -25,18 +24,11 @@ DAYS = [D0 + timedelta(days=i) for i in range(12)]
 TODAY = date(2024, 2, 1)
 
 
-def csv_bytes(rows: list[dict]) -> bytes:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue().encode("utf-8")
-
-
-def write(landing: Path, extract: str, day: date, data: bytes, suffix: str = ".csv") -> None:
-    folder = landing / extract
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{day.isoformat()}{suffix}").write_bytes(data)
+def _changed(rows: list[dict], change: dict[str, dict]) -> list[dict]:
+    """``rows`` with ``row_<n>={column: value}`` applied (n from 1)."""
+    for row, values in change.items():
+        rows[int(row.split("_")[1]) - 1].update(values)
+    return rows
 
 
 def customers(n: int = 10, **change) -> list[dict]:
@@ -54,9 +46,7 @@ def customers(n: int = 10, **change) -> list[dict]:
         )
         for i in range(1, n + 1)
     ]
-    for row, values in change.items():  # row_2={"opened_on": "2020-02-30"}
-        rows[int(row.split("_")[1]) - 1].update(values)
-    return rows
+    return _changed(rows, change)  # row_2={"opened_on": "2020-02-30"}
 
 
 def products(**change) -> list[dict]:
@@ -73,9 +63,7 @@ def products(**change) -> list[dict]:
         )
         for i in range(1, 5)
     ]
-    for row, values in change.items():
-        rows[int(row.split("_")[1]) - 1].update(values)
-    return rows
+    return _changed(rows, change)
 
 
 def inventory(day: date, **change) -> bytes:
@@ -91,9 +79,7 @@ def inventory(day: date, **change) -> bytes:
         )
         for i in range(1, 5)
     ]
-    for row, values in change.items():
-        rows[int(row.split("_")[1]) - 1].update(values)
-    return gzip.compress(csv_bytes(rows), mtime=0)
+    return gzip.compress(csv_bytes(_changed(rows, change)), mtime=0)
 
 
 def build_landing(landing: Path) -> None:
