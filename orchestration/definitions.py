@@ -23,6 +23,7 @@ warnings.filterwarnings("ignore", category=PreviewWarning)
 from orchestration.alerting import alerting_sensors, freshness_checks  # noqa: E402
 from orchestration.assets.dbt import restock_dbt_models  # noqa: E402
 from orchestration.assets.forecasting import forecasting_assets  # noqa: E402
+from orchestration.assets.performance import performance_assets  # noqa: E402
 from orchestration.assets.publish import publish_assets  # noqa: E402
 from orchestration.assets.raw import raw_assets  # noqa: E402
 from orchestration.assets.replenishment import replenishment_assets  # noqa: E402
@@ -41,7 +42,14 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     resources.
     """
     return dg.Definitions(
-        assets=[*raw_assets, restock_dbt_models, *forecasting_assets, *replenishment_assets, *publish_assets],
+        assets=[
+            *raw_assets,
+            restock_dbt_models,
+            *forecasting_assets,
+            *replenishment_assets,
+            *performance_assets,
+            *publish_assets,
+        ],
         asset_checks=freshness_checks,
         jobs=[daily_job],
         schedules=[daily_schedule],

@@ -393,6 +393,16 @@ class ReplenishmentConfig(Section):
         return self.default_warehouse
 
 
+# --------------------------------------------------------------------------- performance
+
+
+class KpisConfig(Section):
+    """Performance KPIs (kpis) and the replay of the plan (replenishment_replay)."""
+
+    windows_weeks: tuple[PositiveInt, ...] = Field(default=(1, 13), min_length=1)  # trailing windows
+    replay_weeks: PositiveInt = 13  # weeks replayed as if the plan's orders had been placed
+
+
 # --------------------------------------------------------------------------- publishing
 
 
@@ -461,6 +471,7 @@ class RestockConfig(Section):
     forecasting: ForecastingConfig = ForecastingConfig()
     accuracy: AccuracyConfig = AccuracyConfig()
     replenishment: ReplenishmentConfig = ReplenishmentConfig()
+    kpis: KpisConfig = KpisConfig()
     publishing: PublishingConfig = PublishingConfig()
     alerting: AlertingConfig = AlertingConfig()
 

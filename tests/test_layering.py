@@ -30,6 +30,7 @@ ALLOWED: dict[str, set[str]] = {
     "segmentation": GROUND,
     "forecasting": GROUND | {"segmentation"},
     "replenishment": GROUND | {"segmentation", "forecasting"},
+    "performance": GROUND | {"replenishment"},
     "publish": GROUND | {"quality"},
     "demo": GROUND,
     "report": GROUND | {"publish"},

@@ -24,6 +24,7 @@ SOURCES = {
     "replenishment_plan": dg.AssetKey(["replenishment", "replenishment_plan"]),
     "customer_order_suggestions": dg.AssetKey(["replenishment", "customer_order_suggestions"]),
     "inventory_alerts": dg.AssetKey(["replenishment", "inventory_alerts"]),
+    "kpis": dg.AssetKey(["performance", "kpis"]),
 }
 GATE = "publishable"
 

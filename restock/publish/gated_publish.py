@@ -127,6 +127,7 @@ def gate_parameters(
             [day],
         ).fetchall()
     ]
+    params.setdefault("kpis", dict(common))["windows_weeks"] = sorted(set(config.kpis.windows_weeks))
     params.setdefault("customer_order_suggestions", dict(common))["active_customers"] = _active_customers(
         con, day, config.replenishment, forecasts
     )
@@ -194,6 +195,55 @@ def gate_frame(
         frame = _with_availability(frame, con, day, config.replenishment.allocation.available_includes_in_transit)
     if table == "demand_forecasts":
         frame = _with_level_checks(frame)
+    if table == "kpis":
+        frame = _with_kpi_checks(frame)
+    return frame
+
+
+# Key columns each level of kpis fills (the others are null); abc_class may be null on
+# warehouse_sku and abc_class rows (a SKU without a class), so it is free there.
+KPI_LEVEL_KEYS = {
+    "warehouse_sku": ("warehouse_id", "sku"),
+    "warehouse": ("warehouse_id",),
+    "total": (),
+    "abc_class": (),
+    "tier": ("tier",),
+}
+KPI_ADDITIVE = ("requested_qty", "supplied_qty", "on_hand_qty", "stockout_days")
+
+
+def _with_kpi_checks(frame: pd.DataFrame) -> pd.DataFrame:
+    """_level_columns_ok (a row fills its level's key columns and no other) and _sum_gap
+    (warehouse rows: how far from the sum of their warehouse x SKU rows; total rows: from
+    the sum of the warehouse rows; the largest over KPI_ADDITIVE, relative to max(1,
+    the row's value); null on other levels). Computed independently of the SQL."""
+    import numpy as np
+
+    ok = np.zeros(len(frame), dtype=bool)
+    for level, filled in KPI_LEVEL_KEYS.items():
+        good = (frame["level"] == level).to_numpy()
+        for column in ("warehouse_id", "sku", "abc_class", "tier"):
+            present = frame[column].notna().to_numpy()
+            if column in filled:
+                good &= present
+            elif not (column == "abc_class" and level in ("warehouse_sku", "abc_class")):
+                good &= ~present
+        ok |= good
+    frame["_level_columns_ok"] = ok
+    gap = np.full(len(frame), np.nan)
+    for parent, child, on in (("warehouse", "warehouse_sku", ["warehouse_id"]), ("total", "warehouse", [])):
+        by = ["window_weeks", *on]
+        sums = frame[frame["level"] == child].groupby(by)[list(KPI_ADDITIVE)].sum(min_count=1).reset_index()
+        parents = frame[frame["level"] == parent]
+        joined = parents[by].merge(sums, on=by, how="left")
+        worst = np.zeros(len(parents))
+        for column in KPI_ADDITIVE:
+            mine = parents[column].to_numpy(dtype=float)
+            theirs = joined[column].to_numpy(dtype=float)
+            diff = np.abs(np.nan_to_num(mine) - np.nan_to_num(theirs)) / np.maximum(1.0, np.abs(np.nan_to_num(mine)))
+            worst = np.maximum(worst, diff)
+        gap[parents.index.to_numpy()] = worst
+    frame["_sum_gap"] = gap
     return frame
 
 

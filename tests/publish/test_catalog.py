@@ -13,6 +13,7 @@ import yaml
 
 from restock import table_registry
 from restock.forecasting import tables as forecasting_tables
+from restock.performance import kpis
 from restock.publish.catalog import DOCS_PATH, REGISTRY_PATH, load_catalog, main, render_markdown
 from restock.replenishment import alerts, policy
 from restock.replenishment import tables as replenishment_tables
@@ -29,6 +30,7 @@ PUBLISHED = (
     "replenishment_plan",
     "customer_order_suggestions",
     "inventory_alerts",
+    "kpis",
 )
 # Every table the code creates in schema analytics.
 TABLES = (
@@ -45,6 +47,7 @@ TABLES = (
     "replenishment_plan",
     "customer_order_suggestions",
     "inventory_alerts",
+    "kpis",
 )
 REGISTRY = table_registry.registry()["tables"]
 CATALOG = load_catalog()
@@ -83,6 +86,7 @@ def warehouse(tmp_path_factory) -> Iterator[duckdb.DuckDBPyConnection]:
     segmentation_tables.ensure_tables(con)
     forecasting_tables.ensure_tables(con)
     replenishment_tables.ensure_tables(con)
+    kpis.ensure_table(con)
     yield con
     con.close()
 

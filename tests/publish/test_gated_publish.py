@@ -14,6 +14,7 @@ import pytest
 
 from restock.config import load_config
 from restock.forecasting.tables import ensure_tables as ensure_forecast_tables
+from restock.performance.kpis import ensure_table as ensure_kpi_table
 from restock.publish import published_days, published_state, serving_path
 from restock.publish.gated_publish import publish_days
 from restock.replenishment.tables import ensure_tables as ensure_replenishment_tables
@@ -34,6 +35,7 @@ def _build_warehouse(path: Path, days=(D1, D2)) -> None:
     ensure_segment_tables(con)
     ensure_forecast_tables(con)
     ensure_replenishment_tables(con)
+    ensure_kpi_table(con)
     con.execute("create schema if not exists marts")
     con.execute(
         "create table marts.inventory_positions (as_of_date date, warehouse_id varchar, sku varchar, "
@@ -92,7 +94,26 @@ def _build_warehouse(path: Path, days=(D1, D2)) -> None:
             "500, 'days of supply 70 > 60')",
             [day],
         )
+        _insert_kpis(con, day)
     con.close()
+
+
+def _insert_kpis(con: duckdb.DuckDBPyConnection, day: date) -> None:
+    """KPI rows that add up: two SKUs of WH01, the warehouse and the total, per window."""
+    for weeks in (1, 13):
+        for level, key, warehouse, sku, share in (
+            ("warehouse_sku", "WH01|S1", "WH01", "S1", 1),
+            ("warehouse_sku", "WH01|S2", "WH01", "S2", 1),
+            ("warehouse", "WH01", "WH01", None, 2),
+            ("total", "all", None, None, 2),
+        ):
+            con.execute(
+                "insert into analytics.kpis (as_of_date, window_weeks, level, key, warehouse_id, sku, window_start, "
+                "order_lines, requested_qty, supplied_qty, quantity_fill_rate, line_fill_rate, stockout_days, "
+                "on_hand_qty, demand_cycles, served_cycles) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0.95, 0.9, 0, ?, 1, 1)",
+                [day, weeks, level, key, warehouse, sku, day - timedelta(days=7 * weeks - 1), 10 * share]
+                + [100 * share, 95 * share, 500 * share],
+            )
 
 
 def _serving(data_dir: Path, sql: str):
@@ -132,6 +153,7 @@ def test_a_good_day_is_published_to_parquet_and_serving(setup, config):
         "replenishment_plan",
         "customer_order_suggestions",
         "inventory_alerts",
+        "kpis",
     }
     # 2 SKUs x 2 horizons at segment level + x 3 customers
     assert outcomes[1].rows["demand_forecasts"] == 4 + 12
@@ -207,6 +229,24 @@ def test_coverage_row_drop_and_availability_are_gated(setup, config):
     assert "Every active customer" in suggestions and "absent: C3" in suggestions, suggestions
     assert "never allocates more than it has available" in suggestions
     assert published_days(data_dir, "replenishment_plan") == [D1]
+
+
+def test_kpis_that_do_not_add_up_or_miss_a_window_are_gated(setup, config):
+    warehouse, data_dir = setup
+    # The total loses 10 cartons its warehouse requested; a SKU row names no warehouse;
+    # the 13-week window is gone from the day.
+    _break(warehouse, "update analytics.kpis set requested_qty = 190 where as_of_date = ? and level = 'total'", [D1])
+    _break(warehouse, "update analytics.kpis set warehouse_id = null where as_of_date = ? and key = 'WH01|S2'", [D1])
+    [outcome] = _publish(warehouse, data_dir, [D1], config)
+    assert not outcome.published and outcome.failed_tables == ["kpis"]
+    message = outcome.gates["kpis"].message()
+    # the two total rows (190 against 200), and the two warehouse rows, now short of S2
+    assert "Warehouse rows add up to the total" in message and "[expect_column_values_to_be_between]: 4 of 8" in message
+    assert "fills the key columns of its level" in message and "[expect_column_values_to_be_in_set]: 2 of 8" in message
+    _break(warehouse, "delete from analytics.kpis where as_of_date = ? and window_weeks = 13", [D2])
+    [outcome] = _publish(warehouse, data_dir, [D2], config)
+    assert "Every window of kpis.windows_weeks" in outcome.gates["kpis"].message()
+    assert published_days(data_dir, "kpis") == []
 
 
 def test_retention_keeps_the_last_days_and_a_backfill_publishes_only_them(setup, config, tmp_path):
@@ -414,7 +454,7 @@ def test_a_postgres_failure_at_one_table_publishes_nothing_of_the_day_anywhere_a
             conn.execute(f'alter table "{schema}".replenishment_plan drop constraint frozen')
         assert all(o.published for o in _publish(warehouse, data_dir, [D2], config, **pg))
         rows = _pg_day_rows(schema, D2)
-        assert len(rows) == 7 and all(n > 0 for n in rows.values()), rows
+        assert len(rows) == 8 and all(n > 0 for n in rows.values()), rows
         assert _serving(data_dir, "select max(as_of_date) from replenishment_plan") == [(D2,)]
     finally:
         with psycopg.connect(PG_URL, autocommit=True) as conn:

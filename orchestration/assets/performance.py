@@ -1,0 +1,52 @@
+"""How the distributor is doing: the KPI table (and the replay of the plan). Thin wiring
+around restock.performance (tables in schema analytics, one set per day)."""
+
+import time
+
+import dagster as dg
+
+from orchestration.assets.forecasting import MARTS, PRODUCT_CLASSES
+from orchestration.partitions import daily_partitions, window_days
+from orchestration.resources import RestockResource, WarehouseResource
+
+REPLENISHMENT_PLAN = dg.AssetKey(["replenishment", "replenishment_plan"])
+FORECAST_ACCURACY = dg.AssetKey(["forecasting", "forecast_accuracy"])
+
+
+@dg.asset(
+    key=["performance", "kpis"],
+    group_name="performance",
+    deps=[
+        MARTS["order_lines"],
+        MARTS["customers"],
+        MARTS["products"],
+        dg.AssetKey(["marts", "inventory_positions"]),
+        PRODUCT_CLASSES,
+        REPLENISHMENT_PLAN,
+        FORECAST_ACCURACY,
+    ],
+    description=(
+        "analytics.kpis: per as_of_date over the last week and the last 13 weeks (restock.yaml kpis), per "
+        "warehouse x SKU, warehouse, total, ABC class and customer tier: requested and supplied quantity, fill "
+        "rates, stockout days, average and current stock, inventory turnover, days of supply, inventory and "
+        "overstock value, achieved vs target cycle service level, forecast WAPE and bias."
+    ),
+    kinds={"sql", "duckdb"},
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def kpis(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, restock: RestockResource
+) -> dg.MaterializeResult:
+    from restock.performance.kpis import run_kpi_days
+
+    days = window_days(context)
+    started = time.monotonic()
+    with warehouse.connect() as con:
+        rows = run_kpi_days(con, days, restock.config)
+    seconds = round(time.monotonic() - started, 2)
+    context.log.info(f"kpis: {rows} rows for {len(days)} days ({days[0]} .. {days[-1]}) in {seconds} s")
+    return dg.MaterializeResult(metadata={"row_count": rows, "days": len(days), "seconds": seconds})
+
+
+performance_assets = [kpis]

@@ -1,0 +1,1 @@
+"""Plan performance: KPIs of the published plan and the replay of its recommended purchase orders."""
