@@ -49,4 +49,49 @@ def kpis(
     return dg.MaterializeResult(metadata={"row_count": rows, "days": len(days), "seconds": seconds})
 
 
-performance_assets = [kpis]
+@dg.asset(
+    key=["performance", "replenishment_replay"],
+    group_name="performance",
+    deps=[
+        MARTS["order_lines"],
+        MARTS["customers"],
+        MARTS["products"],
+        dg.AssetKey(["marts", "inventory_positions"]),
+        REPLENISHMENT_PLAN,
+    ],
+    description=(
+        "analytics.replenishment_replay: the last 13 weeks (restock.yaml kpis.replay_weeks) replayed as if the "
+        "plan's purchase orders had been placed, from the actual stock, requests and lead times, beside what "
+        "happened: fill rate, stockout days, average stock and its value, per warehouse x SKU, warehouse and "
+        "total. Only the days a run can publish (publishing.retain_days) are replayed."
+    ),
+    kinds={"python", "duckdb"},
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def replenishment_replay(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, restock: RestockResource
+) -> dg.MaterializeResult:
+    from restock.performance.replay_table import days_to_replay, run_replay_days
+    from restock.progress import Progress
+
+    days = window_days(context)
+    replayed = days_to_replay(days, restock.config.publishing.retain_days)
+    started = time.monotonic()
+    tracker = Progress("replenishment replay", len(replayed), context.log.info)
+    with warehouse.connect() as con:
+        rows = run_replay_days(
+            con, days, restock.config, lambda i, day: tracker.advance(through=day, done=i, detail="days replayed")
+        )
+    seconds = round(time.monotonic() - started, 2)
+    skipped = len(days) - len(replayed)
+    context.log.info(
+        f"replenishment_replay: {rows} rows for {len(replayed)} days in {seconds} s"
+        + (f"; {skipped} earlier days not replayed (outside publishing.retain_days)" if skipped else "")
+    )
+    return dg.MaterializeResult(
+        metadata={"row_count": rows, "days": len(replayed), "days_not_replayed": skipped, "seconds": seconds}
+    )
+
+
+performance_assets = [kpis, replenishment_replay]

@@ -25,6 +25,7 @@ SOURCES = {
     "customer_order_suggestions": dg.AssetKey(["replenishment", "customer_order_suggestions"]),
     "inventory_alerts": dg.AssetKey(["replenishment", "inventory_alerts"]),
     "kpis": dg.AssetKey(["performance", "kpis"]),
+    "replenishment_replay": dg.AssetKey(["performance", "replenishment_replay"]),
 }
 GATE = "publishable"
 

@@ -87,18 +87,15 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def build_kpis(con: DuckDBPyConnection, first: date, last: date, config: RestockConfig) -> int:
-    """Compute the KPI rows of every day in ``first .. last`` into the temporary table
-    ``_kpis`` (columns :data:`COLUMNS`); returns its row count."""
-    windows = sorted(set(config.kpis.windows_weeks))
-    longest = 7 * windows[-1]
-    start = first - timedelta(days=longest - 1)  # the first day any window of first reads
-    cycle = cycle_days(config.replenishment.review_period_days)
+def warehouse_lines(con: DuckDBPyConnection, name: str, start: date, last: date, config: RestockConfig) -> None:
+    """The order lines dated ``start .. last`` as temporary table ``name``: warehouse_id
+    (of the customer's region on the order date), sku, day, tier, requested, supplied
+    (exact decimals), requested_line and filled_line (0/1); lines of customers no
+    warehouse serves are left out."""
     default = config.replenishment.default_warehouse
-    params = {"start": start, "first": first, "last": last}
     _run(
         con,
-        f"""create or replace temp table _kpi_lines as
+        f"""create or replace temp table {name} as
         with region_map as ({_region_map_sql(config)})
         select coalesce(m.warehouse_id, {_quote(default) if default else "null"}) as warehouse_id,
                o.sku, o.order_date as day, c.tier,
@@ -109,9 +106,20 @@ def build_kpis(con: DuckDBPyConnection, first: date, last: date, config: Restock
         left join marts.customers c on c.customer_id = o.customer_id and c.as_of_date = o.order_date
         left join region_map m on m.region = c.region
         where o.order_date between $start and $last""",
-        params,
+        {"start": start, "last": last},
     )
-    con.execute("delete from _kpi_lines where warehouse_id is null")
+    con.execute(f"delete from {name} where warehouse_id is null")
+
+
+def build_kpis(con: DuckDBPyConnection, first: date, last: date, config: RestockConfig) -> int:
+    """Compute the KPI rows of every day in ``first .. last`` into the temporary table
+    ``_kpis`` (columns :data:`COLUMNS`); returns its row count."""
+    windows = sorted(set(config.kpis.windows_weeks))
+    longest = 7 * windows[-1]
+    start = first - timedelta(days=longest - 1)  # the first day any window of first reads
+    cycle = cycle_days(config.replenishment.review_period_days)
+    params = {"start": start, "first": first, "last": last}
+    warehouse_lines(con, "_kpi_lines", start, last, config)
     # One row per warehouse × SKU × day from the key's first appearance (dense: windows count rows).
     _run(
         con,

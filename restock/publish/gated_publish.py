@@ -196,7 +196,9 @@ def gate_frame(
     if table == "demand_forecasts":
         frame = _with_level_checks(frame)
     if table == "kpis":
-        frame = _with_kpi_checks(frame)
+        frame = _with_level_sums(frame, KPI_LEVEL_KEYS, KPI_ADDITIVE, by=["window_weeks"])
+    if table == "replenishment_replay":
+        frame = _with_level_sums(frame, REPLAY_LEVEL_KEYS, REPLAY_ADDITIVE, by=[])
     return frame
 
 
@@ -210,19 +212,33 @@ KPI_LEVEL_KEYS = {
     "tier": ("tier",),
 }
 KPI_ADDITIVE = ("requested_qty", "supplied_qty", "on_hand_qty", "stockout_days")
+REPLAY_LEVEL_KEYS = {"warehouse_sku": ("warehouse_id", "sku"), "warehouse": ("warehouse_id",), "total": ()}
+REPLAY_ADDITIVE = (
+    "demand_qty",
+    "actual_supplied_qty",
+    "plan_supplied_qty",
+    "plan_avg_on_hand_qty",
+    "plan_stockout_days",
+    "plan_orders",
+)
 
 
-def _with_kpi_checks(frame: pd.DataFrame) -> pd.DataFrame:
+def _with_level_sums(
+    frame: pd.DataFrame, level_keys: Mapping[str, tuple[str, ...]], additive: tuple[str, ...], by: list[str]
+) -> pd.DataFrame:
     """_level_columns_ok (a row fills its level's key columns and no other) and _sum_gap
     (warehouse rows: how far from the sum of their warehouse x SKU rows; total rows: from
-    the sum of the warehouse rows; the largest over KPI_ADDITIVE, relative to max(1,
-    the row's value); null on other levels). Computed independently of the SQL."""
+    the sum of the warehouse rows; the largest over ``additive``, relative to max(1, the
+    row's value); null on other levels), per ``by``. Computed independently of the code
+    that built the rows."""
     import numpy as np
+    import pandas as pd
 
+    key_columns = [c for c in ("warehouse_id", "sku", "abc_class", "tier") if c in frame.columns]
     ok = np.zeros(len(frame), dtype=bool)
-    for level, filled in KPI_LEVEL_KEYS.items():
+    for level, filled in level_keys.items():
         good = (frame["level"] == level).to_numpy()
-        for column in ("warehouse_id", "sku", "abc_class", "tier"):
+        for column in key_columns:
             present = frame[column].notna().to_numpy()
             if column in filled:
                 good &= present
@@ -232,12 +248,18 @@ def _with_kpi_checks(frame: pd.DataFrame) -> pd.DataFrame:
     frame["_level_columns_ok"] = ok
     gap = np.full(len(frame), np.nan)
     for parent, child, on in (("warehouse", "warehouse_sku", ["warehouse_id"]), ("total", "warehouse", [])):
-        by = ["window_weeks", *on]
-        sums = frame[frame["level"] == child].groupby(by)[list(KPI_ADDITIVE)].sum(min_count=1).reset_index()
+        group = [*by, *on]
         parents = frame[frame["level"] == parent]
-        joined = parents[by].merge(sums, on=by, how="left")
+        children = frame[frame["level"] == child]
+        if parents.empty:
+            continue
+        if group:
+            sums = children.groupby(group)[list(additive)].sum(min_count=1).reset_index()
+            joined = parents[group].merge(sums, on=group, how="left")
+        else:
+            joined = pd.DataFrame([children[list(additive)].sum(min_count=1)] * len(parents))
         worst = np.zeros(len(parents))
-        for column in KPI_ADDITIVE:
+        for column in additive:
             mine = parents[column].to_numpy(dtype=float)
             theirs = joined[column].to_numpy(dtype=float)
             diff = np.abs(np.nan_to_num(mine) - np.nan_to_num(theirs)) / np.maximum(1.0, np.abs(np.nan_to_num(mine)))

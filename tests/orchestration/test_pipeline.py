@@ -30,6 +30,7 @@ ANALYTICS = (
     "customer_order_suggestions",
     "inventory_alerts",
     "kpis",
+    "replenishment_replay",
 )
 FIRST, LAST = "2024-01-01", "2024-01-09"  # Monday of week 1 .. Tuesday of week 2
 
@@ -93,11 +94,11 @@ def test_definitions_load(pipeline):
     assert all(blocking[k] == (k.name not in warn_only) for k in dbt_checks), "dbt tests of severity error block"
     published = [k for k in blocking if k.asset_key.path[0] == "published"]
     gates = [k for k in published if k.name == "publishable"]
-    assert len(gates) == 8 and all(blocking[k] for k in gates)
+    assert len(gates) == 9 and all(blocking[k] for k in gates)
     # freshness (orchestration/alerting.py) reports, it does not stop anything
     fresh = [k for k in published if k.name == "fresh"]
-    assert len(fresh) == 8 and not any(blocking[k] for k in fresh)
-    assert len(published) == 16
+    assert len(fresh) == 9 and not any(blocking[k] for k in fresh)
+    assert len(published) == 18
 
 
 def _backfill(job, instance, first, last):

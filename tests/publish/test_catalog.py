@@ -13,7 +13,7 @@ import yaml
 
 from restock import table_registry
 from restock.forecasting import tables as forecasting_tables
-from restock.performance import kpis
+from restock.performance import kpis, replay_table
 from restock.publish.catalog import DOCS_PATH, REGISTRY_PATH, load_catalog, main, render_markdown
 from restock.replenishment import alerts, policy
 from restock.replenishment import tables as replenishment_tables
@@ -31,6 +31,7 @@ PUBLISHED = (
     "customer_order_suggestions",
     "inventory_alerts",
     "kpis",
+    "replenishment_replay",
 )
 # Every table the code creates in schema analytics.
 TABLES = (
@@ -48,6 +49,7 @@ TABLES = (
     "customer_order_suggestions",
     "inventory_alerts",
     "kpis",
+    "replenishment_replay",
 )
 REGISTRY = table_registry.registry()["tables"]
 CATALOG = load_catalog()
@@ -87,6 +89,7 @@ def warehouse(tmp_path_factory) -> Iterator[duckdb.DuckDBPyConnection]:
     forecasting_tables.ensure_tables(con)
     replenishment_tables.ensure_tables(con)
     kpis.ensure_table(con)
+    replay_table.ensure_table(con)
     yield con
     con.close()
 

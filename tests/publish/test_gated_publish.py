@@ -15,6 +15,7 @@ import pytest
 from restock.config import load_config
 from restock.forecasting.tables import ensure_tables as ensure_forecast_tables
 from restock.performance.kpis import ensure_table as ensure_kpi_table
+from restock.performance.replay_table import ensure_table as ensure_replay_table
 from restock.publish import published_days, published_state, serving_path
 from restock.publish.gated_publish import publish_days
 from restock.replenishment.tables import ensure_tables as ensure_replenishment_tables
@@ -36,6 +37,7 @@ def _build_warehouse(path: Path, days=(D1, D2)) -> None:
     ensure_forecast_tables(con)
     ensure_replenishment_tables(con)
     ensure_kpi_table(con)
+    ensure_replay_table(con)
     con.execute("create schema if not exists marts")
     con.execute(
         "create table marts.inventory_positions (as_of_date date, warehouse_id varchar, sku varchar, "
@@ -95,6 +97,7 @@ def _build_warehouse(path: Path, days=(D1, D2)) -> None:
             [day],
         )
         _insert_kpis(con, day)
+        _insert_replay(con, day)
     con.close()
 
 
@@ -114,6 +117,23 @@ def _insert_kpis(con: duckdb.DuckDBPyConnection, day: date) -> None:
                 [day, weeks, level, key, warehouse, sku, day - timedelta(days=7 * weeks - 1), 10 * share]
                 + [100 * share, 95 * share, 500 * share],
             )
+
+
+def _insert_replay(con: duckdb.DuckDBPyConnection, day: date) -> None:
+    """Replay rows that add up: two SKUs of WH01, the warehouse and the total."""
+    for level, key, warehouse, sku, share in (
+        ("warehouse_sku", "WH01|S1", "WH01", "S1", 1),
+        ("warehouse_sku", "WH01|S2", "WH01", "S2", 1),
+        ("warehouse", "WH01", "WH01", None, 2),
+        ("total", "all", None, None, 2),
+    ):
+        con.execute(
+            "insert into analytics.replenishment_replay (as_of_date, level, key, warehouse_id, sku, replay_weeks, "
+            "window_start, demand_qty, actual_supplied_qty, plan_supplied_qty, plan_fill_rate, plan_avg_on_hand_qty, "
+            "plan_stockout_days, plan_orders) values (?, ?, ?, ?, ?, 13, ?, ?, ?, ?, 0.9, ?, 0, ?)",
+            [day, level, key, warehouse, sku, day - timedelta(days=90), 100 * share, 95 * share, 90 * share]
+            + [400 * share, 2 * share],
+        )
 
 
 def _serving(data_dir: Path, sql: str):
@@ -154,6 +174,7 @@ def test_a_good_day_is_published_to_parquet_and_serving(setup, config):
         "customer_order_suggestions",
         "inventory_alerts",
         "kpis",
+        "replenishment_replay",
     }
     # 2 SKUs x 2 horizons at segment level + x 3 customers
     assert outcomes[1].rows["demand_forecasts"] == 4 + 12
@@ -247,6 +268,20 @@ def test_kpis_that_do_not_add_up_or_miss_a_window_are_gated(setup, config):
     [outcome] = _publish(warehouse, data_dir, [D2], config)
     assert "Every window of kpis.windows_weeks" in outcome.gates["kpis"].message()
     assert published_days(data_dir, "kpis") == []
+
+
+def test_a_replay_serving_more_than_was_requested_or_not_adding_up_is_gated(setup, config):
+    warehouse, data_dir = setup
+    _break(
+        warehouse,
+        "update analytics.replenishment_replay set plan_supplied_qty = 150 where as_of_date = ? and key = 'WH01|S1'",
+        [D1],
+    )
+    [outcome] = _publish(warehouse, data_dir, [D1], config)
+    assert not outcome.published and outcome.failed_tables == ["replenishment_replay"]
+    message = outcome.gates["replenishment_replay"].message()
+    assert "never serves more than was requested" in message, message
+    assert "Warehouse rows add up to the total" in message, message  # WH01 is now 60 short of its SKUs
 
 
 def test_retention_keeps_the_last_days_and_a_backfill_publishes_only_them(setup, config, tmp_path):
@@ -454,7 +489,7 @@ def test_a_postgres_failure_at_one_table_publishes_nothing_of_the_day_anywhere_a
             conn.execute(f'alter table "{schema}".replenishment_plan drop constraint frozen')
         assert all(o.published for o in _publish(warehouse, data_dir, [D2], config, **pg))
         rows = _pg_day_rows(schema, D2)
-        assert len(rows) == 8 and all(n > 0 for n in rows.values()), rows
+        assert len(rows) == 9 and all(n > 0 for n in rows.values()), rows
         assert _serving(data_dir, "select max(as_of_date) from replenishment_plan") == [(D2,)]
     finally:
         with psycopg.connect(PG_URL, autocommit=True) as conn:
