@@ -134,8 +134,53 @@ def _print_published(data_dir: Path, postgres_url: str | None, postgres_schema: 
             if table in tables:
                 print(f"\n-- {table}_latest: {title}")
                 print(con.execute(sql).df().to_string(index=False))
+        if "kpis" in tables:
+            print("\n" + kpi_line(con, "replenishment_replay" in tables))
     finally:
         con.close()
+    report = data_dir / "published" / "report" / "report_latest.html"
+    if report.exists():
+        print(f"\nDaily report (open in a browser, works offline): {report}")
+
+
+def _percent(value: float | None, signed: bool = False) -> str:
+    if value is None or value != value:  # null or NaN
+        return "n/a"
+    return f"{value:+.1%}" if signed else f"{value:.1%}"
+
+
+def kpi_line(con: DuckDBPyConnection, with_replay: bool) -> str:
+    """The last published day's total KPIs over the longest window, and the replay, in one paragraph."""
+    found = con.execute(
+        """select as_of_date, window_weeks, quantity_fill_rate, line_fill_rate, stockout_days, on_hand_qty,
+                  inventory_value, inventory_turnover, days_of_supply, achieved_service_level,
+                  target_service_level, forecast_wape, forecast_bias
+           from kpis_latest where level = 'total' order by window_weeks desc limit 1"""
+    ).fetchone()
+    if found is None:
+        return "KPIs: no total row published yet."
+    day, weeks, fill, lines, stockouts, on_hand, value, turnover, supply, achieved, target, wape, bias = found
+    text = (
+        f"KPIs {day} (last {weeks} weeks, all warehouses): fill rate {_percent(fill)} of the quantity requested "
+        f"({_percent(lines)} of the lines in full), {stockouts or 0} stockout SKU-days, on hand {on_hand or 0:,.0f} "
+        f"cartons worth {float(value or 0):,.0f}, turnover {turnover or 0:.1f} a year, {supply or 0:.1f} days of "
+        f"supply, cycle service level {_percent(achieved)} (target {_percent(target)}), forecast WAPE "
+        f"{_percent(wape)}, bias {_percent(bias, signed=True)}."
+    )
+    if with_replay:
+        replay = con.execute(
+            """select replay_weeks, avg_on_hand_change, plan_fill_rate, actual_fill_rate, plan_stockout_days,
+                      actual_stockout_days from replenishment_replay_latest where level = 'total'"""
+        ).fetchone()
+        if replay is not None:
+            weeks, change, plan_fill, actual_fill, plan_out, actual_out = replay
+            more_or_less = "less" if (change or 0) < 0 else "more"
+            text += (
+                f"\nReplay of the last {weeks} weeks: following the plan would have held "
+                f"{abs(change or 0):.1%} {more_or_less} stock at a fill rate of {_percent(plan_fill)} "
+                f"(actual {_percent(actual_fill)}; stockout SKU-days {plan_out} vs {actual_out})."
+            )
+    return text
 
 
 if __name__ == "__main__":
