@@ -88,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     variants.add_argument("--open-rate", type=float, help="new shops per customer and year (default 0.06)")
     variants.add_argument("--trend", type=float, help="market growth a year on every SKU, e.g. -0.1 (default 0)")
+    parser.add_argument(
+        "--slow-lot-weeks",
+        type=float,
+        help="weeks of demand above the reorder point a supplier lot may add; slow SKUs whose case lot "
+        "would add more are bought in cartons (default 4)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace landing files this generator did not write")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     parser.add_argument(
@@ -112,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             lapse_rate=args.lapse_rate,
             open_rate=args.open_rate,
             trend=args.trend,
+            slow_lot_weeks=args.slow_lot_weeks,
         )
     except ValueError as exc:
         print(f"restock-demo-data: {exc}", file=sys.stderr)
@@ -152,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{c['promotions']:,} promotions\n"
         f"  {c['orders']:,} orders ({c['cancelled_orders']:,} cancelled), {c['order_lines']:,} order lines, "
         f"{c['short_lines']:,} allocated below request; fill rate "
-        f"{c['supplied_qty'] / max(c['requested_qty'], 1):.1%}"
+        f"{c['supplied_qty'] / max(c['requested_qty'], 1):.1%}\n"
+        f"  {c['written_off_qty']:,} cartons written off near expiry ({c['write_offs']:,} warehouse x SKU days)"
     )
     return 0
 

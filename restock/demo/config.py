@@ -15,7 +15,7 @@ from restock.demo.reference import REGIONS
 
 # Recorded in the manifest; bump it when the same config gives other bytes (cli --if-missing
 # keeps a folder only if the version matches).
-GENERATOR_VERSION = 2  # 2: demo and city presets with irregular buyers and lapses
+GENERATOR_VERSION = 3  # 2: irregular buyers and lapses; 3: expired stock written off, slow SKUs in small lots
 MANIFEST_NAME = "_demo_manifest.json"
 HORIZON_DAYS = 60  # days simulated past the end for the look-ahead and late receipts
 
@@ -51,6 +51,10 @@ class DemoConfig:
     lapse_rate: float = 0.0  # share of customers that stop ordering once a year for 6-30 weeks, then return
     open_rate: float | None = None  # new shops per customer and year (None: reference.OPEN_RATE_PER_YEAR)
     trend: float = 0.0  # market growth per year on every SKU's demand, e.g. -0.1 (besides shops opening/closing)
+    # A supplier lot (and the opening stock) never lifts the stock position above the
+    # reorder point s + this many weeks of expected demand: a slow SKU whose whole-case
+    # lot (or MOQ) would is bought in cartons, so little of it ages towards its shelf life.
+    slow_lot_weeks: float = 4.0
 
     @classmethod
     def for_scale(cls, scale: str = "demo", **overrides: Any) -> DemoConfig:
@@ -98,6 +102,8 @@ class DemoConfig:
             raise ValueError(f"lapse_rate must be within 0..1, got {self.lapse_rate}")
         if self.open_rate is not None and not 0.0 <= self.open_rate <= 1.0:
             raise ValueError(f"open_rate must be within 0..1, got {self.open_rate}")
+        if not 1.0 <= self.slow_lot_weeks <= 26.0:
+            raise ValueError(f"slow_lot_weeks must be within 1..26 (weeks of demand), got {self.slow_lot_weeks}")
         if not -0.5 <= self.trend <= 1.0:
             raise ValueError(f"trend must be within -0.5..1 (a share a year), got {self.trend}")
         # The calendar (and the replenishment look-ahead) must cover the whole range.
@@ -113,7 +119,10 @@ class GenerationResult:
     Arrays are indexed ``[day, warehouse, sku]`` (day 0 = ``config.start``), sku in the
     order of ``skus``. ``receipts[t]`` arrived in the morning of day t (supplier
     deliveries and the initial stocking of a newly launched SKU); ``allocated[t]`` is
-    the confirmed quantity of day t's orders, shipped the morning of day t+1.
+    the confirmed quantity of day t's orders, shipped the morning of day t+1;
+    ``written_off[t]`` left the stock the morning of day t, its batch about to pass the
+    SKU's shelf life; ``ordered[t]`` is what was ordered from suppliers on day t. So
+    ``on_hand[t] = on_hand[t-1] - allocated[t-1] - written_off[t] + receipts[t]``.
     """
 
     config: DemoConfig
@@ -126,6 +135,8 @@ class GenerationResult:
     allocated: np.ndarray
     on_hand: np.ndarray
     in_transit: np.ndarray
+    written_off: np.ndarray
+    ordered: np.ndarray
     counts: dict[str, int] = field(default_factory=dict)
     files: dict[str, int] = field(default_factory=dict)
     elapsed_s: float = 0.0

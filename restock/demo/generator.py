@@ -18,9 +18,16 @@ What it simulates (see design.md "Input contract" and domain.md "The reference c
   the shorter holidays, a mild summer wave; promotions lift their SKU's demand
   (``unit_price`` stays the list price, ``amount = quantity x unit_price``).
 * Warehouses simulated day by day: receipts after a noisy lead time, today's
-  confirmed quantities allocated from on-hand and shipped next morning, so
-  ``on_hand(t) = on_hand(t-1) + received(t) - allocated(t-1)``; an (s,S) policy on the
-  seasonal expected demand; FIFO batches give ``oldest_batch_date``.
+  confirmed quantities allocated from on-hand and shipped next morning, batches
+  written off in the morning a week before they pass the SKU's shelf life, so
+  ``on_hand(t) = on_hand(t-1) + received(t) - allocated(t-1) - written_off(t)``; an
+  (s,S) policy on the seasonal expected demand, in whole cases (at least the MOQ)
+  except for slow SKUs, which are bought in cartons so that no lot (nor the opening
+  stock) holds more than ``slow_lot_weeks`` of demand above the reorder point; FIFO
+  batches give ``oldest_batch_date``. Write-offs are few and spread over days (at most
+  ``reference.WRITE_OFF_MAX_ROW_SHARE`` of the rows a day), so each day's inventory
+  passes the ingest's stock-identity gate; a batch would pass its shelf life only if
+  more rows fell due within that week than the share allows.
 
 Memory stays flat: only state arrays and the flat basket table are kept; each day's
 files are written as soon as the day is simulated. Deterministic by seed.
@@ -87,6 +94,8 @@ def generate(
         allocated=sim.daily_allocated,
         on_hand=sim.daily_on_hand,
         in_transit=sim.daily_in_transit,
+        written_off=sim.daily_written_off,
+        ordered=sim.daily_ordered,
         counts=manifest["counts"],
         files=dict(writer.files),
         elapsed_s=time.perf_counter() - t0,

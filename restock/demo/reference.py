@@ -174,6 +174,14 @@ CATCH_UP_PER_MISSED = 0.6  # next order after a skipped (non Spring Festival) ho
 
 SERVICE_Z = 1.65  # ~95% cycle service for the regular SKUs
 REORDER_CYCLE_DAYS = 7
+# A batch is pulled from sale and written off this many days before it expires, on at
+# most WRITE_OFF_MAX_ROW_SHARE of the inventory extract's rows a day (the earliest
+# expiries first, the others on the next days, still before they expire). A write-off
+# breaks the stock identity the ingest plausibility gate checks (restock.yaml
+# quality.plausibility: a day fails with more than 20 % of its rows off by default), so
+# that no day of the demo comes near that limit.
+WRITE_OFF_DAYS_BEFORE_EXPIRY = 7
+WRITE_OFF_MAX_ROW_SHARE = 0.05
 
 STATUS_ACTIVE, STATUS_SUSPENDED, STATUS_CLOSED = 0, 1, 2
 CUSTOMER_STATUS = ("active", "suspended", "closed")

@@ -1,5 +1,6 @@
 """The wholesaler's state, advanced one day at a time: customers' order cycles, warehouse
-stock in FIFO batches, allocation of short stock and the (s,S) supplier orders.
+stock in FIFO batches (written off a week before the SKU's shelf life ends), allocation of short
+stock and the (s,S) supplier orders (slow SKUs in small lots).
 
 No file I/O here: ``Simulation.step`` returns the day's ``Day`` for ``writer.LandingWriter``.
 """
@@ -15,6 +16,7 @@ from restock.demo.config import HORIZON_DAYS, DemoConfig
 from restock.demo.population import make_baskets, make_customers, make_products, make_promotions, make_rhythms
 from restock.demo.reference import (
     CANCEL_RATE,
+    FAR,
     NEW_SHOP_CAP_DAYS,
     NEW_SHOP_MAX_TIER,
     PROMO_LIFT_PER_PCT,
@@ -24,6 +26,8 @@ from restock.demo.reference import (
     STATUS_ACTIVE,
     STATUS_CLOSED,
     STATUS_SUSPENDED,
+    WRITE_OFF_DAYS_BEFORE_EXPIRY,
+    WRITE_OFF_MAX_ROW_SHARE,
     crm_tier,
 )
 from restock.demo.seasons import build_calendar
@@ -129,11 +133,14 @@ class Simulation:
         self.arrivals = np.zeros((T + 1, W, S), dtype=np.int64)
         self.quota_left = np.zeros((W, S), dtype=np.int64)
         self.batches: list[deque[list[int]]] = [deque() for _ in range(W * S)]  # FIFO per (warehouse, sku): [day, qty]
+        self.head_day = np.full(W * S, FAR, dtype=np.int64)  # receipt day of each FIFO's oldest batch, FAR: empty
         # What tests need to check the warehouse identity.
         self.daily_receipts = np.zeros((D, W, S), dtype=np.int64)
         self.daily_allocated = np.zeros((D, W, S), dtype=np.int64)
         self.daily_on_hand = np.zeros((D, W, S), dtype=np.int64)
         self.daily_in_transit = np.zeros((D, W, S), dtype=np.int64)
+        self.daily_written_off = np.zeros((D, W, S), dtype=np.int64)
+        self.daily_ordered = np.zeros((D, W, S), dtype=np.int64)
         self.counts = dict(
             orders=0,
             order_lines=0,
@@ -142,6 +149,8 @@ class Simulation:
             zero_supplied_lines=0,
             requested_qty=0,
             supplied_qty=0,
+            write_offs=0,
+            written_off_qty=0,
         )
 
     # --- helpers
@@ -162,22 +171,39 @@ class Simulation:
         cumsum, T = self.demand_factor_cumsum, self.n_sim_days
         return cumsum[np.minimum(t + last + 1, T), cols] - cumsum[np.minimum(t + first, T), cols]
 
-    def policy_levels(self, t: int, base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(s, S) per (warehouse, sku). An order placed today must last until one placed
-        at the next review (the next working day, after a holiday) arrives."""
+    def policy_levels(self, t: int, base: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(s, S, cap) per (warehouse, sku). An order placed today must last until one
+        placed at the next review (the next working day, after a holiday) arrives; no
+        lot lifts the stock position above ``cap`` = s + ``slow_lot_weeks`` of expected
+        demand (see ``lots``)."""
         S = self.n_skus
         gap = int(self.calendar.next_workday[min(t + 1, self.n_sim_days - 1)]) - t
         protect = self.lead_days + gap - 1
         d_protect = base * self.factor_sum(t, np.ones(S, np.int64), protect)
         d_cycle = base * self.factor_sum(t, protect + 1, protect + REORDER_CYCLE_DAYS)
+        cover = int(round(7 * self.config.slow_lot_weeks))
+        d_cover = base * self.factor_sum(t, protect + 1, protect + max(cover, REORDER_CYCLE_DAYS))
         mean_d = d_protect / protect
         sig_d = 0.6 * mean_d + np.sqrt(mean_d)  # weekday pattern + Poisson-like noise
         ss = SERVICE_Z * np.sqrt(protect * sig_d**2 + mean_d**2 * self.products.lead_std_days**2)
         s_level = d_protect + ss
-        return s_level, s_level + d_cycle
+        return s_level, s_level + d_cycle, s_level + d_cover
+
+    def lots(self, up_to: np.ndarray, cap: np.ndarray, position: np.ndarray) -> np.ndarray:
+        """Supplier lot per (warehouse, sku) lifting ``position`` to ``up_to``: whole cases,
+        at least the MOQ. A slow SKU, whose case lot would lift the position above
+        ``cap`` (weeks of demand it would hold towards its shelf life), is bought in
+        cartons up to ``cap`` instead (at least one)."""
+        cases = np.maximum(
+            np.ceil(np.maximum(up_to - position, 0) / self.case_units) * self.case_units, self.min_order_units
+        )
+        cartons = np.maximum(np.ceil(cap - position), 1)
+        return np.where(position + cases <= cap, cases, cartons).astype(np.int64)
 
     def receive_batches(self, t: int, qty: np.ndarray) -> None:
         for flat in np.flatnonzero(qty.ravel()):
+            if not self.batches[flat]:
+                self.head_day[flat] = t
             self.batches[flat].append([t, int(qty.flat[flat])])
 
     def ship_batches(self, qty: np.ndarray) -> None:
@@ -190,18 +216,40 @@ class Simulation:
                 q -= take
                 if head[1] == 0:
                     dq.popleft()
+            self.head_day[flat] = dq[0][0] if dq else FAR
+
+    def write_off(self, t: int) -> np.ndarray:
+        """Take batches within ``WRITE_OFF_DAYS_BEFORE_EXPIRY`` of their SKU's shelf life
+        off the stock; returns the [warehouse, sku] quantities. At most
+        ``WRITE_OFF_MAX_ROW_SHARE`` of the inventory extract's rows a day, the earliest
+        expiries first (the others follow on the next days), so that no day's extract
+        fails the ingest's stock-identity gate."""
+        W, S = self.n_warehouses, self.n_skus
+        written = np.zeros((W, S), dtype=np.int64)
+        # A batch received on or before this day is due (day + shelf life - t <= the days before expiry).
+        due_by = np.tile(t + WRITE_OFF_DAYS_BEFORE_EXPIRY - self.products.shelf_life_days, W)
+        due = np.flatnonzero(self.head_day <= due_by)
+        if not len(due):
+            return written
+        rows = W * int(np.count_nonzero(self.products.launch_day <= t))
+        due = due[np.lexsort((due, self.head_day[due] - due_by[due]))]  # the earliest expiry first
+        for flat in due[: max(1, int(WRITE_OFF_MAX_ROW_SHARE * rows))]:
+            dq, last = self.batches[flat], due_by[flat]
+            while dq and dq[0][0] <= last:
+                written.flat[flat] += dq.popleft()[1]
+            self.head_day[flat] = dq[0][0] if dq else FAR
+        self.counts["write_offs"] += int(np.count_nonzero(written))
+        self.counts["written_off_qty"] += int(written.sum())
+        return written
 
     def oldest_batch_days(self, skus: np.ndarray) -> list[int | None]:
         """Receipt day of the oldest batch on hand, warehouse-major over ``skus``; None if empty."""
-        oldest = []
-        for w in range(self.n_warehouses):
-            for k in skus:
-                dq = self.batches[w * self.n_skus + k]
-                oldest.append(dq[0][0] if dq else None)
-        return oldest
+        heads = self.head_day.reshape(self.n_warehouses, self.n_skus)[:, skus].ravel().tolist()
+        return [None if d == FAR else d for d in heads]
 
     # --- one day
-    def step(self, t: int) -> Day:
+    def activity(self, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(status, visible, active) per customer on day t."""
         cust = self.customers
         status = np.where(
             t >= cust.closed_day,
@@ -209,7 +257,10 @@ class Simulation:
             np.where((t >= cust.suspended_from) & (t < cust.suspended_until), STATUS_SUSPENDED, STATUS_ACTIVE),
         )
         visible = cust.opened_day <= t
-        active = visible & (status == STATUS_ACTIVE)
+        return status, visible, visible & (status == STATUS_ACTIVE)
+
+    def step(self, t: int) -> Day:
+        status, visible, active = self.activity(t)
         first_of_month = t == 0 or self.calendar.dates[t].day == 1
         if first_of_month:
             self.retier(t, status)
@@ -244,23 +295,31 @@ class Simulation:
         self.crm_tier = np.where(frozen, self.crm_tier, tier)
 
     def morning(self, t: int, active: np.ndarray) -> None:
-        """Ship yesterday's allocation, then receive today's deliveries."""
+        """Ship yesterday's allocation, write off batches about to expire, then receive today's deliveries."""
         prod, upc = self.products, self.case_units
         self.ship_batches(self.allocated_yesterday)
         self.on_hand -= self.allocated_yesterday
+        written = self.write_off(t)
+        self.on_hand -= written
+        self.daily_written_off[t] = written
         received = self.arrivals[t].copy()
         self.in_transit -= received
         launching = np.flatnonzero(prod.launch_day == t)
         if len(launching):  # a new SKU's first stock arrives on its launch day
             potential = self.base_daily(t, active, ignore_start=True)
             for k in launching:
-                first = np.ceil(potential[:, k] * (self.lead_days[k] + 14) / upc[0, k]) * upc[0, k]
-                received[:, k] += np.maximum(first, upc[0, k]).astype(np.int64)
-        if t == 0:  # opening stock, in two aged batches
-            s_level, big_s = self.policy_levels(0, self.base_daily(0, active))
-            init = np.ceil((s_level + big_s) / 2 / upc) * upc
+                need = potential[:, k] * (self.lead_days[k] + 14)
+                first = np.maximum(np.ceil(need / upc[0, k]), 1) * upc[0, k]
+                cap = potential[:, k] * (self.lead_days[k] + 7 * self.config.slow_lot_weeks)
+                first = np.where(first <= cap, first, np.maximum(np.ceil(need), 1))  # a slow SKU: cartons
+                received[:, k] += first.astype(np.int64)
+        if t == 0:  # opening stock, weeks of demand like a lot, in two aged batches
+            s_level, big_s, cap = self.policy_levels(0, self.base_daily(0, active))
+            cases = np.ceil((s_level + big_s) / 2 / upc) * upc
+            slow = cases > cap  # a slow SKU: the mean stock of its carton lots
+            init = np.where(slow, np.ceil((s_level + cap) / 2), cases)
             init = np.where(prod.launch_day[None, :] <= 0, init, 0).astype(np.int64)
-            older = (init // 2 // upc) * upc
+            older = np.where(slow, init // 2, (init // 2 // upc) * upc)
             self.receive_batches(-30, older)
             self.receive_batches(-10, init - older)
             self.on_hand += init
@@ -341,17 +400,17 @@ class Simulation:
             self.quota_left = np.where(q > 0, np.maximum(np.round(q / upc), 1) * upc, 0).astype(np.int64)
         if self.calendar.holiday[t]:
             return
-        s_level, big_s = self.policy_levels(t, base)
+        s_level, big_s, cap = self.policy_levels(t, base)
         position = self.on_hand - alloc_today + self.in_transit
         # Stop ordering a SKU that would arrive after (or just before) its delisting.
         orderable = (prod.launch_day <= t) & (t < prod.delist_day - self.lead_days - 14)
         need = (position <= s_level) & (big_s > 0) & orderable[None, :]
-        qty = np.ceil(np.maximum(big_s - position, 0) / upc) * upc
-        qty = np.maximum(qty, self.min_order_units).astype(np.int64)
+        qty = self.lots(big_s, cap, position)
         constrained = prod.quota_share[None, :] > 0
         qty = np.where(constrained, np.minimum(qty, (self.quota_left // upc) * upc), qty)
         qty = np.where(need, qty, 0)
         self.quota_left -= np.where(constrained, qty, 0)
+        self.daily_ordered[t] = qty
         if not qty.any():
             return
         shape = (self.n_warehouses, self.n_skus)

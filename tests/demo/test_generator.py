@@ -217,7 +217,7 @@ def test_stock_never_negative(run, inventory):
 
 
 def test_on_hand_identity_from_files(run, inventory):
-    """on_hand(t) = on_hand(t-1) + received(t) - allocated(t-1), read back from the files."""
+    """on_hand(t) = on_hand(t-1) + received(t) - allocated(t-1) - written_off(t), read back from the files."""
     wh_index = {w: i for i, w in enumerate(run.warehouses)}
     sku_index = {s: i for i, s in enumerate(run.skus)}
     shape = (len(run.dates), len(run.warehouses), len(run.skus))
@@ -230,7 +230,7 @@ def test_on_hand_identity_from_files(run, inventory):
     assert np.array_equal(on_hand, run.on_hand)
     expected = np.zeros_like(on_hand)
     expected[0] = on_hand[0]
-    expected[1:] = on_hand[:-1] + run.receipts[1:] - allocated[:-1]
+    expected[1:] = on_hand[:-1] + run.receipts[1:] - allocated[:-1] - run.written_off[1:]
     assert np.array_equal(on_hand[1:], expected[1:])
     assert run.receipts[1:].sum() > 0
 
@@ -316,6 +316,7 @@ def test_variants_at_their_defaults_change_no_byte_and_are_not_in_the_manifest(t
     assert _tree_bytes(tmp_path / "a") == _tree_bytes(tmp_path / "b")
     config = read_manifest(tmp_path / "a")["config"]
     assert not {"rhythm_weeks", "lapse_rate", "open_rate", "trend"} & set(config)
+    assert config["slow_lot_weeks"] == 4.0  # not an opt-in variant: always recorded
     varied = DemoConfig.for_scale("tiny", days=30, rhythm_weeks=(1, 4), trend=-0.1)
     assert varied.has_variants
     assert varied.manifest_config()["rhythm_weeks"] == [1, 4] and varied.manifest_config()["trend"] == -0.1
@@ -383,6 +384,8 @@ def test_cli_variant_flags(tmp_path):
     assert cli_main([*args, "--lapse-rate", "0.2", "--open-rate", "0.1", "--if-missing"]) == 0
     with pytest.raises(SystemExit):
         cli_main([*args[:-4], "--rhythms", "1,x"])
+    assert cli_main(["--scale", "tiny", "--days", "5", "--out", str(out), "--quiet", "--slow-lot-weeks", "6"]) == 0
+    assert read_manifest(out)["config"]["slow_lot_weeks"] == 6.0
 
 
 def test_the_demo_preset_has_irregular_buyers_and_lapses(tmp_path):
