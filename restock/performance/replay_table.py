@@ -15,7 +15,9 @@ and in transit at the end of the day before the window (the replay's start). Act
 supplied = the quantity confirmed on the same order lines. Values at the SKU's unit
 cost on D.
 
-A key takes part when it had a plan row or a request in the window.
+A key takes part when it had a plan row or a request in the window. A plan younger
+than the window (the first weeks of a history) is replayed from its first day:
+``window_start`` says where the replay began.
 
 Only the days a run can publish are replayed: the last ``publishing.retain_days`` of
 the run's days (a daily run: its day). Each day replays its own 13 weeks from the
@@ -128,8 +130,15 @@ def replay_day(daily: pd.DataFrame, day: date, config: RestockConfig) -> pd.Data
     which must cover the window and the day before it."""
     weeks = config.kpis.replay_weeks
     window_start = day - timedelta(days=7 * weeks - 1)
-    before = window_start - timedelta(days=1)
     window = daily[(daily["day"] >= window_start) & (daily["day"] <= day)]
+    planned = window.loc[window["policy"].notna(), "day"]
+    if planned.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    # A plan younger than the window is replayed from its first day (before it nothing
+    # would have been ordered, and the replay would only show the stock running down).
+    window_start = max(window_start, planned.min())
+    window = window[window["day"] >= window_start]
+    before = window_start - timedelta(days=1)
     active = window.groupby(KEY, sort=False).agg(
         demand=("demand_qty", "sum"), plans=("policy", "count"), supplied=("supplied_qty", "sum")
     )

@@ -151,3 +151,16 @@ def test_only_the_days_a_run_can_publish_are_replayed():
     assert days_to_replay(days, 28) == days[-28:]
     assert days_to_replay([D], 28) == [D]
     assert days_to_replay([], 28) == []
+
+
+def test_a_plan_younger_than_the_window_is_replayed_from_its_first_day(warehouse):
+    warehouse.execute("delete from analytics.replenishment_plan where as_of_date < ?", [day(15)])
+    run_replay_days(warehouse, [D], CONFIG)
+    s1 = replay_rows(warehouse)["WH01|S1"]
+    assert s1["window_start"].date() == day(15)
+    # The replay starts from the actual stock at the end of day 14 (25, nothing in transit).
+    assert (s1["start_on_hand_qty"], s1["start_in_transit_qty"], s1["demand_qty"]) == (25, 0, 70)
+    assert s1["plan_days"] == 7
+    warehouse.execute("delete from analytics.replenishment_plan")
+    run_replay_days(warehouse, [D], CONFIG)
+    assert replay_rows(warehouse) == {}  # no plan in the window: nothing to replay
