@@ -414,6 +414,15 @@ class PublishingConfig(Section):
     max_quantity: PositiveNumber = 1e9  # any published quantity above this is an error (and inf)
 
 
+# --------------------------------------------------------------------------- daily report
+
+
+class ReportConfig(Section):
+    """The daily HTML report written beside the published tables (restock/publish/daily_report.py)."""
+
+    language: Literal["zh", "en"] = "en"  # language of the report's labels: zh (Chinese) | en (English)
+
+
 # --------------------------------------------------------------------------- alerting
 
 # The variable named by alerting.webhook_url_env when the file leaves it out.
@@ -473,6 +482,7 @@ class RestockConfig(Section):
     replenishment: ReplenishmentConfig = ReplenishmentConfig()
     kpis: KpisConfig = KpisConfig()
     publishing: PublishingConfig = PublishingConfig()
+    report: ReportConfig = ReportConfig()
     alerting: AlertingConfig = AlertingConfig()
 
     def override(self, changes: Mapping[str, Any]) -> RestockConfig:

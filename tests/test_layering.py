@@ -31,7 +31,8 @@ ALLOWED: dict[str, set[str]] = {
     "forecasting": GROUND | {"segmentation"},
     "replenishment": GROUND | {"segmentation", "forecasting"},
     "performance": GROUND | {"replenishment"},
-    "publish": GROUND | {"quality"},
+    "charts": set(),  # matplotlib figures as SVG/PNG, from pandas frames (the daily report)
+    "publish": GROUND | {"quality", "charts"},
     "demo": GROUND,
     "report": GROUND | {"publish"},
     "alerts": GROUND,

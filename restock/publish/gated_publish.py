@@ -17,6 +17,11 @@ Retention (``publishing.retain_days``): only days within that many days of the n
 day are served; older days are unpublished at the end of every run (the warehouse
 keeps them), and superseded versions are cleaned up. A serving.duckdb that does not
 name the current files (a run killed mid-publish) is rebuilt at the start.
+
+After a day is published its HTML report is written (``restock.publish.daily_report``:
+published/report/<day>.html and report_latest.html). A report that fails to build is
+logged as an error naming the day and never unpublishes the day or fails the run; the
+reports follow retention (a day unpublished loses its report).
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ class DayOutcome:
     skipped_reason: str | None = None  # not gated: outside retention, or no data yet
     blocked_reason: str | None = None  # not gated: the caller blocked it (e.g. gaps in its history)
     seconds: float = 0.0
+    report: Path | None = None  # the day's HTML report (None: not published, or its build failed)
 
     @property
     def failed_tables(self) -> list[str]:
@@ -440,6 +446,7 @@ def publish_days(
             )
             outcome.rows = {t: r.rows for t, r in results.items()}
             outcome.published = True
+            outcome.report = _build_report(con, data_dir, day, config)
         outcome.seconds = time.perf_counter() - started
         log.info(outcome.message())
         outcomes.append(outcome)
@@ -450,8 +457,45 @@ def publish_days(
     newest = max((d for t in catalog for d in published_days(data_dir, t)), default=None)
     if newest is not None:
         _apply_retention(data_dir, catalog, newest - timedelta(days=retain_days - 1), postgres_url, postgres_schema)
+    _sync_reports(data_dir, {d for t in catalog for d in published_days(data_dir, t)})
     cleanup_versions(data_dir)
     return sorted(outcomes, key=lambda o: o.as_of_date)
+
+
+def _build_report(con: duckdb.DuckDBPyConnection, data_dir: Path, day: date, config: RestockConfig) -> Path | None:
+    """The day's HTML report; a failure is logged (with the day and the traceback) and
+    returns None: the day stays published and the run goes on. The day's previous
+    report, if any, is removed: it would show what was published before."""
+    try:
+        from restock.publish.daily_report import write_report
+
+        return write_report(con, data_dir, day, config)
+    except Exception:
+        log.exception(
+            "%s: the daily HTML report could not be built; the day stays published "
+            "(rebuild it with: python -m restock.publish.daily_report --day %s)",
+            day,
+            day,
+        )
+    try:
+        from restock.publish.daily_report import discard_report
+
+        if discard_report(data_dir, day):
+            log.warning("%s: its previous report was removed (it showed the day as published before)", day)
+    except Exception:
+        log.exception("%s: the previous report could not be removed", day)
+    return None
+
+
+def _sync_reports(data_dir: Path, published: set[date]) -> None:
+    """Reports of days no longer published are removed; report_latest.html follows the
+    newest report. A failure is logged, never raised."""
+    try:
+        from restock.publish.daily_report import sync_reports
+
+        sync_reports(data_dir, published)
+    except Exception:
+        log.exception("keeping the daily HTML reports in step with the published days failed")
 
 
 def _previous_rows(data_dir: Path, table: str, day: date) -> int:

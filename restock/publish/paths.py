@@ -6,6 +6,8 @@ Layout (the why: ``restock.publish.versions``)::
     published/<table>/as_of_date=<day>      symlink -> the day's current version folder
     published/_latest/<table>               symlink -> the newest day's version folder
     published/_versions/<table>/as_of_date=<day>/<run_id>/part-<run_id>.parquet
+    published/report/<day>.html             the daily HTML report (restock.publish.daily_report)
+    published/report/report_latest.html     a copy of the newest day's report
 
 Everything here only reads the filesystem (``fsync_dir`` aside, which makes a rename
 or link in a directory durable, for both the publisher and serving.duckdb).
@@ -23,6 +25,9 @@ VERSIONS_DIR = "_versions"
 LATEST_DIR = "_latest"
 SERVING_FILE = "serving.duckdb"
 DAY_PREFIX = "as_of_date="
+REPORT_DIR = "report"  # under published/: the daily HTML reports, not a table
+REPORT_LATEST = "report_latest.html"
+REPORT_NAME = re.compile(r"\d{4}-\d{2}-\d{2}\.html")  # a day's report file
 
 TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -37,6 +42,8 @@ def check_table_name(table: str) -> str:
         raise ValueError(
             f"table name {table!r} must not end in '_latest': that suffix names the latest-day view of each table"
         )
+    if table == REPORT_DIR:
+        raise ValueError(f"table name {table!r} is reserved: published/{REPORT_DIR} holds the daily HTML reports")
     return table
 
 
@@ -117,15 +124,43 @@ def published_days(data_dir: Path, table: str) -> list[date]:
 
 
 def published_tables(data_dir: Path) -> list[str]:
-    """The tables with a folder under published/, by name."""
+    """The tables with a folder under published/, by name (the report folder is none)."""
     root = published_root(data_dir)
     if not root.is_dir():
         return []
     return sorted(
         e.name
         for e in os.scandir(root)
-        if e.is_dir(follow_symlinks=False) and TABLE_NAME.match(e.name) and not e.name.endswith("_latest")
+        if e.is_dir(follow_symlinks=False)
+        and TABLE_NAME.match(e.name)
+        and not e.name.endswith("_latest")
+        and e.name != REPORT_DIR
     )
+
+
+def report_dir(data_dir: Path) -> Path:
+    """Where the daily HTML reports are: published/report/."""
+    return published_root(data_dir) / REPORT_DIR
+
+
+def report_path(data_dir: Path, as_of_date: date) -> Path:
+    return report_dir(data_dir) / f"{as_of_date.isoformat()}.html"
+
+
+def report_days(data_dir: Path) -> dict[date, Path]:
+    """as_of_date -> its report file, oldest first (report_latest.html and temporary files left out)."""
+    root = report_dir(data_dir)
+    if not root.is_dir():
+        return {}
+    out: dict[date, Path] = {}
+    for entry in os.scandir(root):
+        if not REPORT_NAME.fullmatch(entry.name) or not entry.is_file():
+            continue
+        try:
+            out[date.fromisoformat(entry.name[:10])] = Path(entry.path)
+        except ValueError:
+            continue
+    return dict(sorted(out.items()))
 
 
 def fsync_dir(path: Path) -> None:

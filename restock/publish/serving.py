@@ -16,8 +16,10 @@ import os
 import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from restock.publish.paths import (
+    REPORT_LATEST,
     SERVING_FILE,
     check_table_name,
     current_files,
@@ -27,14 +29,19 @@ from restock.publish.paths import (
     link_target,
     parquet_glob,
     published_tables,
+    report_dir,
     serving_path,
     version_file,
 )
+
+if TYPE_CHECKING:
+    import duckdb
 
 log = logging.getLogger(__name__)
 
 CATALOG_TABLE = "published_tables"  # in serving.duckdb: one row per table
 FILES_TABLE = "published_files"  # in serving.duckdb: the data file behind each table-day
+REPORTS_VIEW = "daily_reports"  # in serving.duckdb: the daily HTML reports, one row per day
 
 
 def _read_catalog(data_dir: Path) -> dict[str, str]:
@@ -71,7 +78,8 @@ def ensure_serving(
     ``tables`` maps table name to description (or lists names). Tables already served
     and tables found under published/ are kept, with their descriptions. A table with
     no published day yet gets no view (DuckDB cannot type a view over no file); it is
-    listed in ``published_tables`` with has_view = false. The views name the current
+    listed in ``published_tables`` with has_view = false. View ``daily_reports`` lists
+    the daily HTML reports (published/report/<day>.html). The views name the current
     data files, so this runs after every publish (``publish_day`` does it). The file
     is built under a temporary name and swapped in with os.replace: readers never see
     a half-built catalog and are never blocked; a reader that opened the previous
@@ -138,6 +146,7 @@ def ensure_serving(
                 con.execute(f'COMMENT ON VIEW "{name}" IS {_sql_text(desc)}')
                 con.execute(f'COMMENT ON VIEW "{name}_latest" IS {_sql_text(desc + " (latest as_of_date only)")}')
             served.append(name)
+        _create_reports_view(con, data_dir)
         con.execute("CHECKPOINT")
     except BaseException:
         con.close()
@@ -150,6 +159,28 @@ def ensure_serving(
     fsync_dir(data_dir)
     log.debug("serving file %s: views for %s", target, ", ".join(served) or "no table")
     return target
+
+
+def _create_reports_view(con: duckdb.DuckDBPyConnection, data_dir: Path) -> None:
+    """View ``daily_reports`` (as_of_date, path, is_latest): the HTML report files of
+    published/report/, listed when queried (DuckDB's glob), so it is current without a
+    rebuild whenever a report is written or removed."""
+    folder = report_dir(data_dir).absolute()
+    pattern = _sql_text(str(folder / "*.html"))
+    con.execute(
+        rf"""CREATE VIEW {REPORTS_VIEW} AS
+            WITH files AS (
+                SELECT CAST(regexp_extract(file, '(\d{{4}}-\d{{2}}-\d{{2}})\.html$', 1) AS DATE) AS as_of_date,
+                       file AS path
+                FROM glob({pattern})
+                WHERE regexp_matches(file, '/\d{{4}}-\d{{2}}-\d{{2}}\.html$'))
+            SELECT as_of_date, path, as_of_date = max(as_of_date) OVER () AS is_latest FROM files"""
+    )
+    comment = (
+        "The daily HTML report of each published day (restock/publish/daily_report.py); "
+        f"{folder / REPORT_LATEST} is a copy of the newest one"
+    )
+    con.execute(f"COMMENT ON VIEW {REPORTS_VIEW} IS {_sql_text(comment)}")
 
 
 def served_files(data_dir: Path) -> set[Path] | None:

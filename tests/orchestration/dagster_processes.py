@@ -35,8 +35,9 @@ BIN = Path(sys.executable).parent
 WORKSPACE = PROJECT_ROOT / "workspace.yaml"
 # Wall-clock columns: different on every run by design.
 RUN_TIME_COLUMNS = {"loaded_at", "_loaded_at", "quarantined_at", "released_at", "published_at", "computed_at"}
-# serving.duckdb's bookkeeping of the published files: version names are timestamps.
-PUBLISH_BOOKKEEPING = {"published_files", "published_tables"}
+# serving.duckdb's bookkeeping of the published files: version names are timestamps
+# (and daily_reports lists the HTML reports by their paths in the data directory).
+PUBLISH_BOOKKEEPING = {"published_files", "published_tables", "daily_reports"}
 
 
 def instance_home(path: Path) -> Path:

@@ -63,7 +63,7 @@ def test_loading_the_code_location_reads_no_yaml_leaves_the_environment_alone_an
         "assert dict(os.environ) == before, 'environment changed'\n"
         "yamls = [f for f in opened if f.endswith(('.yaml', '.yml')) and 'site-packages' not in f]\n"
         "assert not [f for f in yamls if f.endswith('restock.yaml') or 'absent' in f], yamls\n"
-        "heavy = [m for m in ('pandas', 'pyarrow', 'statsmodels', 'great_expectations') if m in sys.modules]\n"
+        "heavy = [m for m in ('pandas', 'pyarrow', 'statsmodels', 'great_expectations', 'matplotlib') if m in sys.modules]\n"
         "assert not heavy, f'imported at load: {heavy}'\n"
         "print('loaded', len(d.defs.resolve_asset_graph().get_all_asset_keys()))\n"
     )

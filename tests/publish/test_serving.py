@@ -192,7 +192,7 @@ def test_ensure_serving_keeps_tables_and_descriptions(tmp_path):
     finally:
         con.close()
     assert rows == [("a", "first", True), ("c", "not yet published", False)]
-    assert views == {"a", "a_latest"}
+    assert views == {"a", "a_latest", "daily_reports"}  # daily_reports: the HTML reports (none here)
     assert not [p for p in os.listdir(tmp_path) if ".tmp-" in p]
 
 
