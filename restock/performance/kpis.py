@@ -58,6 +58,7 @@ COLUMNS = table_registry.columns(TABLE)
 LEVELS = ("warehouse_sku", "warehouse", "total", "abc_class", "tier")
 # A float sum depends on the order DuckDB's threads add in: quantities are summed exactly.
 EXACT = "decimal(38, 6)"
+PER_KEY = "decimal(38, 12)"  # a per-key DOUBLE term, rounded to 1e-12 before it is summed
 
 
 def ensure_table(con: DuckDBPyConnection) -> None:
@@ -205,7 +206,12 @@ def _insert_window(con: DuckDBPyConnection, weeks: int, cycle: int, config: Rest
                    sum(block_demand * (1 - block_stockout)) over ({blocks}) as served_cycles
             from blocks
         )
-        select r.*, p.unit_cost_amount as unit_cost, pl.order_up_to, pl.service_level,
+        select r.*, p.unit_cost_amount as unit_cost,
+               -- per-key terms as exact decimals: their sums over keys do not depend on
+               -- the order DuckDB's threads add them in (a re-run gives the same digits)
+               (r.on_hand_sum / nullif(r.snapshot_days, 0))::{PER_KEY} as avg_on_hand,
+               greatest(r.on_hand_today - pl.order_up_to, 0)::{PER_KEY} as overstock,
+               pl.service_level::{PER_KEY} as service_level,
                coalesce(pc.abc_class, pl.abc_class) as abc_class
         from rolled r
         left join marts.products p on p.sku = r.sku and p.as_of_date = r.day
@@ -222,15 +228,14 @@ def _insert_window(con: DuckDBPyConnection, weeks: int, cycle: int, config: Rest
         sum(supplied) / nullif(sum(requested), 0) as quantity_fill_rate,
         sum(filled_lines) / nullif(sum(lines), 0) as line_fill_rate,
         sum(stockout_days)::integer as stockout_days,
-        sum(on_hand_sum / nullif(snapshot_days, 0))::double as avg_on_hand_qty,
+        sum(avg_on_hand)::double as avg_on_hand_qty,
         sum(on_hand_today)::double as on_hand_qty,
         sum(on_hand_today * unit_cost)::decimal(18, 2) as inventory_value,
-        sum(on_hand_sum / nullif(snapshot_days, 0) * unit_cost)::decimal(18, 2) as avg_inventory_value,
-        sum(greatest(on_hand_today - order_up_to, 0))::double as overstock_qty,
-        sum(greatest(on_hand_today - order_up_to, 0) * unit_cost)::decimal(18, 2) as overstock_value,
+        sum(avg_on_hand * unit_cost)::decimal(18, 2) as avg_inventory_value,
+        sum(overstock)::double as overstock_qty,
+        sum(overstock * unit_cost)::decimal(18, 2) as overstock_value,
         sum(supplied * unit_cost)::decimal(18, 2) as cogs_value,
-        sum(supplied * unit_cost) / nullif(sum(on_hand_sum / nullif(snapshot_days, 0) * unit_cost), 0)
-            * 365.0 / {days} as inventory_turnover,
+        sum(supplied * unit_cost) / nullif(sum(avg_on_hand * unit_cost), 0) * 365.0 / {days} as inventory_turnover,
         sum(on_hand_today) / nullif(sum(requested) / {days}, 0) as days_of_supply,
         sum(demand_cycles)::integer as demand_cycles,
         sum(served_cycles)::integer as served_cycles,
@@ -238,7 +243,7 @@ def _insert_window(con: DuckDBPyConnection, weeks: int, cycle: int, config: Rest
         case when sum(demand_cycles) > 0
              then sum(service_level * demand_cycles) / nullif(sum(case when service_level is not null
                                                                  then demand_cycles end), 0)
-             else avg(service_level) end as target_service_level"""
+             else sum(service_level) / nullif(count(service_level), 0) end as target_service_level"""
     window_start = f"day - interval {days - 1} day"
     groups = {
         "warehouse_sku": ("warehouse_id, sku, abc_class", "warehouse_id, sku, abc_class"),
