@@ -49,6 +49,10 @@ FORECAST_COLOR = "#2563eb"
 PAST_COLOR = "#d97706"
 BAND_COLOR = "#93c5fd"
 SERIES_COLORS = ["#2563eb", "#16a34a", "#d97706", "#9333ea"]
+ALARM_COLOR = "#dc2626"  # out of control, safety stock
+REORDER_COLOR = "#d97706"
+ORDER_UP_TO_COLOR = "#16a34a"
+POSITION_COLOR = "#bfdbfe"
 
 DEFAULT_LABELS = {
     "actual": "actual",
@@ -294,6 +298,206 @@ def trend_figure(
     return fig
 
 
+def tracking_signal_figure(
+    frame: pd.DataFrame,
+    limit: float,
+    *,
+    label: str = "key",
+    ident: str = "tracking-signal",
+) -> Figure:
+    """Horizontal bars: the tracking signal of each row of ``frame`` (columns ``label``,
+    tracking_signal; the first row on top) against the ±``limit`` lines, the bars
+    beyond the limit in red. Bars carry the gids series-within-<i> / series-beyond-<i>."""
+    values = frame["tracking_signal"].astype(float).fillna(0.0).tolist() if not frame.empty else []
+    names = [str(v) for v in frame[label]] if not frame.empty else []
+    rows = len(names)
+    with _style(ident):
+        fig = _new_figure(height=max(1.6, 0.6 + 0.19 * rows))
+        fig.subplots_adjust(left=64 / (6.4 * 72.0))
+        ax = fig.add_subplot()
+        positions = list(range(rows))[::-1]
+        beyond = [abs(v) > limit for v in values]
+        for flag, gid, color, name in (
+            (False, "series-within", FORECAST_COLOR, f"|signal| <= {limit:g}"),
+            (True, "series-beyond", ALARM_COLOR, "out of control"),
+        ):
+            picked = [i for i in range(rows) if beyond[i] == flag]
+            bars = ax.barh(
+                [positions[i] for i in picked], [values[i] for i in picked], color=color, height=0.62, label=name
+            )
+            _bar_gids(bars, gid)
+        for side in (-limit, limit):
+            ax.axvline(side, color=ALARM_COLOR, linewidth=0.9, linestyle="--")
+        ax.axvline(0, color="#6b7280", linewidth=0.6)
+        ax.set_yticks(positions, names, fontsize=7.5)
+        ax.grid(axis="y", visible=False)
+        reach = max([abs(v) for v in values] + [limit]) * 1.12
+        ax.set_xlim(-reach, reach)
+        ax.legend(loc="lower left", ncols=2, fontsize=7.5, bbox_to_anchor=(0, 1.0), borderaxespad=0.2)
+    return fig
+
+
+def limit_trend_figure(
+    frame: pd.DataFrame,
+    column: str,
+    limit: float,
+    *,
+    x: str = "review_date",
+    label: str | None = None,
+    ident: str = "limit-trend",
+) -> Figure:
+    """One line of ``column`` over ``x`` (e.g. the total's tracking signal per review)
+    inside the ±``limit`` band, the points beyond it in red. The line carries the gid
+    ``series-<column>``."""
+    import pandas as pd
+
+    with _style(ident):
+        fig = _new_figure(height=2.3)
+        ax = fig.add_subplot()
+        ax.axhspan(-limit, limit, color="#f3f4f6", linewidth=0)
+        for side in (-limit, limit):
+            ax.axhline(side, color=ALARM_COLOR, linewidth=0.9, linestyle="--")
+        ax.axhline(0, color="#6b7280", linewidth=0.6)
+        values = frame[column].astype(float) if not frame.empty else pd.Series([], dtype=float)
+        dates = pd.to_datetime(frame[x]) if not frame.empty else pd.Series([], dtype="datetime64[ns]")
+        (line,) = ax.plot(
+            dates, values, color=FORECAST_COLOR, marker="o", markersize=3, linewidth=1.4, label=label or column
+        )
+        line.set_gid(f"series-{column}")
+        out = values.abs() > limit
+        if out.any():
+            ax.plot(dates[out], values[out], linestyle="none", marker="o", markersize=4.5, color=ALARM_COLOR)
+        reach = max([float(values.abs().max()) if len(values) else 0.0, limit]) * 1.15
+        ax.set_ylim(-reach, reach)
+        _date_axis(ax)
+        ax.legend(loc="lower left", fontsize=7.5, bbox_to_anchor=(0, 1.0), borderaxespad=0.2)
+    return fig
+
+
+STOCK_MARKS = {  # column -> (legend label, colour, marker, size); drawn in this order
+    "order_up_to": ("order-up-to", ORDER_UP_TO_COLOR, "|", 13),
+    "reorder_point": ("reorder point", REORDER_COLOR, "|", 7),  # on top: often equal to order-up-to
+    "safety_stock": ("safety stock", ALARM_COLOR, "|", 11),
+    "on_hand_qty": ("on hand", ACTUAL_COLOR, "o", 5),
+}
+
+
+def stock_position_figure(
+    frame: pd.DataFrame,
+    *,
+    label: str = "label",
+    unit: str = "days of mean daily demand",
+    ident: str = "stock-position",
+) -> Figure:
+    """One row per row of ``frame`` (the first on top): a bar for inventory_position and
+    marks for on_hand_qty, safety_stock, reorder_point and order_up_to, all in one unit
+    (``unit``: the x axis label; e.g. each divided by the mean daily demand, so SKUs of
+    any size share the axis). Marks carry gids series-<column>, bars
+    series-inventory_position-<i>."""
+    names = [str(v) for v in frame[label]] if not frame.empty else []
+    rows = len(names)
+    positions = list(range(rows))[::-1]
+    with _style(ident):
+        fig = _new_figure(height=max(2.0, 1.0 + 0.24 * rows))
+        height = fig.get_figheight() * 72.0
+        fig.subplots_adjust(left=96 / (6.4 * 72.0), bottom=30 / height, top=1 - 34 / height)
+        ax = fig.add_subplot()
+        if rows:
+            bars = ax.barh(
+                positions,
+                frame["inventory_position"].astype(float).fillna(0.0).tolist(),
+                color=POSITION_COLOR,
+                height=0.6,
+                label="inventory position",
+            )
+            _bar_gids(bars, "series-inventory_position")
+            for column, (name, color, marker, size) in STOCK_MARKS.items():
+                (marks,) = ax.plot(
+                    frame[column].astype(float).tolist(),
+                    positions,
+                    linestyle="none",
+                    marker=marker,
+                    markersize=size,
+                    markeredgewidth=2,
+                    color=color,
+                    label=name,
+                )
+                marks.set_gid(f"series-{column}")
+        ax.set_yticks(positions, names, fontsize=7.5)
+        ax.grid(axis="y", visible=False)
+        ax.set_xlim(left=0)
+        ax.set_xlabel(unit, fontsize=7.5)
+        handles, names = ax.get_legend_handles_labels()
+        order = ["inventory position", "on hand", "safety stock", "reorder point", "order-up-to"]
+        ranked = sorted(zip(handles, names, strict=True), key=lambda hn: order.index(hn[1]))
+        if ranked:
+            ax.legend(
+                [h for h, _ in ranked],
+                [n for _, n in ranked],
+                loc="lower left",
+                ncols=3,
+                fontsize=7,
+                bbox_to_anchor=(0, 1.0),
+                borderaxespad=0.2,
+            )
+    return fig
+
+
+def projection_figure(
+    frame: pd.DataFrame,
+    *,
+    label: str = "label",
+    columns: int = 4,
+    ident: str = "projection",
+) -> Figure:
+    """Small multiples, one panel per row of ``frame``: on_hand_qty projected over
+    lead_time_days at daily_demand_mean (no receipts, floored at 0) against the
+    safety_stock and reorder_point lines. Each panel's own y scale; the projection lines
+    carry the gid series-projection."""
+    import numpy as np
+
+    rows = max(1, -(-len(frame) // columns))
+    with _style(ident):
+        fig = _new_figure(width=7.2, height=0.5 + 1.45 * rows)
+        fig.subplots_adjust(
+            left=0.05,
+            right=0.99,
+            bottom=0.08 if rows > 1 else 0.14,
+            top=1 - 0.4 / fig.get_figheight(),
+            hspace=0.55,
+            wspace=0.32,
+        )
+        axes = fig.subplots(rows, columns, squeeze=False)
+        for i, ax in enumerate(axes.flat):
+            if i >= len(frame):
+                ax.set_visible(False)
+                continue
+            r = frame.iloc[i]
+            lead = float(r["lead_time_days"])
+            days = lead if lead >= 1 else 1.0  # at least a day (also for a missing lead time)
+            t = np.linspace(0.0, days, 24)
+            on_hand = np.maximum(float(r["on_hand_qty"]) - float(r["daily_demand_mean"]) * t, 0.0)
+            (line,) = ax.plot(t, on_hand, color=ACTUAL_COLOR, linewidth=1.4, label="on hand, projected")
+            line.set_gid("series-projection")
+            for column, color, style, name in (
+                ("safety_stock", ALARM_COLOR, "--", "safety stock"),
+                ("reorder_point", REORDER_COLOR, ":", "reorder point"),
+            ):
+                level = float(r[column])
+                if np.isfinite(level):  # a missing level is left out, not a failed chart
+                    ax.axhline(level, color=color, linewidth=1, linestyle=style, label=name)
+            ax.set_title(str(r[label]), fontsize=7.5, pad=2)
+            ax.tick_params(labelsize=6.5, pad=1)
+            ax.set_xlim(0, days)
+            ax.set_ylim(bottom=0)
+            ax.yaxis.set_major_formatter(_quantity())
+            ax.xaxis.set_major_formatter(_days())
+        handles, names = max((ax.get_legend_handles_labels() for ax in axes.flat), key=lambda hn: len(hn[0]))
+        if handles:
+            fig.legend(handles, names, loc="upper left", ncols=3, fontsize=7, bbox_to_anchor=(0.04, 1.0))
+    return fig
+
+
 def forecast_svg(
     actual: pd.DataFrame,
     forecast: pd.DataFrame,
@@ -321,6 +525,12 @@ def trend_svg(
     return to_svg(trend_figure(frame, series, x=x, percent=percent, ident=ident), ident, title)
 
 
+def _bar_gids(bars: Any, gid: str) -> None:
+    """Gids ``<gid>-<i>`` on the bars of a ``barh`` (a container has no gid of its own)."""
+    for i, patch in enumerate(bars):
+        patch.set_gid(f"{gid}-{i}")
+
+
 def _date_axis(ax: Any) -> None:
     from matplotlib.dates import AutoDateLocator, DateFormatter
 
@@ -334,9 +544,26 @@ def _thousands() -> Any:
     return FuncFormatter(lambda v, _: f"{v:,.0f}")
 
 
+def _quantity() -> Any:
+    """1,234 for quantities of 10 and more, 2 significant digits below (0.05)."""
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 10 or v == 0 else f"{v:.2g}")
+
+
+def _days() -> Any:
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda v, _: f"{v:g} d")
+
+
 __all__ = [
     "forecast_figure",
     "trend_figure",
+    "tracking_signal_figure",
+    "limit_trend_figure",
+    "stock_position_figure",
+    "projection_figure",
     "forecast_svg",
     "trend_svg",
     "to_svg",

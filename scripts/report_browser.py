@@ -72,8 +72,11 @@ INSPECT_JS = r"""
 class Chromium:
     """Headless Chromium driven over the DevTools protocol on a pipe."""
 
-    def __init__(self, binary: str, profile: Path):
+    def __init__(self, binary: str, profile: Path, reachable: tuple[str, ...] = ()):
+        """``reachable``: hosts left reachable (e.g. "127.0.0.1" for a local server);
+        every other host name fails to resolve and every proxied request fails."""
         to_child_r, self._to_child = os.pipe()
+        excluded = "".join(f", EXCLUDE {host}" for host in reachable)
         self._from_child, from_child_w = os.pipe()
         # the protocol pipe must be fds 3 (commands in) and 4 (replies out) of the browser
         command = [
@@ -90,7 +93,7 @@ class Chromium:
             "--remote-debugging-pipe",
             f"--user-data-dir={profile}",
             "--proxy-server=127.0.0.1:9",
-            "--host-resolver-rules=MAP * ~NOTFOUND",
+            f"--host-resolver-rules=MAP * ~NOTFOUND{excluded}",
             "about:blank",
         ]
         self.proc = subprocess.Popen(

@@ -36,6 +36,7 @@ ALLOWED: dict[str, set[str]] = {
     "demo": GROUND,
     "report": GROUND | {"publish"},
     "alerts": GROUND,
+    "asset_charts": GROUND | {"charts", "publish"},  # Markdown + PNG of the Dagster asset pages
 }
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
+from orchestration.assets.charts import chart_metadata
 from orchestration.partitions import daily_partitions, window_days
 from orchestration.resources import RestockResource, WarehouseResource
 
@@ -145,6 +146,7 @@ def product_classes(
 def demand_forecasts(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, restock: RestockResource
 ) -> dg.MaterializeResult:
+    from restock.asset_charts import demand_forecast_charts
     from restock.forecasting.origins import OriginResult, describe, model_mix, run_forecasts
     from restock.forecasting.panel import forecast_origin, make_pool
     from restock.forecasting.tables import ensure_tables
@@ -170,6 +172,7 @@ def demand_forecasts(
             ensure_tables(con)
             results = run_forecasts(con, days, config, pool, progress)
             models = model_mix(con, days[-1])
+            charts = chart_metadata(context, demand_forecast_charts, con, days[-1], config)
     finally:
         if pool is not None:
             pool.shutdown()
@@ -191,6 +194,7 @@ def demand_forecasts(
             "series_without_customers": sum(r.unallocated_series for r in computed),
             "seconds_fitting": round(sum(r.seconds for r in computed), 2),
             "models_last_origin": dg.MetadataValue.json(models),
+            **charts,
         }
     )
 
@@ -212,6 +216,7 @@ def demand_forecasts(
 def forecast_accuracy(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, restock: RestockResource
 ) -> dg.MaterializeResult:
+    from restock.asset_charts import forecast_accuracy_charts
     from restock.forecasting.accuracy_review import accuracy_summary, run_accuracy
     from restock.forecasting.panel import forecast_origin
     from restock.forecasting.tables import ensure_tables
@@ -232,6 +237,8 @@ def forecast_accuracy(
         ensure_tables(con)
         reviews = run_accuracy(con, days, restock.config, progress)
         latest, flagged = accuracy_summary(con, days[-1])
+        seconds = round(time.monotonic() - started, 2)
+        charts = chart_metadata(context, forecast_accuracy_charts, con, days[-1], restock.config)
     table = "| horizon | WAPE | bias | weeks |\n|---|---|---|---|\n" + "\n".join(
         f"| {h} | {w} | {b} | {n} |" for h, w, b, n in latest
     )
@@ -239,9 +246,10 @@ def forecast_accuracy(
         metadata={
             "reviews_computed": len(reviews),
             "row_count": sum(n for _, n in reviews),
-            "seconds": round(time.monotonic() - started, 2),
+            "seconds": seconds,
             "total_by_horizon_last_day": dg.MetadataValue.md(table),
             "series_out_of_control_last_day": flagged,
+            **charts,
         }
     )
 

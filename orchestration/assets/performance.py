@@ -5,6 +5,7 @@ import time
 
 import dagster as dg
 
+from orchestration.assets.charts import chart_metadata
 from orchestration.assets.forecasting import MARTS, PRODUCT_CLASSES
 from orchestration.partitions import daily_partitions, window_days
 from orchestration.resources import RestockResource, WarehouseResource
@@ -38,15 +39,17 @@ FORECAST_ACCURACY = dg.AssetKey(["forecasting", "forecast_accuracy"])
 def kpis(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, restock: RestockResource
 ) -> dg.MaterializeResult:
+    from restock.asset_charts import kpi_charts
     from restock.performance.kpis import run_kpi_days
 
     days = window_days(context)
     started = time.monotonic()
     with warehouse.connect() as con:
         rows = run_kpi_days(con, days, restock.config)
-    seconds = round(time.monotonic() - started, 2)
+        seconds = round(time.monotonic() - started, 2)
+        charts = chart_metadata(context, kpi_charts, con, days[-1], restock.config)
     context.log.info(f"kpis: {rows} rows for {len(days)} days ({days[0]} .. {days[-1]}) in {seconds} s")
-    return dg.MaterializeResult(metadata={"row_count": rows, "days": len(days), "seconds": seconds})
+    return dg.MaterializeResult(metadata={"row_count": rows, "days": len(days), "seconds": seconds, **charts})
 
 
 @dg.asset(

@@ -7,6 +7,7 @@ from datetime import date
 
 import dagster as dg
 
+from orchestration.assets.charts import chart_metadata
 from orchestration.assets.forecasting import CUSTOMER_SEGMENTS, DEMAND_FORECASTS, MARTS, PRODUCT_CLASSES
 from orchestration.partitions import daily_partitions, window_days
 from orchestration.resources import RestockResource, WarehouseResource
@@ -52,6 +53,7 @@ DEPS = [
 def replenishment(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, restock: RestockResource
 ) -> Iterator[dg.MaterializeResult]:
+    from restock.asset_charts import replenishment_charts
     from restock.progress import Progress
     from restock.replenishment.tables import run_days
 
@@ -64,11 +66,12 @@ def replenishment(
 
     with warehouse.connect() as con:
         totals, skipped = run_days(con, days, restock.config, progress)
+        seconds = round(time.monotonic() - started, 2)
+        charts = chart_metadata(context, replenishment_charts, con, days[-1], restock.config)
     if skipped:
         context.log.warning(
             f"no forecast for {len(skipped)} days ({skipped[0]} .. {skipped[-1]}): no replenishment rows for them"
         )
-    seconds = round(time.monotonic() - started, 2)
     for name in TABLES:
         yield dg.MaterializeResult(
             asset_key=["replenishment", name],
@@ -77,6 +80,7 @@ def replenishment(
                 "days": len(days),
                 "days_without_forecast": len(skipped),
                 "seconds": seconds,
+                **(charts if name == "replenishment_plan" else {}),
             },
         )
 

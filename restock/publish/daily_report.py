@@ -731,9 +731,41 @@ def _last_complete_monday(day: date) -> date:
     return sunday - timedelta(days=6)
 
 
-def _forecast_charts(con: duckdb.DuckDBPyConnection, day: date, config: RestockConfig, words: Mapping[str, str]) -> str:
-    from restock.charts import forecast_svg
+@dataclass(frozen=True)
+class ForecastFrames:
+    """What a forecast-against-actual chart draws, for the total and the top SKUs (also
+    the Dagster asset page's charts, restock/asset_charts.py)."""
 
+    keys: list[str]  # "" (the total), then the top SKUs by demand over the charted weeks
+    demand: pd.DataFrame  # sku, week_start, qty: the complete weeks charted
+    current: pd.DataFrame  # sku ("" = total), period_start, forecast_qty, lower_qty, upper_qty: the day's forecast
+    past: pd.DataFrame  # sku, period_start, forecast_qty: the forecast made one week before each charted week
+    weeks: int  # accuracy.window_weeks
+
+    def actual(self, key: str) -> pd.DataFrame:
+        """week_start, qty of ``key`` ("" = the total), by week."""
+        if key == "":
+            frame = (
+                self.demand.groupby("week_start", as_index=False)["qty"].sum() if not self.demand.empty else self.demand
+            )
+        else:
+            frame = self.demand[self.demand["sku"] == key][["week_start", "qty"]]
+        return frame.sort_values("week_start")
+
+    def forecast(self, key: str) -> pd.DataFrame:
+        return self.current[self.current["sku"] == key]
+
+    def past_forecast(self, key: str) -> pd.DataFrame:
+        return self.past[self.past["sku"] == key]
+
+
+def forecast_frames(
+    con: duckdb.DuckDBPyConnection, day: date, config: RestockConfig, top_skus: int = TOP_SKUS
+) -> ForecastFrames:
+    """The complete weeks of accuracy.window_weeks up to ``day`` (weekly demand in the
+    quantity forecasting.quantity names), the ``top_skus`` SKUs with the most demand over
+    them, the day's forecasts and the 1-week-ahead forecasts of those weeks; rows dated
+    on or before ``day`` only."""
     weeks = config.accuracy.window_weeks
     last = _last_complete_monday(day)
     first = last - timedelta(weeks=weeks - 1)
@@ -746,8 +778,7 @@ def _forecast_charts(con: duckdb.DuckDBPyConnection, day: date, config: RestockC
         [first, last],
     )
     totals = demand.groupby("sku")["qty"].sum() if not demand.empty else None
-    top = [] if totals is None else sorted(totals.index, key=lambda s: (-totals[s], s))[:TOP_SKUS]
-    keys = ["", *top]  # "" = the total
+    top = [] if totals is None else sorted(totals.index, key=lambda s: (-totals[s], s))[:top_skus]
     current = _df(
         con,
         """select coalesce(sku, '') as sku, period_start, forecast_qty, lower_qty, upper_qty
@@ -769,28 +800,25 @@ def _forecast_charts(con: duckdb.DuckDBPyConnection, day: date, config: RestockC
            order by period_start""",
         [first, last, top, first - timedelta(days=7), day],
     )
-    total_actual = demand.groupby("week_start", as_index=False)["qty"].sum() if not demand.empty else demand
+    return ForecastFrames(["", *top], demand, current, past, weeks)
+
+
+def _forecast_charts(con: duckdb.DuckDBPyConnection, day: date, config: RestockConfig, words: Mapping[str, str]) -> str:
+    from restock.charts import forecast_svg
+
+    frames = forecast_frames(con, day, config)
     figures = []
-    for i, sku in enumerate(keys):
-        actual = total_actual if sku == "" else demand[demand["sku"] == sku][["week_start", "qty"]]
-        actual = actual.sort_values("week_start")
+    for i, sku in enumerate(frames.keys):
+        actual, current, past = frames.actual(sku), frames.forecast(sku), frames.past_forecast(sku)
         title = words["total"] if sku == "" else sku
-        svg = forecast_svg(
-            actual,
-            current[current["sku"] == sku],
-            past[past["sku"] == sku],
-            today=day,
-            labels=words,
-            ident=f"fc{i}",
-            title=title,
-        )
+        svg = forecast_svg(actual, current, past, today=day, labels=words, ident=f"fc{i}", title=title)
         figures.append(
             f'<figure class="chart" data-chart="fc{i}" data-key="{_e(sku or "total")}" '
-            f'data-actual-weeks="{len(actual)}" data-forecast-weeks="{int((current["sku"] == sku).sum())}" '
-            f'data-past-weeks="{int((past["sku"] == sku).sum())}">'
+            f'data-actual-weeks="{len(actual)}" data-forecast-weeks="{len(current)}" '
+            f'data-past-weeks="{len(past)}">'
             f"<figcaption>{_e(title)}</figcaption>{svg}</figure>"
         )
-    note = _p(words["forecasts_note"].format(weeks=weeks), "sub")
+    note = _p(words["forecasts_note"].format(weeks=frames.weeks), "sub")
     return note + f'<div class="charts">{"".join(figures)}</div>'
 
 
@@ -861,18 +889,24 @@ def _accuracy(con: duckdb.DuckDBPyConnection, day: date, words: Mapping[str, str
     return "".join(parts)
 
 
-def _trends(con: duckdb.DuckDBPyConnection, day: date, words: Mapping[str, str]) -> str:
-    from restock.charts import trend_svg
-
-    frame = _df(
+def kpi_trend_frame(con: duckdb.DuckDBPyConnection, day: date, days: int = TREND_DAYS) -> pd.DataFrame:
+    """as_of_date, quantity_fill_rate, line_fill_rate, on_hand_qty, avg_on_hand_qty of the
+    total over the ``days`` days up to ``day``, in the shortest KPI window of the day."""
+    return _df(
         con,
         """select as_of_date, quantity_fill_rate, line_fill_rate, on_hand_qty, avg_on_hand_qty
            from analytics.kpis
            where level = 'total' and as_of_date between ? and ?
              and window_weeks = (select min(window_weeks) from analytics.kpis where as_of_date = ? and level = 'total')
            order by as_of_date""",
-        [day - timedelta(days=TREND_DAYS - 1), day, day],
+        [day - timedelta(days=days - 1), day, day],
     )
+
+
+def _trends(con: duckdb.DuckDBPyConnection, day: date, words: Mapping[str, str]) -> str:
+    from restock.charts import trend_svg
+
+    frame = kpi_trend_frame(con, day)
     if frame.empty:
         return _p(words["no_data"])
     fill = trend_svg(
@@ -1047,7 +1081,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["LABELS", "render_report", "write_report", "discard_report", "sync_reports", "replay_sentence", "main"]
+__all__ = [
+    "LABELS",
+    "render_report",
+    "write_report",
+    "discard_report",
+    "sync_reports",
+    "replay_sentence",
+    "main",
+    "ForecastFrames",
+    "forecast_frames",
+    "kpi_trend_frame",
+]
 
 
 if __name__ == "__main__":  # pragma: no cover
