@@ -228,6 +228,7 @@ def run_replay_days(
         frames.append(replay_day(daily, day, config))
         if progress is not None:
             progress(i, day)
+    frames = [f for f in frames if len(f)]  # days without a plan in their window have no rows
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
     con.execute("begin transaction")
     try:
