@@ -178,10 +178,12 @@ def _compute(
         if stored.empty:
             stored = _select_at(con, selection_origin, config, settings, pool)
         # No data on the selection origin (before the first partition): no choices,
-        # every series on its class default until the next selection origin.
+        # every series on its class default (fitted once, then refit) until the next
+        # selection origin.
         choices = {} if stored is None else choices_from_frame(stored)
         last_selected = {key: selection_origin for key in choices}
-        # Series selected again since the grid origin (out of control) refit that choice.
+        # Series chosen since the grid origin (selected again because out of control,
+        # a class default fitted, a failed refit selected again) refit that choice.
         again = _reselections_since(con, selection_origin, origin)
         choices.update(choices_from_frame(again))
         again_on = pd.to_datetime(again["selection_origin"]).dt.date
@@ -196,15 +198,14 @@ def _compute(
     if reselect:
         refit_tasks = [task for task in panel_tasks if task["key"] not in reselect]
         again_tasks = [task for task in panel_tasks if task["key"] in reselect]
-        refits, _ = forecast_panel(refit_tasks, origin, settings, choices, pool)
-        again_forecasts, selected = forecast_panel(again_tasks, origin, settings, None, pool)
+        refits, fitted = forecast_panel(refit_tasks, origin, settings, choices, pool)
+        again_forecasts, again_selected = forecast_panel(again_tasks, origin, settings, None, pool)
         forecasts = pd.concat([f for f in (refits, again_forecasts) if len(f)] or [refits], ignore_index=True)
+        selected = pd.concat([f for f in (fitted, again_selected) if len(f)] or [fitted], ignore_index=True)
         reselected = len(again_tasks)
         log.info("%s: %d series out of control selected again", origin, len(again_tasks))
     else:
         forecasts, selected = forecast_panel(panel_tasks, origin, settings, choices, pool)
-        if choices is not None:
-            selected = selected.iloc[0:0]  # a refit origin keeps only reselections as choices
     scale = {task["key"]: _naive_mae(task["y"]) for task in panel_tasks}
     rows, level_rows, reconciled = reconcile_origin(
         con,
@@ -260,8 +261,8 @@ def _compute(
             shares,
             table_registry.columns("customer_forecast_shares"),
         )
-        # Grid origins store every series' choice, other origins the series selected
-        # again (none: clears what an earlier run of this origin stored).
+        # Grid origins store every series' choice, other origins the choices made on
+        # them (none: clears what an earlier run of this origin stored).
         _store_choices(con, origin, selected)
         con.execute("commit")
     except Exception:
@@ -402,8 +403,9 @@ def _select_at(
 
 
 def _reselections_since(con: DuckDBPyConnection, grid_origin: date, origin: date) -> pd.DataFrame:
-    """The latest choice of each series selected again after ``grid_origin`` and
-    before ``origin`` (:mod:`restock.forecasting.reselection`)."""
+    """The latest choice of each series made after ``grid_origin`` and before
+    ``origin``: reselections (:mod:`restock.forecasting.reselection`), class-default
+    fits and selections that replaced a failed refit."""
     return con.execute(
         """select selection_origin, segment_id, sku, model, params_json, fallback_reason
            from analytics.model_choices

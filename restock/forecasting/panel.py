@@ -27,7 +27,11 @@ Cadence (the rule the asset follows; :class:`restock.config.ForecastingConfig` h
   one that was on the new-SKU rule there, or a selection origin before the first
   data): the class default (:data:`CLASS_DEFAULTS`: the combination for
   smooth/erratic, SBA for intermittent/lumpy, zero for no demand), fitted without a
-  backtest, until the next selection origin (``method = "class_default"``).
+  backtest (``method = "class_default"``) and stored as the series' choice at that
+  origin, so the origins after it refit it like a selection until the next selection
+  origin. Why stored: fitted cold at every origin, the combination's SARIMAX part
+  cost a full fit per series each week — the demo's weeks between enough history
+  and the first grid origin with data took 23–37 s an origin instead of 3–5 s.
 - **Promotions**: a job may carry ``"promo"`` (history weeks then ``horizon`` future
   weeks, :func:`restock.forecasting.promotions.attach_promotions`); it is appended to
   the calendar regressors of ``sarimax_calendar`` and the combination, at selection
@@ -52,12 +56,16 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from restock.calendar import last_complete_week_start
 from restock.config import ForecastingConfig
+
+if TYPE_CHECKING:
+    from restock.forecasting.selection import SelectionResult
 
 # Model of a series without a stored choice at a refit origin, by demand class
 # (smooth/erratic: ForecastingConfig.default_model).
@@ -137,8 +145,10 @@ def forecast_panel(
     selection origin; None means this origin *is* a selection origin (every series is
     selected). Returns ``(forecasts, selected)``: forecasts one row per series and
     horizon (``key`` tuple, horizon, period_start, forecast_qty, lower_qty, upper_qty,
-    model, method, fallback_reason) and the selections made at this origin (key,
-    model, params_json, scores_json, demand_class) to store as choices.
+    model, method, fallback_reason) and the choices made at this origin (key,
+    model, params_json, scores_json, demand_class, fallback_reason) to store: every
+    series' selection at a selection origin; at a refit origin the class-default fits
+    and the selections that replaced a failed refit.
     """
     jobs = [
         {**task, "choice": None if choices is None else choices.get(task["key"]), "refit_origin": choices is not None}
@@ -279,6 +289,12 @@ def _forecast_one(job: dict, origin: date, settings: ForecastingConfig) -> tuple
         )
         forecast, method = result.forecast, "class_default"
         fallback = "; ".join(reason for reason in (fallback, result.fallback_reason) if reason) or None
+        # Stored as the series' choice when a refit can reuse it: not a rule (short
+        # history, failed fit), and a combination with its SARIMAX part (on a history
+        # too short for it, the part would be fitted cold at every later origin).
+        held = result.model not in ("combination", "sarimax_calendar") or "start_params" in forecast.params
+        if result.fallback_reason is None and held:
+            pick = _pick(job["key"], result, klass)
     if forecast is None:
         klass = classify_demand(y)
         result = select_and_forecast(
@@ -299,18 +315,7 @@ def _forecast_one(job: dict, origin: date, settings: ForecastingConfig) -> tuple
         forecast = result.forecast
         method = "selection"
         fallback = "; ".join(reason for reason in (fallback, result.fallback_reason) if reason) or None
-        params = {k: _plain(v) for k, v in forecast.params.items() if k in ("start_params", "alpha", "window")}
-        if result.model == "seasonal_naive" and "season" in forecast.params:
-            params["season"] = _plain(forecast.params["season"])
-        scores = {k: (None if not math.isfinite(v) else round(v, 6)) for k, v in result.scores.items()}
-        pick = (
-            job["key"],
-            result.model,
-            json.dumps(params, sort_keys=True),
-            json.dumps(scores, sort_keys=True),
-            klass,
-            result.fallback_reason,
-        )
+        pick = _pick(job["key"], result, klass)
     rows = [
         (
             job["key"],
@@ -326,6 +331,24 @@ def _forecast_one(job: dict, origin: date, settings: ForecastingConfig) -> tuple
         for k in range(h)
     ]
     return rows, pick
+
+
+def _pick(key: tuple, result: SelectionResult, klass: str) -> tuple:
+    """A model choice to store (key, model, params_json, scores_json, demand_class,
+    fallback_reason): what a later refit origin needs to fit the same model again."""
+    forecast = result.forecast
+    params = {k: _plain(v) for k, v in forecast.params.items() if k in ("start_params", "alpha", "window")}
+    if result.model == "seasonal_naive" and "season" in forecast.params:
+        params["season"] = _plain(forecast.params["season"])
+    scores = {k: (None if not math.isfinite(v) else round(v, 6)) for k, v in result.scores.items()}
+    return (
+        key,
+        result.model,
+        json.dumps(params, sort_keys=True),
+        json.dumps(scores, sort_keys=True),
+        klass,
+        result.fallback_reason,
+    )
 
 
 def _weeks(first_week: date, n_weeks: int) -> list[date]:

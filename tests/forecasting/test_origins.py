@@ -3,6 +3,7 @@ customer numbers summing to the segment, refits between selections, the review."
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -280,10 +281,61 @@ def test_series_without_a_choice_use_the_class_default_without_a_backtest():
     ]
     origin = START + timedelta(weeks=40, days=-1)
     forecasts, selected = forecast_panel(tasks, origin, ForecastingConfig(workers=1, horizon_weeks=2), choices={})
-    assert selected.empty, "nothing is selected (or stored) at a refit origin"
     assert set(forecasts["method"]) == {"class_default"}
     models = dict(zip([k[1] for k in forecasts["key"]], forecasts["model"], strict=True))
     assert models == {"A": "combination", "B": "sba"}
+    # the fits are returned as choices to store (no backtest: no scores), so later
+    # origins refit them instead of fitting the class default cold again
+    picks = selected.set_index(selected["key"].map(lambda key: key[1]))
+    assert picks["model"].to_dict() == {"A": "combination", "B": "sba"}
+    assert set(picks["scores_json"]) == {"{}"} and picks["fallback_reason"].isna().all()
+    assert "start_params" in json.loads(picks.loc["A", "params_json"])
+
+
+def test_a_class_default_fitted_before_the_first_grid_origin_is_refit_at_the_next_origins(tmp_path):
+    """Before the first grid origin with data (the default 26-week grid's 2023-12-10
+    precedes the data), every series is on its class default: fitted once, stored as
+    its choice, refit at the next origins (not fitted cold every week). A combination
+    is stored only once its history carries the SARIMAX part (16 weeks)."""
+    config = load_config(PROJECT_ROOT / "restock.yaml").override(
+        {"forecasting.workers": 1, "forecasting.horizon_weeks": 4}
+    )
+    con = _warehouse(tmp_path / "pre.duckdb", _demand())
+    first, second, third = date(2024, 4, 14), date(2024, 4, 21), date(2024, 4, 28)  # 15, 16, 17 weeks of history
+    origins.run_forecasts(con, [first, second, third], config)
+    methods = con.execute(
+        """select forecast_origin, sku, list(distinct method order by method) from analytics.segment_forecasts
+           group by all order by all"""
+    ).fetchall()
+    assert {(origin, sku): tuple(m) for origin, sku, m in methods} == {
+        (first, "K1"): ("class_default",),  # combination without its SARIMAX part yet: not stored
+        (first, "K2"): ("class_default",),
+        (first, "K3"): ("class_default",),  # intermittent: SBA, stored
+        (second, "K1"): ("class_default",),  # 16 weeks: the SARIMAX part, stored
+        (second, "K2"): ("class_default",),
+        (second, "K3"): ("refit",),
+        (third, "K1"): ("refit",),
+        (third, "K2"): ("refit",),
+        (third, "K3"): ("refit",),
+    }
+    stored = con.execute(
+        """select selection_origin, sku, model, params_json, scores_json from analytics.model_choices
+           where segment_id <> '*' order by all"""  # the SKU and total series ("*") have choices too
+    ).df()
+    assert stored.groupby("sku")["selection_origin"].agg(lambda d: set(d.dt.date)).to_dict() == {
+        "K1": {second},
+        "K2": {second},
+        "K3": {first},
+    }
+    assert set(stored["scores_json"]) == {"{}"}, "no backtest"
+    combinations = stored[stored["model"] == "combination"]
+    assert len(combinations) == 4 and all("start_params" in json.loads(p) for p in combinations["params_json"])
+    # the same rows whichever way the origins are run (one run, or one run each)
+    other = _warehouse(tmp_path / "pre_daily.duckdb", _demand())
+    for origin in (first, second, third):
+        origins.run_forecasts(other, [origin], config)
+    for name, frame in _tables(con).items():
+        pd.testing.assert_frame_equal(frame, _tables(other)[name], obj=name)
 
 
 def test_accuracy_review_is_the_same_to_the_last_digit_whatever_the_row_order(backfilled, config):
