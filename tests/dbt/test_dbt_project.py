@@ -12,7 +12,10 @@ path and the project must be those of the previous invocation in the target fold
    hand (`dbt run`, the window 03-23 .. 03-24 as vars, which win over the table);
 4. warehouse B, the same final raw data: a clean `dbt run` of everything.
 
-The tests then check hand-worked numbers and that A's marts equal B's.
+The tests then check hand-worked numbers and that A's marts equal B's. A second
+fixture (`planted`) copies B, plants nulls, negatives and out-of-range values inside
+and outside a window, and runs the folded column tests (tests/generic/
+not_null_columns.sql and siblings) twice: failing rows name the row and the column.
 """
 
 from __future__ import annotations
@@ -48,6 +51,35 @@ TEST_VARS = {
 D = raw.LAST_DAY  # the day that arrives, then is re-delivered smaller
 # Step 3's window, as vars: two days, 03-23 .. 03-24
 VARS_WINDOW = {"min_date": (D - dt.timedelta(days=1)).isoformat(), "max_date": D.isoformat()}
+# The folded column tests (tests/generic/not_null_columns.sql and siblings): one dbt
+# node per model and kind instead of one per column.
+FOLDED_TESTS = {
+    *(
+        f"{model}_not_null"
+        for model in (
+            "stg_crm__orders",
+            "stg_crm__customers",
+            "stg_crm__products",
+            "stg_wms__inventory",
+            "stg_crm__promotions",
+            "int_calendar__days",
+            *MARTS,
+        )
+    ),
+    *(
+        f"{model}_not_negative"
+        for model in (
+            "stg_crm__orders",
+            "stg_crm__products",
+            "stg_wms__inventory",
+            "order_lines",
+            "customers",
+            "customer_sku_weekly_demand",
+            "inventory_positions",
+        )
+    ),
+    "stg_crm__customers_in_range",
+}
 
 
 def _dbt_executable() -> str:
@@ -65,9 +97,10 @@ def write_window(warehouse: Path, window: tuple[dt.date, dt.date] | None) -> Non
             con.execute("insert into raw._dbt_run_window values (?, ?)", list(window))
 
 
-def run_dbt(args: list[str], warehouse: Path, target_dir: Path, dbt_vars: dict) -> dict:
+def run_dbt(args: list[str], warehouse: Path, target_dir: Path, dbt_vars: dict, succeed: bool = True) -> dict:
     """Run dbt on `warehouse`; target/ and logs/ go to target_dir (not the repo's).
-    The result has run_results.json and this invocation's debug log ("log")."""
+    The result has run_results.json and this invocation's debug log ("log").
+    `succeed`: whether dbt must exit 0 (True) or must fail (False)."""
     cmd = [
         _dbt_executable(),
         *args,
@@ -87,7 +120,7 @@ def run_dbt(args: list[str], warehouse: Path, target_dir: Path, dbt_vars: dict) 
     log_start = log_file.stat().st_size if log_file.exists() else 0
     started = time.monotonic()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, f"{' '.join(cmd)}\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
+    assert (proc.returncode == 0) == succeed, f"{' '.join(cmd)}\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
     results = json.loads((target_dir / "target" / "run_results.json").read_text())
     results["wall_seconds"] = round(time.monotonic() - started, 1)
     with log_file.open(encoding="utf-8") as fh:
@@ -172,7 +205,10 @@ def test_full_build_runs_models_data_tests_and_unit_tests(built):
     for r in results:
         by_type.setdefault(r["unique_id"].split(".")[0], []).append(r["status"])
     assert len(by_type["model"]) == 13 and set(by_type["model"]) == {"success"}
-    assert len(by_type["test"]) > 50 and set(by_type["test"]) == {"pass"}
+    assert len(by_type["test"]) >= 45 and set(by_type["test"]) == {"pass"}
+    # the folded column tests (one node per model and kind) ran and passed on clean data
+    passed = {r["unique_id"].split(".")[2] for r in results if r["status"] == "pass"}
+    assert FOLDED_TESTS <= passed, FOLDED_TESTS - passed
     assert len(by_type["unit_test"]) == 3 and set(by_type["unit_test"]) == {"pass"}
 
 
@@ -338,3 +374,77 @@ def test_incremental_runs_equal_a_clean_build(built, mart):
     clean = fetch_mart(built["clean"], mart)
     assert len(incremental) == len(clean)
     assert incremental == clean
+
+
+# --- folded column tests: a failure names the row and the column -------------------
+
+PLANTED_TESTS = ["order_lines_not_null", "order_lines_not_negative", "stg_crm__customers_in_range"]
+PLANTED_WINDOW = (dt.date(2024, 3, 13), dt.date(2024, 3, 18))
+
+
+@pytest.fixture(scope="module")
+def planted(built, tmp_path_factory):
+    """A copy of the clean warehouse with bad values planted inside the window
+    03-13 .. 03-18 and outside it; the folded tests run with that window (failing
+    rows stored with --store-failures), then with the clean window 03-19 .. 03-24."""
+    tmp = tmp_path_factory.mktemp("planted")
+    warehouse = tmp / "warehouse.duckdb"
+    shutil.copyfile(built["clean"], warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        # in the window: a null in one column, negatives in two others of one row
+        con.execute("update marts.order_lines set week_start = null where order_id = 'O-C1-3' and line_no = 1")
+        con.execute(
+            "update marts.order_lines set line_amount = -5, ordered_qty = -1 where order_id = 'O-C1-3' and line_no = 2"
+        )
+        # out of the window (03-11, 03-05): never reported by a windowed run
+        con.execute("update marts.order_lines set customer_id = null where order_id = 'O-C1-2' and line_no = 1")
+        con.execute("update marts.order_lines set ordered_qty = -3 where order_id = 'O-C2-1' and line_no = 1")
+        # staging reads raw: the snapshot of 03-13 is in the window, 03-04's is not
+        con.execute("update raw.customers set tier = '31' where _partition_date = '2024-03-13' and customer_id = 'C1'")
+        con.execute(
+            "update raw.customers set order_weekday = '0' where _partition_date = '2024-03-13' and customer_id = 'C2'"
+        )
+        con.execute("update raw.customers set tier = '99' where _partition_date = '2024-03-04' and customer_id = 'C3'")
+    select = ["--select", *PLANTED_TESTS]
+    write_window(warehouse, PLANTED_WINDOW)
+    failing = run_dbt(["test", *select, "--store-failures"], warehouse, tmp, TEST_VARS, succeed=False)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        stored = {
+            name: con.execute(f"select * from dbt_test__audit.{name} order by all").fetchall() for name in PLANTED_TESTS
+        }
+    write_window(warehouse, (dt.date(2024, 3, 19), D))
+    clean_window = run_dbt(["test", *select], warehouse, tmp, TEST_VARS)
+    return {"failing": failing, "stored": stored, "clean_window": clean_window}
+
+
+def _outcomes(results: dict) -> dict[str, tuple[str, int]]:
+    return {r["unique_id"].split(".")[2]: (r["status"], r["failures"]) for r in results["results"]}
+
+
+def test_folded_tests_fail_on_a_null_and_a_negative_and_name_row_and_column(planted):
+    # one failing row per failing value: 1 null, 2 negatives (one row), 2 out of range
+    assert _outcomes(planted["failing"]) == {
+        "order_lines_not_null": ("fail", 1),
+        "order_lines_not_negative": ("fail", 2),
+        "stg_crm__customers_in_range": ("fail", 2),
+    }
+    stored = planted["stored"]
+    # key columns, failed_column, failed_value; the out-of-window rows are not there
+    assert stored["order_lines_not_null"] == [("O-C1-3", 1, "week_start", None)]
+    assert [(o, n, c, float(v)) for o, n, c, v in stored["order_lines_not_negative"]] == [
+        ("O-C1-3", 2, "line_amount", -5.0),
+        ("O-C1-3", 2, "ordered_qty", -1.0),
+    ]
+    # staging names the landing file and its row (C1, C2 are rows 1 and 2)
+    assert stored["stg_crm__customers_in_range"] == [
+        ("landing/customers/2024-03-13.csv", 1, "crm_tier", "31"),
+        ("landing/customers/2024-03-13.csv", 2, "order_weekday", "0"),
+    ]
+
+
+def test_folded_tests_pass_on_a_window_whose_rows_are_clean(planted):
+    """Nulls and negatives outside the window (03-05 .. 03-18 here) fail no run of
+    another window; the window 03-19 .. 03-24 has order lines, all clean."""
+    assert _outcomes(planted["clean_window"]) == {name: ("pass", 0) for name in PLANTED_TESTS}
+    log = planted["clean_window"]["log"]
+    assert "order_date between '2024-03-19' and '2024-03-24'" in log

@@ -90,7 +90,10 @@ def test_definitions_load(pipeline):
         if n["resource_type"] == "test" and n["config"]["severity"].lower() == "warn"
     }
     dbt_checks = [k for k in blocking if k.asset_key.path[0] in ("staging", "marts")]
-    assert len(dbt_checks) > 50 and warn_only
+    # a model's not_null / not_negative columns are one check each (one dbt node per
+    # model and kind, dbt_project/tests/generic/not_null_columns.sql)
+    names = {k.name for k in dbt_checks}
+    assert len(dbt_checks) >= 40 and warn_only and {"order_lines_not_null", "stg_crm__orders_not_negative"} <= names
     assert all(blocking[k] == (k.name not in warn_only) for k in dbt_checks), "dbt tests of severity error block"
     published = [k for k in blocking if k.asset_key.path[0] == "published"]
     gates = [k for k in published if k.name == "publishable"]
