@@ -3,6 +3,14 @@
     cp data/warehouse.duckdb /tmp/bench.duckdb          # the script copies nothing itself
     .venv/bin/python benchmarks/bench_replenishment_asof.py --warehouse /tmp/bench.duckdb --day 2025-12-31 --in-place
     .venv/bin/python benchmarks/bench_replenishment_asof.py --warehouse data/warehouse.duckdb --day 2025-12-31 --build-only
+    .venv/bin/python benchmarks/bench_replenishment_asof.py --warehouse /tmp/bench.duckdb --day 2025-12-01 --days 14 \
+        --in-place [--profile 25] [--dump /tmp/rep14]
+
+``--days N`` times :func:`restock.replenishment.tables.run_days` over the N consecutive
+days from ``--day`` (a backfill: what the Dagster asset runs for a range of
+partitions), prints the seconds per day and, with ``--profile K``, the K functions of
+highest cumulative time (cProfile). ``--dump DIR`` then writes the three tables' rows
+of those days to DIR/<table>.parquet (to compare two versions of the code).
 
 ``run_day`` builds the day's ``replenishment_plan``, ``customer_order_suggestions`` and
 ``inventory_alerts`` and replaces that day of the three ``analytics`` tables: it
@@ -76,6 +84,48 @@ def _prepare(con, day: date, config: RestockConfig) -> list[str]:
     return done
 
 
+def _range(args: argparse.Namespace) -> None:
+    """``--days``: time run_days over the range (on a warm connection), optionally profiled."""
+    import cProfile
+    import pstats
+    from datetime import timedelta
+
+    import duckdb
+
+    from restock.config import load_config
+    from restock.replenishment.tables import TABLES, run_days
+
+    config = load_config(args.config)
+    days = [args.day + timedelta(days=i) for i in range(args.days)]
+    con = duckdb.connect(str(args.warehouse))
+    try:
+        con.execute("select count(*) from analytics.forecast_runs").fetchall()  # open the file before timing
+        profiler = cProfile.Profile() if args.profile else None
+        started = time.perf_counter()
+        if profiler:
+            profiler.enable()
+        totals, skipped = run_days(con, days, config)
+        if profiler:
+            profiler.disable()
+        wall = time.perf_counter() - started
+        if args.dump:
+            args.dump.mkdir(parents=True, exist_ok=True)
+            for table in TABLES:
+                frame = con.execute(
+                    f"select * from analytics.{table} where as_of_date between ? and ? order by all",
+                    [days[0], days[-1]],
+                ).df()
+                frame.to_parquet(args.dump / f"{table}.parquet")
+    finally:
+        con.close()
+    done = len(days) - len(skipped)
+    print(f"{args.warehouse} {days[0]}..{days[-1]}: run_days over {len(days)} days ({len(skipped)} skipped)")
+    print(f"wall {wall:.2f} s, {wall / max(done, 1):.3f} s per day; peak RSS {_peak_mb():.0f} MB")
+    print("rows: " + ", ".join(f"{t} {totals[t]:,}" for t in TABLES))
+    if profiler:
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(args.profile)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--warehouse", type=Path, required=True, help="DuckDB warehouse file (use a copy)")
@@ -86,7 +136,15 @@ def main() -> None:
     parser.add_argument(
         "--prepare", action="store_true", help="build the day's missing inputs first (needs --in-place)"
     )
+    parser.add_argument("--days", type=int, default=0, help="time run_days over this many days from --day")
+    parser.add_argument("--profile", type=int, default=0, help="with --days: print the top K of a cProfile")
+    parser.add_argument("--dump", type=Path, help="with --days: write the days' rows to DIR/<table>.parquet")
     args = parser.parse_args()
+    if args.days:
+        if not args.in_place or args.build_only or args.prepare:
+            parser.error("--days writes the days into --warehouse: copy the file and pass --in-place")
+        _range(args)
+        return
     if not args.warehouse.is_file():
         parser.error(f"--warehouse {args.warehouse} does not exist")
     if args.build_only and args.prepare:

@@ -137,21 +137,25 @@ SUGGESTION_COLUMNS = table_registry.columns("customer_order_suggestions")
 ALERT_COLUMNS = table_registry.columns("inventory_alerts")
 
 
-def build_replenishment(con: DuckDBPyConnection, day: date, config: RestockConfig) -> dict[str, pd.DataFrame]:
+def build_replenishment(
+    con: DuckDBPyConnection, day: date, config: RestockConfig, cache: inputs.DayCache | None = None
+) -> dict[str, pd.DataFrame]:
     """The rows of the three tables for ``day`` (see the module docstring).
 
     Returns ``{"replenishment_plan", "customer_order_suggestions", "inventory_alerts",
     "unmapped_customers"}``; the first three carry ``as_of_date``; the last lists the
-    customers left out (customer_id, region) and is not written.
+    customers left out (customer_id, region) and is not written. ``cache``: reuse the
+    inputs shared with the previous days of a run (:class:`~restock.replenishment.inputs.DayCache`;
+    the same rows as without).
     """
-    inputs.require_inputs(con, day)
+    inputs.require_inputs(con, day, cache)
     customers, unmapped = inputs.read_customers(con, day, config)
-    forecasts = inputs.read_customer_forecasts(con, day, customers, config.forecasting.horizon_weeks)
+    forecasts = inputs.read_customer_forecasts(con, day, customers, config.forecasting.horizon_weeks, cache)
     inventory = inputs.read_inventory(con, day)
     products = inputs.read_products(con, day)
 
-    plan = _plan(con, day, config, customers, forecasts, inventory, products)
-    suggestions = stored_suggestions(allocated_suggestions(con, day, config, customers, inventory))
+    plan = _plan(con, day, config, customers, forecasts, inventory, products, cache)
+    suggestions = stored_suggestions(allocated_suggestions(con, day, config, customers, inventory, cache))
     limits = config.replenishment.alerts
     alerts = alerts_mod.inventory_alerts(
         plan,
@@ -178,6 +182,7 @@ def _plan(
     forecasts: pd.DataFrame,
     inventory: pd.DataFrame,
     products: pd.DataFrame,
+    cache: inputs.DayCache | None = None,
 ) -> pd.DataFrame:
     rules = config.replenishment
     known = set(products["sku"])
@@ -214,7 +219,7 @@ def _plan(
 
     # Demand spread: RMSE of past horizon-1 errors, or the forecast interval (decision 3).
     errors, n_weeks = inputs.read_horizon1_errors(
-        con, day, customers, config.accuracy.window_weeks, config.forecasting.quantity
+        con, day, customers, config.accuracy.window_weeks, config.forecasting.quantity, cache
     )
     if n_weeks >= rules.min_error_weeks:
         grid = grid.merge(errors, on=["warehouse_id", "sku"], how="left")
@@ -275,7 +280,7 @@ def _plan(
     plan["customers"] = plan["warehouse_id"].map(counts).fillna(0).astype(int)
 
     # Weeks since the last demand at the warehouse (dead stock, decision 6).
-    last, first = inputs.read_demand_dates(con, day, customers, config.forecasting.quantity)
+    last, first = inputs.read_demand_dates(con, day, customers, config.forecasting.quantity, cache)
     plan = plan.merge(last, on=["warehouse_id", "sku"], how="left").merge(first, on="warehouse_id", how="left")
     since = pd.to_datetime(plan["last_demand_date"])
     never = (
@@ -337,7 +342,12 @@ def _window_demand(day: date, config: RestockConfig, forecasts: pd.DataFrame, pr
 
 
 def allocated_suggestions(
-    con: DuckDBPyConnection, day: date, config: RestockConfig, customers: pd.DataFrame, inventory: pd.DataFrame
+    con: DuckDBPyConnection,
+    day: date,
+    config: RestockConfig,
+    customers: pd.DataFrame,
+    inventory: pd.DataFrame,
+    cache: inputs.DayCache | None = None,
 ) -> pd.DataFrame:
     """Every active customer × SKU with a positive forecast for its next cycle,
     rounded and allocated (decision 5), zero suggestions included: ``customers`` and
@@ -346,8 +356,9 @@ def allocated_suggestions(
     active = customers[
         (customers["customer_status"] == "active") & ~customers["lifecycle_state"].isin(INACTIVE_LIFECYCLE)
     ]
-    cycle = inputs.read_next_cycle_forecasts(con, day, active, config.forecasting.horizon_weeks)
-    cycle["cycle_start"] = pd.to_datetime(cycle["cycle_start"]).dt.date
+    cycle = inputs.read_next_cycle_forecasts(con, day, active, config.forecasting.horizon_weeks, cache)
+    # cache=False: the dates' cache pays only with many repeats, and its check iterates every row
+    cycle["cycle_start"] = pd.to_datetime(cycle["cycle_start"], cache=False).dt.date
     tiers = active.set_index("customer_id")["tier"]
     cycle = cycle.assign(tier=cycle["customer_id"].map(tiers).fillna(1).astype(int))
     rounded = alloc.customer_order_suggestions(cycle, rounding=rules.suggestion_rounding)

@@ -5,6 +5,18 @@ every input first, so a missing table or day fails with its name rather than as 
 empty plan. The rules applied to what is read are in
 :mod:`restock.replenishment.assemble`.
 
+Reuse across days (:class:`DayCache`): a backfill builds many consecutive days, and
+some inputs are the same for all the days that share a forecast origin or a review
+window. ``run_days`` passes one :class:`DayCache` to every day; a reader given one
+returns its previous result when the key of the new day is equal, where the key is
+everything the query reads that depends on the day (the origin, the window and its
+origins ≤ the day, and the customer → warehouse rows of the customers the query can
+join), so a cached frame is the frame the query would return, to the last digit.
+Two readers keep a temporary table of the run's connection instead: the customer
+forecast rows of the day's origin, and the order-line dates up to a base day (see
+:func:`read_next_cycle_forecasts`, :func:`read_demand_dates`); :meth:`DayCache.close`
+drops them. Without a cache (the default, a single day) every query runs as before.
+
 Reproducible to the last digit: a sum of DOUBLEs depends on the order its terms are
 added in, which DuckDB leaves to its threads. Forecast quantities are therefore
 summed over ``DECIMAL(38,12)`` (:data:`EXACT`: each term rounded to 1e-12 carton,
@@ -48,34 +60,93 @@ HISTORY_TABLES = (  # must exist; may be empty in the first weeks of history
 )
 
 
-def require_inputs(con: DuckDBPyConnection, day: date) -> None:
+# The temporary tables (of the run's connection) of a DayCache: the customer forecast
+# rows of one origin; the last demand date per customer × SKU and the first order date
+# per customer up to the run's base day.
+CYCLE_ROWS = "_rep_cycle_rows"
+LAST_DEMAND = "_rep_last_demand"
+FIRST_ORDER = "_rep_first_order"
+# Days after which LAST_DEMAND and FIRST_ORDER are rebuilt (a long backfill does not
+# re-read an ever longer tail of order lines every day).
+BASE_REFRESH_DAYS = 28
+
+
+class DayCache:
+    """The last result of each cached reader with its key, for the days of one run
+    (see the module docstring). One entry per reader: consecutive days hit, memory
+    stays that of one day. Only for a run that writes none of the inputs (the
+    replenishment writes only its own three tables). ``hits`` / ``misses`` count per
+    reader (for tests and benchmarks)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[object, pd.DataFrame, object]] = {}
+        self.relations: set[str] = set()  # input relations seen to exist (they are not dropped during a run)
+        self.hits: dict[str, int] = {}
+        self.misses: dict[str, int] = {}
+        self.origins_day: date | None = None
+        self.origins: tuple[date, ...] = ()
+        self.cycle_origins: tuple[date, ...] | None = None  # the origins CYCLE_ROWS holds
+        self.demand_base: tuple[date, str] | None = None  # (B, quantity) of LAST_DEMAND and FIRST_ORDER
+        self.tables_ensured = False  # the output tables checked (restock.replenishment.tables.run_day)
+
+    def close(self, con: DuckDBPyConnection) -> None:
+        """Drop the temporary tables of the run (``con``: the run's connection)."""
+        for table in (CYCLE_ROWS, LAST_DEMAND, FIRST_ORDER):
+            con.execute(f"drop table if exists temp.{table}")
+        self.cycle_origins = self.demand_base = None
+
+    def get(self, reader: str, key: object, customers: pd.DataFrame) -> object | None:
+        """The value stored for ``reader`` if its key equals ``key`` and its customers
+        frame equals ``customers`` (same rows, values, dtypes), else None."""
+        entry = self._entries.get(reader)
+        if entry is not None and entry[0] == key and entry[1].equals(customers):
+            self.hits[reader] = self.hits.get(reader, 0) + 1
+            return entry[2]
+        self.misses[reader] = self.misses.get(reader, 0) + 1
+        return None
+
+    def put(self, reader: str, key: object, customers: pd.DataFrame, value: object) -> None:
+        self._entries[reader] = (key, customers, value)
+
+
+def _relevant(customers: pd.DataFrame, ids: pd.Series) -> pd.DataFrame:
+    """The rows of ``customers`` whose customer_id is in ``ids``, index reset (a cache key)."""
+    return customers[customers["customer_id"].isin(ids)].reset_index(drop=True)
+
+
+def require_inputs(con: DuckDBPyConnection, day: date, cache: DayCache | None = None) -> None:
     """Raise ``ValueError`` naming the first input table missing, or without a row for ``day``."""
-    _require_day(con, "analytics.forecast_runs", day, " (the forecasts were not run for this day)")
-    _require_table(con, "analytics.demand_forecasts", day)
+    _require_day(con, "analytics.forecast_runs", day, " (the forecasts were not run for this day)", cache)
+    _require_table(con, "analytics.demand_forecasts", day, cache)
     for table in DAY_TABLES:
-        _require_day(con, table, day)
+        _require_day(con, table, day, cache=cache)
     for table in HISTORY_TABLES:
-        _require_table(con, table, day)
+        _require_table(con, table, day, cache)
 
 
-def _relation_exists(con: DuckDBPyConnection, qualified: str) -> bool:
+def _relation_exists(con: DuckDBPyConnection, qualified: str, cache: DayCache | None = None) -> bool:
+    if cache is not None and qualified in cache.relations:
+        return True
     schema, name = qualified.split(".")
-    return bool(
+    found = bool(
         con.execute(
             "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, name]
         ).fetchall()[0][0]
     )
+    if found and cache is not None:
+        cache.relations.add(qualified)
+    return found
 
 
-def _require_day(con: DuckDBPyConnection, table: str, day: date, hint: str = "") -> None:
-    if not _relation_exists(con, table):
+def _require_day(con: DuckDBPyConnection, table: str, day: date, hint: str = "", cache: DayCache | None = None) -> None:
+    if not _relation_exists(con, table, cache):
         raise ValueError(f"{table} does not exist: it is needed for the replenishment of {day}{hint}")
     if not con.execute(f"select count(*) from {table} where as_of_date = ?", [day]).fetchall()[0][0]:
         raise ValueError(f"{table} has no row with as_of_date = {day}{hint}")
 
 
-def _require_table(con: DuckDBPyConnection, table: str, day: date) -> None:
-    if not _relation_exists(con, table):
+def _require_table(con: DuckDBPyConnection, table: str, day: date, cache: DayCache | None = None) -> None:
+    if not _relation_exists(con, table, cache):
         raise ValueError(f"{table} does not exist: it is needed for the replenishment of {day}")
 
 
@@ -115,12 +186,54 @@ def read_customers(con: DuckDBPyConnection, day: date, config: RestockConfig) ->
 
 
 def read_customer_forecasts(
-    con: DuckDBPyConnection, day: date, customers: pd.DataFrame, horizon_weeks: int
+    con: DuckDBPyConnection, day: date, customers: pd.DataFrame, horizon_weeks: int, cache: DayCache | None = None
 ) -> pd.DataFrame:
     """The day's customer forecasts summed per warehouse × SKU × week × order weekday
     (all the plan needs: the window share depends on nothing else), with the summed
-    width of the segment intervals × share (``spread_qty``, upper − lower, floored at 0)."""
-    with _registered_customers(con, customers[["customer_id", "warehouse_id", "order_weekday"]]):
+    width of the segment intervals × share (``spread_qty``, upper − lower, floored at 0).
+
+    Depends on ``day`` only through its forecast origin(s) in ``forecast_runs``, and on
+    the customers with a share at them: the cache key."""
+    mapping = customers[["customer_id", "warehouse_id", "order_weekday"]]
+    if cache is None:
+        return _customer_forecasts(con, day, mapping, horizon_weeks)
+    origins = _day_origins(con, day, cache)
+    key = (origins, horizon_weeks)
+    ids = cache.get("share_customers", origins, _NO_CUSTOMERS)
+    if ids is None:
+        ids = con.execute(
+            """select distinct customer_id from analytics.customer_forecast_shares
+               where forecast_origin in (select forecast_origin from analytics.forecast_runs where as_of_date = ?)""",
+            [day],
+        ).df()["customer_id"]
+        cache.put("share_customers", origins, _NO_CUSTOMERS, ids)
+    relevant = _relevant(mapping, ids)
+    found = cache.get("customer_forecasts", key, relevant)
+    if found is None:
+        found = _customer_forecasts(con, day, mapping, horizon_weeks)
+        cache.put("customer_forecasts", key, relevant, found)
+    assert isinstance(found, pd.DataFrame)
+    return found.copy()
+
+
+_NO_CUSTOMERS = pd.DataFrame()  # the customers part of a key that depends on none
+
+
+def _day_origins(con: DuckDBPyConnection, day: date, cache: DayCache) -> tuple[date, ...]:
+    """The forecast origin(s) ``analytics.forecast_runs`` maps ``day`` to (read once a day)."""
+    if cache.origins_day != day:
+        cache.origins = tuple(
+            row[0]
+            for row in con.execute(
+                "select distinct forecast_origin from analytics.forecast_runs where as_of_date = ? order by 1", [day]
+            ).fetchall()
+        )
+        cache.origins_day = day
+    return cache.origins
+
+
+def _customer_forecasts(con: DuckDBPyConnection, day: date, mapping: pd.DataFrame, horizon_weeks: int) -> pd.DataFrame:
+    with _registered_customers(con, mapping):
         return con.execute(
             # The spread is the segment interval × share (not the customers' own bounds:
             # summed over a warehouse's customers those are far wider than its interval).
@@ -138,24 +251,46 @@ def read_customer_forecasts(
 
 
 def read_next_cycle_forecasts(
-    con: DuckDBPyConnection, day: date, customers: pd.DataFrame, horizon_weeks: int
+    con: DuckDBPyConnection,
+    day: date,
+    customers: pd.DataFrame,
+    horizon_weeks: int,
+    cache: DayCache | None = None,
 ) -> pd.DataFrame:
     """Each customer's forecast rows (``forecast_qty > 0``) for its next order cycle after
     ``day`` (decision 5), with ``cycle_start``: the customer's next cycle date, or,
-    without an order weekday, the start of the first week starting after ``day``."""
+    without an order weekday, the start of the first week starting after ``day``.
+
+    With a cache, the customer rows of ``analytics.demand_forecasts`` of the day's
+    forecast origin(s) are copied once per origin into the temporary table
+    :data:`CYCLE_ROWS` (they depend on ``day`` only through the origin) and each day
+    selects from it."""
     frame = customers[["customer_id", "warehouse_id"]].assign(
         next_cycle=cycles.next_cycle_dates(day, customers["order_weekday"].to_numpy(dtype=float))
     )
+    if cache is None:
+        source, params = "(select * from analytics.demand_forecasts where as_of_date = ? and level = 'customer')", [day]
+    else:
+        origins = _day_origins(con, day, cache)
+        if cache.cycle_origins != origins:
+            con.execute(
+                f"""create or replace temp table {CYCLE_ROWS} as
+                    select customer_id, sku, period_start, horizon, forecast_qty from analytics.demand_forecasts
+                    where as_of_date = ? and level = 'customer' and forecast_qty > 0""",
+                [day],
+            )
+            cache.cycle_origins = origins
+        source, params = CYCLE_ROWS, []
     with _registered_customers(con, frame):
         return con.execute(
-            """select c.warehouse_id, f.customer_id, f.sku,
+            f"""select c.warehouse_id, f.customer_id, f.sku,
                       coalesce(c.next_cycle::date, f.period_start) as cycle_start, f.forecast_qty
-               from analytics.demand_forecasts f join _rep_customers c using (customer_id)
-               where f.as_of_date = ? and f.level = 'customer' and f.horizon <= ? and f.forecast_qty > 0
+               from {source} f join _rep_customers c using (customer_id)
+               where f.horizon <= ? and f.forecast_qty > 0
                  and case when c.next_cycle is null then f.period_start > ?::date and f.period_start <= ?::date + 7
                           else c.next_cycle::date between f.period_start and f.period_start + 6 end
                order by c.warehouse_id, f.customer_id, f.sku, f.period_start""",
-            [day, horizon_weeks, day, day],
+            [*params, horizon_weeks, day, day],
         ).df()
 
 
@@ -184,14 +319,62 @@ def read_products(con: DuckDBPyConnection, day: date) -> pd.DataFrame:
 
 
 def read_horizon1_errors(
-    con: DuckDBPyConnection, day: date, customers: pd.DataFrame, window_weeks: int, quantity: str
+    con: DuckDBPyConnection,
+    day: date,
+    customers: pd.DataFrame,
+    window_weeks: int,
+    quantity: str,
+    cache: DayCache | None = None,
 ) -> tuple[pd.DataFrame, int]:
     """Weekly RMSE of horizon-1 errors per warehouse × SKU (decision 3) over the
     ``window_weeks`` complete weeks ending with the last one on ``day``, and the number
-    of weeks with a horizon-1 forecast (``quantity``: the demand column forecast)."""
+    of weeks with a horizon-1 forecast (``quantity``: the demand column forecast).
+
+    Depends on ``day`` only through the window and the forecast origins ≤ ``day`` of
+    its horizon-1 rows, and on the customers with a share at those origins or demand in
+    those weeks: the cache key."""
     last = last_complete_week_start(day)
     first = last - timedelta(weeks=window_weeks - 1)
-    with _registered_customers(con, customers[["customer_id", "warehouse_id"]]):
+    mapping = customers[["customer_id", "warehouse_id"]]
+    if cache is None:
+        return _horizon1_errors(con, day, mapping, first, last, quantity)
+    origins = tuple(
+        row[0]
+        for row in con.execute(
+            """select distinct forecast_origin from analytics.segment_forecasts
+               where horizon = 1 and period_start between ? and ? and forecast_origin <= ? order by 1""",
+            [first, last, day],
+        ).fetchall()
+    )
+    key = (first, last, origins, quantity)
+    ids = cache.get("window_customers", key, _NO_CUSTOMERS)
+    if ids is None:
+        # Every customer the query can join: a share at a window origin, or demand in a window week.
+        ids = con.execute(
+            """with rows as (
+                   select distinct forecast_origin, period_start from analytics.segment_forecasts
+                   where horizon = 1 and period_start between ? and ? and forecast_origin <= ?)
+               select customer_id from analytics.customer_forecast_shares
+               where forecast_origin in (select forecast_origin from rows)
+               union
+               select customer_id from marts.customer_sku_weekly_demand
+               where week_start in (select period_start from rows)""",
+            [first, last, day],
+        ).df()["customer_id"]
+        cache.put("window_customers", key, _NO_CUSTOMERS, ids)
+    relevant = _relevant(mapping, ids)
+    found = cache.get("horizon1_errors", key, relevant)
+    if found is None:
+        found = _horizon1_errors(con, day, mapping, first, last, quantity)
+        cache.put("horizon1_errors", key, relevant, found)
+    assert isinstance(found, tuple)
+    return found[0].copy(), found[1]
+
+
+def _horizon1_errors(
+    con: DuckDBPyConnection, day: date, mapping: pd.DataFrame, first: date, last: date, quantity: str
+) -> tuple[pd.DataFrame, int]:
+    with _registered_customers(con, mapping):
         frame = con.execute(
             f"""
             with fc as (
@@ -229,21 +412,54 @@ def read_horizon1_errors(
 
 
 def read_demand_dates(
-    con: DuckDBPyConnection, day: date, customers: pd.DataFrame, quantity: str
+    con: DuckDBPyConnection, day: date, customers: pd.DataFrame, quantity: str, cache: DayCache | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per warehouse × SKU the last order date ≤ ``day`` with ``quantity`` > 0
-    (``last_demand_date``); per warehouse its first order date (``first_order_date``)."""
-    with _registered_customers(con, customers[["customer_id", "warehouse_id"]]):
+    (``last_demand_date``); per warehouse its first order date (``first_order_date``).
+
+    With a cache, the order lines up to a base day ``B`` ≤ ``day`` (the first day of the
+    run, again after :data:`BASE_REFRESH_DAYS` days or for an earlier day) are reduced to
+    the temporary tables :data:`LAST_DEMAND` (per customer × SKU, the last date) and
+    :data:`FIRST_ORDER` (per customer, the first date); a day reads those plus its lines
+    dated in ``(B, day]``. A max (min) of maxima (minima) is the max (min) of the lines:
+    the same dates."""
+    mapping = customers[["customer_id", "warehouse_id"]]
+    if cache is None:
+        lines = f"select customer_id, sku, order_date from marts.order_lines where order_date <= ? and {quantity} > 0"
+        all_lines = "select customer_id, order_date from marts.order_lines where order_date <= ?"
+        last_params: list[object] = [day]
+        first_params: list[object] = [day]
+    else:
+        base = cache.demand_base
+        if base is None or base[1] != quantity or not 0 <= (day - base[0]).days <= BASE_REFRESH_DAYS:
+            con.execute(
+                f"""create or replace temp table {LAST_DEMAND} as
+                    select customer_id, sku, max(order_date) as order_date from marts.order_lines
+                    where order_date <= ? and {quantity} > 0 group by all""",
+                [day],
+            )
+            con.execute(
+                f"""create or replace temp table {FIRST_ORDER} as
+                    select customer_id, min(order_date) as order_date from marts.order_lines
+                    where order_date <= ? group by all""",
+                [day],
+            )
+            base = cache.demand_base = (day, quantity)
+        lines = f"""select customer_id, sku, order_date from {LAST_DEMAND} union all
+                    select customer_id, sku, order_date from marts.order_lines
+                    where order_date > ? and order_date <= ? and {quantity} > 0"""
+        all_lines = f"""select customer_id, order_date from {FIRST_ORDER} union all
+                        select customer_id, order_date from marts.order_lines where order_date > ? and order_date <= ?"""
+        last_params = first_params = [base[0], day]
+    with _registered_customers(con, mapping):
         last = con.execute(
             f"""select c.warehouse_id, o.sku, max(o.order_date) as last_demand_date
-                from marts.order_lines o join _rep_customers c using (customer_id)
-                where o.order_date <= ? and o.{quantity} > 0 group by all order by all""",
-            [day],
+                from ({lines}) o join _rep_customers c using (customer_id) group by all order by all""",
+            last_params,
         ).df()
         first = con.execute(
-            """select c.warehouse_id, min(o.order_date) as first_order_date
-               from marts.order_lines o join _rep_customers c using (customer_id)
-               where o.order_date <= ? group by all order by all""",
-            [day],
+            f"""select c.warehouse_id, min(o.order_date) as first_order_date
+               from ({all_lines}) o join _rep_customers c using (customer_id) group by all order by all""",
+            first_params,
         ).df()
     return last, first

@@ -3,6 +3,9 @@
 rows per ``as_of_date``; :func:`run_day` builds a day and writes it.
 
 A re-run of a day replaces that day of the three tables in one transaction.
+:func:`run_days` writes each day in its own transaction (a failing day leaves the
+days before it written) and reads the inputs the days share once
+(:class:`~restock.replenishment.inputs.DayCache`: the same rows as day by day).
 
 ``customer_order_suggestions`` keeps only rows with ``suggested_qty > 0`` (decision 5
 of :mod:`restock.replenishment.assemble`). A warehouse written before that rule still
@@ -23,6 +26,7 @@ from duckdb import DuckDBPyConnection
 from restock import table_registry
 from restock.config import RestockConfig
 from restock.replenishment.assemble import build_replenishment
+from restock.replenishment.inputs import DayCache
 from restock.warehouse import replace_rows
 
 log = logging.getLogger(__name__)
@@ -51,11 +55,14 @@ def drop_zero_suggestions(con: DuckDBPyConnection) -> int:
     return deleted
 
 
-def write_replenishment(con: DuckDBPyConnection, day: date, frames: Mapping[str, pd.DataFrame]) -> dict[str, int]:
+def write_replenishment(
+    con: DuckDBPyConnection, day: date, frames: Mapping[str, pd.DataFrame], ensure: bool = True
+) -> dict[str, int]:
     """Replace ``day`` in the three ``analytics`` tables in one transaction (a failure
     leaves the day's previous plan, suggestions and alerts together); returns rows
-    written per table."""
-    ensure_tables(con)
+    written per table. ``ensure=False``: the caller has run :func:`ensure_tables`."""
+    if ensure:
+        ensure_tables(con)
     for table in TABLES:
         frame = frames[table]
         if len(frame) and (frame["as_of_date"] != day).any():
@@ -72,9 +79,15 @@ def write_replenishment(con: DuckDBPyConnection, day: date, frames: Mapping[str,
     return counts
 
 
-def run_day(con: DuckDBPyConnection, day: date, config: RestockConfig) -> dict[str, int]:
-    """Build and write one day; returns rows written per table."""
-    return write_replenishment(con, day, build_replenishment(con, day, config))
+def run_day(con: DuckDBPyConnection, day: date, config: RestockConfig, cache: DayCache | None = None) -> dict[str, int]:
+    """Build and write one day; returns rows written per table. ``cache``: the
+    :class:`~restock.replenishment.inputs.DayCache` of a run of several days."""
+    frames = build_replenishment(con, day, config, cache)
+    ensure = cache is None or not cache.tables_ensured  # once in a run
+    counts = write_replenishment(con, day, frames, ensure=ensure)
+    if cache is not None:
+        cache.tables_ensured = True
+    return counts
 
 
 def has_forecast(con: DuckDBPyConnection, day: date) -> bool:
@@ -94,14 +107,21 @@ def run_days(
     drop_zero_suggestions(con)
     totals = dict.fromkeys(TABLES, 0)
     skipped: list[date] = []
-    for i, day in enumerate(days, 1):
-        if has_forecast(con, day):
-            for name, rows in run_day(con, day, config).items():
-                totals[name] += rows
-        else:
-            skipped.append(day)
-        if progress:
-            progress(i, day, totals, len(skipped))
+    # The inputs the days share, read once (the same rows, see restock.replenishment.inputs);
+    # a single day reads them directly (the reuse costs a few queries of its own).
+    cache = DayCache() if len(days) > 1 else None
+    try:
+        for i, day in enumerate(days, 1):
+            if has_forecast(con, day):
+                for name, rows in run_day(con, day, config, cache).items():
+                    totals[name] += rows
+            else:
+                skipped.append(day)
+            if progress:
+                progress(i, day, totals, len(skipped))
+    finally:
+        if cache is not None:
+            cache.close(con)
     return totals, skipped
 
 
