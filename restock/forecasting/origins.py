@@ -29,7 +29,7 @@ from restock import table_registry
 from restock.calendar import last_complete_week_start
 from restock.config import ForecastingConfig, RestockConfig
 from restock.forecasting.calibration import apply_scales, calibrate
-from restock.forecasting.disaggregation import RATIO_WINDOW_WEEKS, customer_shares
+from restock.forecasting.disaggregation import RATIO_WINDOW_WEEKS, WeeklyCells, customer_shares
 from restock.forecasting.levels import aggregate_tasks, reconcile_origin, reconciliation_row
 from restock.forecasting.panel import (
     build_series,
@@ -462,18 +462,15 @@ def _shares_at(
     weeks = config.forecasting.share_window_weeks
     quantity = config.forecasting.quantity
     last = last_complete_week_start(origin)
-    recent = con.execute(
-        f"""select customer_id, sku, sum({quantity})::double as qty from marts.customer_sku_weekly_demand
-            where week_start between ? and ? group by all order by customer_id, sku""",
-        [last - timedelta(weeks=weeks - 1), last],
-    ).df()
-    # The customers' own weeks, for the bounds of their forecasts (disaggregation.interval_ratios).
-    weekly = con.execute(
-        f"""select customer_id, sku, week_start, sum({quantity})::double as qty
-            from marts.customer_sku_weekly_demand where week_start between ? and ?
-            group by all order by customer_id, sku, week_start""",
-        [last - timedelta(weeks=RATIO_WINDOW_WEEKS - 1), last],
-    ).df()
+    # The customers' own weeks, for the bounds of their forecasts (disaggregation.interval_ratios),
+    # and their demand over the share window when it is inside the ratio window.
+    weekly, recent = _ratio_cells(con, last, quantity, weeks)
+    if recent is None:
+        recent = con.execute(
+            f"""select customer_id, sku, sum({quantity})::double as qty from marts.customer_sku_weekly_demand
+                where week_start between ? and ? group by all order by customer_id, sku""",
+            [last - timedelta(weeks=weeks - 1), last],
+        ).df()
     first_weeks = con.execute(
         f"""select customer_id, min(week_start) as first_week from marts.customer_sku_weekly_demand
             where week_start <= ? and {quantity} > 0 group by all order by customer_id""",
@@ -493,6 +490,69 @@ def _shares_at(
     covered = shares[["segment_id", "sku"]].drop_duplicates()
     unallocated = len(series.drop_duplicates()) - len(covered)
     return shares, unallocated
+
+
+RATIO_PAIRS = "_origin_ratio_pairs"
+
+
+def _ratio_cells(
+    con: DuckDBPyConnection, last: date, quantity: str, share_weeks: int
+) -> tuple[WeeklyCells, pd.DataFrame | None]:
+    """The customer × SKU weekly demand of the :data:`RATIO_WINDOW_WEEKS` weeks ending
+    ``last`` as :class:`WeeklyCells` (issue 13: instead of a frame of every customer ×
+    SKU × week, 670 k rows on the demo, decoded in pandas; benchmarks/bench_shares.py),
+    and when the ``share_weeks`` weeks ending ``last`` are inside that window the
+    customer × SKUs' demand over them (customer_id, sku, qty: ``recent`` of
+    :func:`~restock.forecasting.disaggregation.customer_shares`, the pairs with qty > 0,
+    the only ones it uses), else None.
+
+    The same numbers as that frame: a cell is the week's ``sum(quantity)`` cast to
+    double, its rows of demand 0 left out (they add nothing to the sum) but counted for
+    the customer × SKU's first row; customer × SKUs without any non-zero demand in the
+    window are left out (mean 0: no own ratios; no recent demand). Pairs sorted by
+    customer_id, sku as the frame's were."""
+    first = last - timedelta(weeks=RATIO_WINDOW_WEEKS - 1)
+    window = {"first": first, "last": last}
+    inside = share_weeks <= RATIO_WINDOW_WEEKS
+    recent_sum = f"sum({quantity}) filter (where week_start >= $share_first)::double" if inside else "null::double"
+    con.execute(
+        f"""create or replace temp table {RATIO_PAIRS} as
+            select customer_id, sku, (datediff('day', $first, min(week_start)) // 7)::int as first_row,
+                   {recent_sum} as recent_qty,
+                   (row_number() over (order by customer_id, sku) - 1)::int as pair
+            from marts.customer_sku_weekly_demand where week_start between $first and $last
+            group by customer_id, sku having bool_or({quantity} <> 0)""",
+        {**window, "share_first": last - timedelta(weeks=share_weeks - 1)} if inside else window,
+    )
+    try:
+        pairs = con.execute(f"select customer_id, sku, first_row, recent_qty from {RATIO_PAIRS} order by pair").df()
+        cells = con.execute(
+            f"""select p.pair, (datediff('day', $first, d.week_start) // 7)::int as week,
+                       sum(d.{quantity})::double as qty
+                from marts.customer_sku_weekly_demand d join {RATIO_PAIRS} p using (customer_id, sku)
+                where d.week_start between $first and $last and d.{quantity} <> 0
+                group by p.pair, week""",
+            window,
+        ).fetchnumpy()
+    finally:
+        con.execute(f"drop table if exists {RATIO_PAIRS}")
+    recent = None
+    if inside:
+        bought = pairs[pairs["recent_qty"] > 0]
+        recent = pd.DataFrame(
+            {"customer_id": bought["customer_id"], "sku": bought["sku"], "qty": bought["recent_qty"]}
+        ).reset_index(drop=True)
+    cells_of_window = WeeklyCells(
+        last_week=last,
+        window_weeks=RATIO_WINDOW_WEEKS,
+        customer_id=pairs["customer_id"].to_numpy(),
+        sku=pairs["sku"].to_numpy(),
+        first_row=pairs["first_row"].to_numpy(),
+        pair=np.asarray(cells["pair"]),
+        week=np.asarray(cells["week"]),
+        qty=np.asarray(cells["qty"]),
+    )
+    return cells_of_window, recent
 
 
 def describe(results: list[OriginResult]) -> str:
