@@ -46,31 +46,16 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from restock.config import RestockConfig, load_config
 from restock.forecasting import tables as forecasting_tables
 from restock.replenishment.assemble import build_replenishment
 from restock.replenishment.tables import write_replenishment
 from restock.segmentation import tables as segmentation_tables
-from restock.settings import PROJECT_ROOT
 
 D = date(2025, 3, 9)  # a Sunday: the forecast origin of the day
 D2 = date(2025, 3, 12)  # the Wednesday after: same origin, horizon 1 partly past
 WEEKDAYS = {"c1": 1, "c2": 4, "c3": 5, "c4": None, "c6": 3}
 WEEKS = [date(2025, 2, 10), date(2025, 2, 17), date(2025, 2, 24), date(2025, 3, 3)]  # review window
 Z98 = norm.ppf(0.98)
-
-
-@pytest.fixture(scope="module")
-def config() -> RestockConfig:
-    return load_config(PROJECT_ROOT / "restock.yaml").override(
-        {
-            "forecasting.horizon_weeks": 4,
-            "accuracy.window_weeks": 4,
-            "replenishment.region_warehouse": {"R1": "WH1", "R2": "WH2"},
-            "replenishment.default_warehouse": None,
-            "replenishment.min_error_weeks": 2,
-        }
-    )
 
 
 def _insert(con, table: str, rows: list[tuple], columns: list[str]) -> None:

@@ -19,28 +19,13 @@ import duckdb
 import pandas as pd
 import pytest
 
-from restock.config import RestockConfig, load_config
 from restock.replenishment import inputs
 from restock.replenishment.inputs import DayCache
 from restock.replenishment.tables import TABLES, run_day, run_days
-from restock.settings import PROJECT_ROOT
 from tests.replenishment.test_assemble import DAY_TABLES, D, _insert, _warehouse
 
 DAYS = [D + timedelta(days=i) for i in range(11)]
 D7 = D + timedelta(days=7)  # the next origin (Sunday)
-
-
-@pytest.fixture(scope="module")
-def config() -> RestockConfig:
-    return load_config(PROJECT_ROOT / "restock.yaml").override(
-        {
-            "forecasting.horizon_weeks": 4,
-            "accuracy.window_weeks": 4,
-            "replenishment.region_warehouse": {"R1": "WH1", "R2": "WH2"},
-            "replenishment.default_warehouse": None,
-            "replenishment.min_error_weeks": 2,
-        }
-    )
 
 
 def _days_warehouse(path: Path) -> duckdb.DuckDBPyConnection:
