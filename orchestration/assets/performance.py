@@ -12,20 +12,19 @@ from orchestration.resources import RestockResource, WarehouseResource
 
 REPLENISHMENT_PLAN = dg.AssetKey(["replenishment", "replenishment_plan"])
 FORECAST_ACCURACY = dg.AssetKey(["forecasting", "forecast_accuracy"])
+# What both tables are measured on: the orders, customers, products and stock of the marts.
+ORDERS_AND_STOCK = [
+    MARTS["order_lines"],
+    MARTS["customers"],
+    MARTS["products"],
+    dg.AssetKey(["marts", "inventory_positions"]),
+]
 
 
 @dg.asset(
     key=["performance", "kpis"],
     group_name="performance",
-    deps=[
-        MARTS["order_lines"],
-        MARTS["customers"],
-        MARTS["products"],
-        dg.AssetKey(["marts", "inventory_positions"]),
-        PRODUCT_CLASSES,
-        REPLENISHMENT_PLAN,
-        FORECAST_ACCURACY,
-    ],
+    deps=[*ORDERS_AND_STOCK, PRODUCT_CLASSES, REPLENISHMENT_PLAN, FORECAST_ACCURACY],
     description=(
         "analytics.kpis: per as_of_date over the last week and the last 13 weeks (restock.yaml kpis), per "
         "warehouse x SKU, warehouse, total, ABC class and customer tier: requested and supplied quantity, fill "
@@ -55,13 +54,7 @@ def kpis(
 @dg.asset(
     key=["performance", "replenishment_replay"],
     group_name="performance",
-    deps=[
-        MARTS["order_lines"],
-        MARTS["customers"],
-        MARTS["products"],
-        dg.AssetKey(["marts", "inventory_positions"]),
-        REPLENISHMENT_PLAN,
-    ],
+    deps=[*ORDERS_AND_STOCK, REPLENISHMENT_PLAN],
     description=(
         "analytics.replenishment_replay: the last 13 weeks (restock.yaml kpis.replay_weeks) replayed as if the "
         "plan's purchase orders had been placed, from the actual stock, requests and lead times, beside what "
