@@ -19,51 +19,17 @@ from __future__ import annotations
 
 import datetime as dt
 
+from restock.contract import EXTRACTS
+
 FIRST_DAY = dt.date(2024, 3, 4)
 LAST_DAY = dt.date(2024, 3, 24)
 DAYS = [FIRST_DAY + dt.timedelta(days=i) for i in range((LAST_DAY - FIRST_DAY).days + 1)]
 
-CUSTOMER_COLUMNS = (
-    "customer_id",
-    "customer_name",
-    "channel",
-    "region",
-    "tier",
-    "status",
-    "opened_on",
-    "closed_on",
-    "order_weekday",
-)
-ORDER_COLUMNS = (
-    "order_id",
-    "line_no",
-    "customer_id",
-    "sku",
-    "order_date",
-    "quantity",
-    "requested_quantity",
-    "unit_price",
-    "amount",
-    "status",
-)
-PRODUCT_COLUMNS = (
-    "sku",
-    "product_name",
-    "brand",
-    "category",
-    "price_band",
-    "unit",
-    "units_per_case",
-    "unit_cost",
-    "list_price",
-    "lead_time_days",
-    "lead_time_std_days",
-    "moq_cases",
-    "shelf_life_days",
-    "status",
-    "launched_on",
-)
-INVENTORY_COLUMNS = ("warehouse_id", "sku", "on_hand_qty", "in_transit_qty", "allocated_qty", "oldest_batch_date")
+# The extracts' columns in the order of the rows below: the input contract's.
+CUSTOMER_COLUMNS = EXTRACTS["customers"].columns
+ORDER_COLUMNS = EXTRACTS["orders"].columns
+PRODUCT_COLUMNS = EXTRACTS["products"].columns
+INVENTORY_COLUMNS = EXTRACTS["inventory"].columns
 
 CUSTOMER_SNAPSHOTS = {
     dt.date(2024, 3, 4): [
