@@ -69,6 +69,25 @@ INSPECT_JS = r"""
 """
 
 
+def offline_flags(profile: Path, reachable: tuple[str, ...] = ()) -> list[str]:
+    """Flags of a headless Chromium with the network cut off: every host name but
+    ``reachable`` fails to resolve and every proxied request fails (a dead proxy)."""
+    excluded = "".join(f", EXCLUDE {host}" for host in reachable)
+    return [
+        "--headless",
+        "--disable-gpu",
+        "--no-sandbox",
+        "--no-first-run",
+        "--disable-quic",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--proxy-server=127.0.0.1:9",
+        f"--host-resolver-rules=MAP * ~NOTFOUND{excluded}",
+    ]
+
+
 class Chromium:
     """Headless Chromium driven over the DevTools protocol on a pipe."""
 
@@ -76,24 +95,13 @@ class Chromium:
         """``reachable``: hosts left reachable (e.g. "127.0.0.1" for a local server);
         every other host name fails to resolve and every proxied request fails."""
         to_child_r, self._to_child = os.pipe()
-        excluded = "".join(f", EXCLUDE {host}" for host in reachable)
         self._from_child, from_child_w = os.pipe()
         # the protocol pipe must be fds 3 (commands in) and 4 (replies out) of the browser
         command = [
             binary,
-            "--headless",
-            "--disable-gpu",
-            "--no-sandbox",
-            "--no-first-run",
-            "--disable-quic",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
+            *offline_flags(profile, reachable),
             "--hide-scrollbars",
             "--remote-debugging-pipe",
-            f"--user-data-dir={profile}",
-            "--proxy-server=127.0.0.1:9",
-            f"--host-resolver-rules=MAP * ~NOTFOUND{excluded}",
             "about:blank",
         ]
         self.proc = subprocess.Popen(

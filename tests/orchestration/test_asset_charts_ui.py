@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import importlib.util
 import re
 import shutil
 import tempfile
@@ -26,7 +25,7 @@ from dagster_processes import instance_home, open_instance, pipeline_env, webser
 
 from restock.asset_charts import AT_RISK_SKUS
 from restock.publish.daily_report import fmt_number
-from restock.settings import PROJECT_ROOT
+from tests.browser import report_browser
 from tests.orchestration.conftest import tiny_settings
 
 FIRST, LAST = "2024-01-01", "2024-01-14"  # two forecast origins (01-07, 01-14): the second reviews the first
@@ -153,11 +152,7 @@ def test_a_chart_failure_is_a_warning_not_a_failed_asset(capfd):
 
 
 def _chromium_class() -> Any:
-    spec = importlib.util.spec_from_file_location("report_browser", PROJECT_ROOT / "scripts" / "report_browser.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.Chromium
+    return report_browser().Chromium
 
 
 def _wait(check, timeout: float, what: str) -> Any:

@@ -26,6 +26,7 @@ from restock.quality.offline_docs import (
     localize_site,
     rewrite_page,
 )
+from tests.browser import report_browser
 from tests.quality.test_gates import DAY, ORDER_PARAMS, SKUS, orders, promotions
 
 GE_TEMPLATES = Path(great_expectations.__file__).parent / "render" / "view"
@@ -225,17 +226,7 @@ def _render(page: Path, profile: Path) -> str:
     done = subprocess.run(
         [
             CHROMIUM or "chromium",
-            "--headless",
-            "--disable-gpu",
-            "--no-sandbox",
-            "--no-first-run",
-            "--disable-quic",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={profile}",
-            "--proxy-server=127.0.0.1:9",
-            "--host-resolver-rules=MAP * ~NOTFOUND",
+            *report_browser().offline_flags(profile),
             "--virtual-time-budget=5000",
             "--dump-dom",
             page.as_uri(),
