@@ -160,7 +160,7 @@ def demand_forecasts(
 
     def progress(result: OriginResult) -> None:
         context.log.info(
-            f"origin {result.origin}: {result.status}, {result.series} series, {result.selected} selected, "
+            f"origin {result.origin}: {result.status}, {result.series} series, {result.selected} choices stored, "
             f"{result.fallbacks} on a fallback rule ({result.failed_fits} failed fits), {result.forecast_rows} rows, "
             f"{result.seconds} s"
         )
@@ -186,7 +186,7 @@ def demand_forecasts(
             "origins_reused": sum(r.status == "reused" for r in results),
             "origins_without_data": sum(r.status == "no_segments" for r in results),
             "series_fitted": sum(r.series for r in computed),
-            "series_selected": sum(r.selected for r in computed),
+            "choices_stored": sum(r.selected for r in computed),
             "series_fell_back": sum(r.fallbacks for r in computed),
             "series_failed_fit": sum(r.failed_fits for r in computed),
             "segment_rows": sum(r.forecast_rows for r in computed),

@@ -56,7 +56,7 @@ class OriginResult:
     origin: date
     status: str  # computed / reused / no_segments
     series: int = 0
-    selected: int = 0
+    selected: int = 0  # choices stored: selections, class-default fits, failed refits selected again
     reselected: int = 0  # of which series selected again because out of control
     fallbacks: int = 0  # series on a rule (new/short, failed fit) instead of a fitted model
     failed_fits: int = 0  # of which a model failed to fit
