@@ -271,8 +271,9 @@ def _forecast_one(job: dict, origin: date, settings: ForecastingConfig) -> tuple
             fallback = f"refit of {choice['model']} failed ({exc}); selected again"
     if forecast is None and job["refit_origin"] and choice is None:
         # No usable choice from the selection origin (a series new since then, or one
-        # that was on the new-SKU rule): the class default until the next selection,
-        # fitted without a backtest (cheap, and the same whichever run computes it).
+        # that was on the new-SKU rule): the class default, fitted without a backtest
+        # (the same whichever run computes it) and returned as a choice to store, so
+        # the next origins refit it until the next selection (module docstring).
         klass = classify_demand(y)
         default = CLASS_DEFAULTS.get(klass) or settings.default_model or "combination"
         result = select_and_forecast(
