@@ -4,6 +4,7 @@ ratios between scales.
 
     make bench                                          # tiny and demo, appends to RESULTS.md
     make bench ARGS='--scale tiny'                      # ~5 min on the 2-core machine
+    make bench ARGS='--scale city --days 91 --keep'     # a city's first quarter
     .venv/bin/python benchmarks/bench_pipeline.py --scale tiny demo city --keep
     .venv/bin/python benchmarks/bench_pipeline.py --scale tiny --no-write --workdir /var/tmp
 
@@ -814,7 +815,7 @@ def daily_days(last: date, cutoff_weekday: int) -> list[tuple[date, str]]:
     return [(last, kind(last)), (other, kind(other))]
 
 
-def run_scale(scale: str, workdir: Path | None, keep: bool, interval: float) -> ScaleResult:
+def run_scale(scale: str, workdir: Path | None, keep: bool, interval: float, days: int | None = None) -> ScaleResult:
     from restock.config import load_config
     from restock.demo.generator import read_manifest
     from restock.settings import load_settings
@@ -831,7 +832,8 @@ def run_scale(scale: str, workdir: Path | None, keep: bool, interval: float) -> 
         prefix = f"  {scale} generate | "
         generation = measure(
             "generate",
-            [sys.executable, "-m", "restock.demo", "--scale", scale, "--out", str(landing), "--quiet"],
+            [sys.executable, "-m", "restock.demo", "--scale", scale, "--out", str(landing), "--quiet"]
+            + (["--days", str(days)] if days else []),
             env,
             prefix,
             interval,
@@ -1068,6 +1070,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true", help="print the report only")
     parser.add_argument("--workdir", type=Path, help="where the temporary folders go (default: the system's)")
     parser.add_argument("--interval", type=float, default=0.25, help="seconds between /proc samples")
+    parser.add_argument(
+        "--days",
+        type=int,
+        help="generate and backfill only the first DAYS days of each scale (default: the preset's 731); "
+        "a city's first months in well under its two years' hours",
+    )
     args = parser.parse_args(argv)
     if not (ROOT / "dbt_project" / "target" / "manifest.json").exists():
         parser.error("no dbt manifest: run `make manifest` first (make bench does)")
@@ -1076,7 +1084,7 @@ def main(argv: list[str] | None = None) -> int:
     failure = None
     for scale in scales:
         try:
-            results.append(run_scale(scale, args.workdir, args.keep, args.interval))
+            results.append(run_scale(scale, args.workdir, args.keep, args.interval, args.days))
         except BenchError as error:  # report the scales done so far
             failure = f"{scale}: FAILED: {error}"
             print(failure, file=sys.stderr, flush=True)
