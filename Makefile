@@ -8,6 +8,8 @@ export DO_NOT_TRACK := 1
 # Range backfills record one planned event per asset, not one per asset per day
 # (see orchestration/cli.py); also for backfills launched from `make dev`'s UI.
 export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS ?= true
+# ... and write a range's per-day materializations of an asset in one batch.
+export DAGSTER_EVENT_BATCH_SIZE ?= 1000
 DBT_FILES := $(shell find dbt_project -name '*.sql' -o -name '*.yml' 2>/dev/null | grep -v '/target/')
 MANIFEST := dbt_project/target/manifest.json
 DEMO_SCALE ?= demo

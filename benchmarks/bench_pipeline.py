@@ -792,6 +792,7 @@ def _env(landing: Path, data: Path, home: Path, first: str) -> dict[str, str]:
         "RESTOCK_PARTITION_START": first,
         "DAGSTER_HOME": str(home),
         "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true",
+        "DAGSTER_EVENT_BATCH_SIZE": "1000",
         "DO_NOT_TRACK": "1",
         "PYTHONUNBUFFERED": "1",
     }

@@ -57,6 +57,7 @@ def pipeline_env(landing: Path, data: Path, home: Path) -> dict[str, str]:
         "RESTOCK_PARTITION_START": "2024-01-01",
         "DAGSTER_HOME": str(home),
         "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true",
+        "DAGSTER_EVENT_BATCH_SIZE": "1000",
         "DO_NOT_TRACK": "1",
     }
     for name in ("RESTOCK_WAREHOUSE_PATH", "RESTOCK_POSTGRES_URL", "RESTOCK_AUTOMATION"):
