@@ -60,6 +60,11 @@ class _Runner:
         from restock.quality.ge_metrics import register
 
         register()  # the strftime check once per distinct value, not per row (same verdicts)
+        # GE fingerprints every pandas batch below this many bytes (a hash of every row,
+        # ~1 s per million rows) for a batch marker nothing here reads: never.
+        from great_expectations.execution_engine import pandas_execution_engine
+
+        pandas_execution_engine.HASH_THRESHOLD = 0
         self.gx = gx
         self.context = gx.get_context(mode="ephemeral")
         # No progress bars in logs; and no Data Docs into the default site, which is a

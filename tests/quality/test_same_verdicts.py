@@ -3,7 +3,9 @@
 - the strftime check once per distinct value (restock.quality.ge_metrics) against GE's
   own row-by-row provider, re-installed for the comparison: same GateResult, message
   and failing rows, on good and bad frames;
-- a day without rows validated inside a multi-day run against its own run.
+- a day without rows validated inside a multi-day run against its own run;
+- int32 / float32 columns widened to 64 bits (GE's between-check is vectorised only
+  for those) against the same frame in 64 bits; no batch fingerprint.
 
 Real Great Expectations runs, no mocks.
 """
@@ -250,3 +252,63 @@ def test_validate_frame_asks_pass_or_fail_first_with_the_verdict_of_one_summary_
         assert screened == (len(result.results) if not failures and not warnings else None)
         kinds.add("fails" if failures else "warns" if warnings else "passes")
     assert kinds == {"passes", "warns", "fails"}
+
+
+# ------------------------------------- narrow numbers widened, no batch fingerprint
+
+
+def _horizon_suite(tmp_path) -> None:
+    import json
+
+    suite = {
+        "name": "horizons",
+        "expectations": [
+            {
+                "type": "expect_column_values_to_be_between",
+                "kwargs": {"column": "horizon", "min_value": 1, "max_value": 8},
+            },
+            {
+                "type": "expect_column_values_to_be_between",
+                "kwargs": {"column": "share", "min_value": 0, "max_value": 1},
+            },
+            {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "horizon"}},
+        ],
+    }
+    (tmp_path / "horizons.json").write_text(json.dumps(suite), encoding="utf-8")
+
+
+def test_int32_and_float32_columns_get_the_verdicts_of_int64_and_float64(tmp_path):
+    """A DuckDB INTEGER arrives as int32, which GE's between-check runs in Python per
+    value; prepare_frame widens it (restock.quality.frames._widen_numbers): the same
+    failing rows, values and counts as the same frame in 64 bits."""
+    import numpy as np
+
+    from restock.quality.frames import prepare_frame
+
+    _horizon_suite(tmp_path)
+    wide = pd.DataFrame({"horizon": [1, 9, 3, 0, 8], "share": [0.5, 0.25, 1.5, 0.0, 1.0]})
+    narrow = wide.astype({"horizon": "int32", "share": "float32"})
+    assert prepare_frame(load_suite("horizons", tmp_path), narrow)[["horizon", "share"]].dtypes.tolist() == [
+        np.dtype("int64"),
+        np.dtype("float64"),
+    ]
+    results = [validate_frame("horizons", frame, {}, directory=tmp_path) for frame in (narrow, wide)]
+    assert not results[0].passed
+    assert results[0].message() == results[1].message()
+    failed = {f.column: sorted(r.source_row for r in f.rows) for f in results[0].failures}
+    assert failed == {"horizon": [2, 4], "share": [3]}
+
+
+def test_ge_does_not_fingerprint_the_batch(tmp_path):
+    """GE hashes every row of a pandas batch for a marker nothing reads (~1 s per
+    million rows): the runner turns it off; the verdict is unchanged."""
+    from restock.quality.frames import prepare_frame
+    from restock.quality.runner import run_suite
+
+    _horizon_suite(tmp_path)
+    suite = load_suite("horizons", tmp_path)
+    frame = prepare_frame(suite, pd.DataFrame({"horizon": [1, 2], "share": [0.1, 0.2]}))
+    result, _ = run_suite(suite, frame, {}, "horizons", None)
+    assert result.success
+    markers = result.meta.get("batch_markers") or {}
+    assert "ge_load_time" in markers and "pandas_data_fingerprint" not in markers
