@@ -143,7 +143,7 @@ def repetition(warehouse: Path, first: date, last: date, work: Path) -> Repetiti
         _window(copy, first, last)
     # the partial-parse state of this warehouse path, after one parse (not timed)
     kept = work / "partial_parse.msgpack"
-    args = dbt_build_args(dbt_vars(config, str(copies["dbt"])))
+    args = dbt_build_args(dbt_vars(config, str(copies["dbt"]), settings.duckdb_memory_limit))
     target = fresh_target_path("bench-dbt-overhead", kept, work / "target")
     dbt = [
         str(Path(sys.executable).parent / "dbt"),

@@ -37,7 +37,9 @@ if TYPE_CHECKING:
 WAREHOUSE_LOCK_WAIT_SECONDS = 300.0
 
 
-def open_warehouse(path: Path, wait_seconds: float = WAREHOUSE_LOCK_WAIT_SECONDS) -> DuckDBPyConnection:
+def open_warehouse(
+    path: Path, wait_seconds: float = WAREHOUSE_LOCK_WAIT_SECONDS, memory_limit: str | None = None
+) -> DuckDBPyConnection:
     """The warehouse, read-write; while another process holds it, wait (up to
     ``wait_seconds``) and say so in the run's log."""
     import duckdb
@@ -45,7 +47,7 @@ def open_warehouse(path: Path, wait_seconds: float = WAREHOUSE_LOCK_WAIT_SECONDS
     from restock.warehouse import connect
 
     try:
-        return connect(path, wait_seconds=0)
+        return connect(path, wait_seconds=0, memory_limit=memory_limit)
     except duckdb.IOException as error:
         if "lock" not in str(error).lower():
             raise
@@ -57,7 +59,7 @@ def open_warehouse(path: Path, wait_seconds: float = WAREHOUSE_LOCK_WAIT_SECONDS
         "for it. After a killed run this is usually its dbt, finishing the model it was building."
     )
     waited = time.monotonic()
-    con = connect(path, wait_seconds=wait_seconds)
+    con = connect(path, wait_seconds=wait_seconds, memory_limit=memory_limit)
     log.info(f"the warehouse {path} is free after {time.monotonic() - waited:.1f} s")
     return con
 
@@ -66,10 +68,12 @@ class WarehouseResource(dg.ConfigurableResource):
     """The working DuckDB warehouse file (raw layer, dbt models, analytics)."""
 
     path: str
+    # DuckDB's memory limit (RESTOCK_DUCKDB_MEMORY_LIMIT); None: DuckDB's default
+    memory_limit: str | None = None
 
     @contextmanager
     def connect(self) -> Iterator[DuckDBPyConnection]:
-        con = open_warehouse(Path(self.path))
+        con = open_warehouse(Path(self.path), memory_limit=self.memory_limit)
         try:
             yield con
         finally:
@@ -162,7 +166,7 @@ def build_resources(settings: Settings) -> dict[str, Any]:
 
     postgres_url: Any = dg.EnvVar(POSTGRES_URL_VARIABLE) if settings.postgres_url else None
     return {
-        "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
+        "warehouse": WarehouseResource(path=str(settings.warehouse_path), memory_limit=settings.duckdb_memory_limit),
         "restock": RestockResource(
             landing_dir=str(settings.landing_dir),
             data_dir=str(settings.data_dir),

@@ -79,7 +79,7 @@ def main() -> int:
     if not settings.warehouse_path.exists():
         print(f"no warehouse at {settings.warehouse_path}: run `make demo` or `make backfill` first")
         return 1
-    con = connect(settings.warehouse_path, read_only=True)
+    con = connect(settings.warehouse_path, read_only=True, memory_limit=settings.duckdb_memory_limit)
     print(f"\nWarehouse (DuckDB, open read-only when no run is writing): {settings.warehouse_path}")
     print(f"Landing folder: {settings.landing_dir}\n")
     print(f"{'table':<38} {'rows':>12}  period")

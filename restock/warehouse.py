@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def connect(path: Path, read_only: bool = False, wait_seconds: float = 120.0):
+def connect(path: Path, read_only: bool = False, wait_seconds: float = 120.0, memory_limit: str | None = None):
+    """The DuckDB file at ``path``, waiting while another process holds it.
+    ``memory_limit``: DuckDB's (e.g. "4GB"; None: DuckDB's default, 80 % of the RAM)."""
     import duckdb
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -29,7 +31,12 @@ def connect(path: Path, read_only: bool = False, wait_seconds: float = 120.0):
     delay = 0.2
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            con = duckdb.connect(str(path), read_only=read_only)
+            if memory_limit:
+                # SET, not connect(config=...): DuckDB refuses a second connection to a
+                # file with another config than the open ones (a reader's, a test's).
+                con.execute(f"set memory_limit = '{memory_limit}'")
+            return con
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower() or time.monotonic() > deadline:
                 raise

@@ -55,10 +55,12 @@ class RestockDbtTranslator(DagsterDbtTranslator):
         return fqn[1] if dbt_resource_props.get("resource_type") == "model" and len(fqn) > 2 else None
 
 
-def dbt_vars(config: RestockConfig, warehouse_path: str) -> dict[str, Any]:
-    """--vars of every dbt build: the business rules and the warehouse file. Constant
-    between runs (a change makes dbt re-parse the project), so no partition window."""
-    return {**config.dbt_vars(), "warehouse_path": warehouse_path}
+def dbt_vars(config: RestockConfig, warehouse_path: str, memory_limit: str | None = None) -> dict[str, Any]:
+    """--vars of every dbt build: the business rules, the warehouse file and DuckDB's
+    memory limit (profiles.yml). Constant between runs (a change makes dbt re-parse
+    the project), so no partition window."""
+    limit = {"duckdb_memory_limit": memory_limit} if memory_limit else {}
+    return {**config.dbt_vars(), "warehouse_path": warehouse_path, **limit}
 
 
 # Written right before `dbt build`, dropped after it; read by macros/partition_window.sql.
@@ -172,7 +174,9 @@ def restock_dbt_models(
     target_path = fresh_target_path(f"{context.op_execution_context.op.name}-{context.run.run_id[:7]}", kept)
     with run_window(warehouse, first, last):
         invocation = dbt.cli(
-            dbt_build_args(dbt_vars(restock.config, warehouse.path)), context=context, target_path=target_path
+            dbt_build_args(dbt_vars(restock.config, warehouse.path, warehouse.memory_limit)),
+            context=context,
+            target_path=target_path,
         )
         for event in invocation.stream():
             yield event

@@ -1060,7 +1060,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.warehouse.exists():
         print(f"no warehouse at {args.warehouse}", file=sys.stderr)
         return 2
-    con = connect(args.warehouse, read_only=True)
+    con = connect(args.warehouse, read_only=True, memory_limit=settings.duckdb_memory_limit)
     try:
         day = args.day or con.execute("select max(as_of_date) from analytics.kpis").fetchone()[0]
         if day is None:

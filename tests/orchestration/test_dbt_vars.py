@@ -231,3 +231,41 @@ def test_daily_runs_reuse_the_parse_and_equal_one_range_run(landing_dir, tmp_pat
     for name, rows in after_range.items():
         assert after_days[name] == rows, name
     assert {d for (d, *_rest) in after_days["marts.customers"]} == {date(2024, 1, d) for d in range(1, 8)}
+
+
+def test_dbt_opens_the_warehouse_with_the_configured_memory_limit(tmp_path):
+    """RESTOCK_DUCKDB_MEMORY_LIMIT reaches dbt's DuckDB connection: the vars carry it and
+    profiles.yml sets it (a real dbt command asks DuckDB)."""
+    import json
+    import subprocess
+
+    from orchestration.assets.dbt import DBT_PROJECT_DIR, dbt_vars
+    from orchestration.resources import dbt_executable
+
+    dbt_vars_ = dbt_vars(RestockConfig(), str(tmp_path / "warehouse.duckdb"), "1GB")
+    assert dbt_vars_["duckdb_memory_limit"] == "1GB"
+    assert "duckdb_memory_limit" not in dbt_vars(RestockConfig(), "x.duckdb")  # none given: DuckDB's default
+    shown = subprocess.run(
+        [
+            dbt_executable(),
+            "show",
+            "--inline",
+            "select current_setting('memory_limit') as memory_limit",
+            "--vars",
+            json.dumps(dbt_vars_),
+            "--output",
+            "json",
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target-path",
+            str(tmp_path / "target"),
+            "--log-path",
+            str(tmp_path / "target"),
+        ],
+        cwd=DBT_PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert shown.returncode == 0, shown.stdout[-2000:]
+    assert '"memory_limit": "953.6 MiB"' in shown.stdout  # DuckDB's way of writing 1GB
