@@ -122,7 +122,7 @@ def replay(path: Path, statements: list[Statement]) -> float:
         return time.perf_counter() - started
 
 
-def repetition(warehouse: Path, first: date, last: date, work: Path) -> Repetition:
+def repetition(warehouse: Path, first: date, last: date, work: Path, threads: int | None = None) -> Repetition:
     from orchestration.assets.dbt import (
         DBT_PROJECT_DIR,
         dbt_build_args,
@@ -154,6 +154,7 @@ def repetition(warehouse: Path, first: date, last: date, work: Path) -> Repetiti
         str(target),
         "--log-format-file",
         "json",
+        *(["--threads", str(threads)] if threads else []),
     ]
     env = {**os.environ, "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR), "DO_NOT_TRACK": "1"}
     if not kept.exists():
@@ -187,11 +188,12 @@ def main() -> None:
     parser.add_argument("--end", type=date.fromisoformat, required=True)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workdir", type=Path, help="where the copies go (default: the system's temp folder)")
+    parser.add_argument("--threads", type=int, help="dbt's --threads (default: profiles.yml's, 2)")
     args = parser.parse_args()
     reps = []
     with tempfile.TemporaryDirectory(prefix="bench-dbt-", dir=args.workdir) as work:
         for i in range(args.repeat):
-            rep = repetition(args.warehouse, args.start, args.end, Path(work))
+            rep = repetition(args.warehouse, args.start, args.end, Path(work), args.threads)
             print(
                 f"run {i + 1}: dbt build {rep.dbt_wall:.2f} s (dbt's own {rep.dbt_elapsed:.2f} s, its SQL "
                 f"{rep.sql_in_dbt:.2f} s); the same {rep.statements} statements directly {rep.direct_wall:.2f} s, "
