@@ -3,6 +3,8 @@ per-day materializations as one batch and stores exactly what Dagster's own SQLi
 storage stores one event at a time."""
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -22,11 +24,14 @@ def daily_rows(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"days": len(context.partition_keys)})
 
 
-def _materialize_range(home: Path) -> dg.DagsterInstance:
-    instance = dg.DagsterInstance.from_config(str(home))
-    result = dg.materialize([daily_rows], instance=instance, tags=RANGE)
-    assert result.success
-    return instance
+@contextmanager
+def _materialize_range(home: Path) -> Iterator[dg.DagsterInstance]:
+    """The instance at ``home`` after a range run of ``daily_rows``. Entered before the
+    run: Dagster's definitions then read this instance's state storage (not whatever
+    instance an earlier test left current)."""
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert dg.materialize([daily_rows], instance=instance, tags=RANGE).success
+        yield instance
 
 
 def _stored(db: Path) -> dict[str, list[tuple]]:
