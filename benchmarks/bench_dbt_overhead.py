@@ -7,7 +7,7 @@ statement of that build replayed directly in DuckDB.
 
 Runs in the product's venv; not part of ``make test``. The warehouse must hold the raw
 tables of the window (a backfill did it); it is not changed: each repetition works on
-two fresh copies of it (the copies' time is not counted).
+fresh copies of it (the copies' time is not counted).
 
 1. **dbt**: on copy A, the run window table and ``dbt build`` with the asset's
    arguments (orchestration/assets/dbt.py: vars, no unit tests, the kept
@@ -18,10 +18,10 @@ two fresh copies of it (the copies' time is not counted).
 2. **direct**: on copy B (the same starting state), every statement dbt sent
    (``SQLQuery`` events of its debug log, in the order they started: a node starts
    after its parents finished), executed one after the other on one DuckDB
-   connection, each committed on its own (dbt's BEGIN / COMMIT left out). This is the SQL a hand-written script would run, with
-   dbt's introspection queries (relation lists, column lookups) included; the
-   "models and tests only" line leaves out the statements that neither build a model
-   nor run a test.
+   connection, each committed on its own (dbt's BEGIN / COMMIT left out). This is
+   the SQL a hand-written script would run, with dbt's introspection queries
+   (relation lists, column lookups) included; the "models and tests only" line
+   (copy C) leaves out the statements that neither build a model nor run a test.
 
 The ratio dbt wall / direct wall is the issue's figure.
 """
@@ -62,17 +62,6 @@ class Repetition:
     direct_build_wall: float
     statements: int
     build_statements: int
-
-
-def _window(path: Path, first: date, last: date) -> None:
-    import duckdb
-
-    from orchestration.assets.dbt import RUN_WINDOW_TABLE
-
-    with duckdb.connect(str(path)) as con:
-        con.execute("create schema if not exists raw")
-        con.execute(f"create or replace table {RUN_WINDOW_TABLE} (min_date date not null, max_date date not null)")
-        con.execute(f"insert into {RUN_WINDOW_TABLE} values (?, ?)", [first, last])
 
 
 def read_log(log: Path) -> tuple[list[Statement], float, float]:
@@ -129,7 +118,9 @@ def repetition(warehouse: Path, first: date, last: date, work: Path, threads: in
         dbt_vars,
         fresh_target_path,
         partial_parse_file,
+        run_window,
     )
+    from orchestration.resources import WarehouseResource, dbt_executable
     from restock.config import load_config
     from restock.settings import load_settings
 
@@ -140,13 +131,16 @@ def repetition(warehouse: Path, first: date, last: date, work: Path, threads: in
     for copy in copies.values():
         copy.parent.mkdir(exist_ok=True)
         shutil.copyfile(warehouse, copy)
-        _window(copy, first, last)
+
+    def window(copy: Path):  # the dbt asset's run window table, on that copy
+        return run_window(WarehouseResource(path=str(copy)), first, last)
+
     # the partial-parse state of this warehouse path, after one parse (not timed)
     kept = work / "partial_parse.msgpack"
     args = dbt_build_args(dbt_vars(config, str(copies["dbt"]), settings.duckdb_memory_limit))
     target = fresh_target_path("bench-dbt-overhead", kept, work / "target")
     dbt = [
-        str(Path(sys.executable).parent / "dbt"),
+        dbt_executable(),
         *args,
         "--target-path",
         str(target),
@@ -159,22 +153,25 @@ def repetition(warehouse: Path, first: date, last: date, work: Path, threads: in
     env = {**os.environ, "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR), "DO_NOT_TRACK": "1"}
     if not kept.exists():
         subprocess.run(
-            [str(Path(sys.executable).parent / "dbt"), "parse", "--vars", args[2], "--target-path", str(target)],
+            [dbt_executable(), "parse", "--vars", args[2], "--target-path", str(target)],
             cwd=DBT_PROJECT_DIR,
             env=env,
             check=True,
             capture_output=True,
         )
         shutil.copyfile(target / partial_parse_file(work).name, kept)
-    started = time.perf_counter()
-    done = subprocess.run(dbt, cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True)
-    dbt_wall = time.perf_counter() - started
+    with window(copies["dbt"]):
+        started = time.perf_counter()
+        done = subprocess.run(dbt, cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True)
+        dbt_wall = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"dbt build failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-2000:]}")
     statements, in_sql, elapsed = read_log(target / "dbt.log")
     build_only = [s for s in statements if builds(s)]
-    direct = replay(copies["direct"], statements)
-    direct_build = replay(copies["direct_build"], build_only)
+    with window(copies["direct"]):
+        direct = replay(copies["direct"], statements)
+    with window(copies["direct_build"]):
+        direct_build = replay(copies["direct_build"], build_only)
     shutil.rmtree(target, ignore_errors=True)
     for copy in copies.values():
         copy.unlink()
@@ -202,15 +199,13 @@ def main() -> None:
             )
             reps.append(rep)
 
-    def median(values: list[float]) -> float:
-        return statistics.median(values)
-
-    dbt_wall = median([r.dbt_wall for r in reps])
-    direct = median([r.direct_wall for r in reps])
-    build = median([r.direct_build_wall for r in reps])
+    dbt_wall, dbt_own, dbt_sql, direct, build = (
+        statistics.median(getattr(r, field) for r in reps)
+        for field in ("dbt_wall", "dbt_elapsed", "sql_in_dbt", "direct_wall", "direct_build_wall")
+    )
     print(
         f"\nwindow {args.start} .. {args.end}, medians of {len(reps)}: dbt build {dbt_wall:.2f} s "
-        f"(dbt's own {median([r.dbt_elapsed for r in reps]):.2f} s, its SQL {median([r.sql_in_dbt for r in reps]):.2f} s); "
+        f"(dbt's own {dbt_own:.2f} s, its SQL {dbt_sql:.2f} s); "
         f"direct: every statement {direct:.2f} s, models and tests only {build:.2f} s\n"
         f"dbt / direct = {dbt_wall / direct:.2f} (target <= 1.5); dbt / models and tests = {dbt_wall / build:.2f}"
     )
