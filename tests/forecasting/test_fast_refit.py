@@ -2,7 +2,9 @@
 (:func:`restock.forecasting.models.ar1_state_regression_forecast`, issue 13) against
 statsmodels' ``SARIMAX(...).filter(params).get_forecast(...)``, which it replaces, and
 against a 60-digit Kalman filter of the same state-space model (an independent
-reference written here).
+reference written here). Then the closed-form MLE of the AR coefficient
+(:func:`restock.forecasting.models.ar1_state_regression_mle`) against statsmodels'
+likelihood and fit.
 
 Tolerances (measured, see the module docstring of models.py):
 - closed form vs the 60-digit filter: ≤ 1e-12 of the series' forecast level (measured
@@ -15,6 +17,7 @@ Tolerances (measured, see the module docstring of models.py):
 
 from __future__ import annotations
 
+import warnings
 from datetime import date, timedelta
 from decimal import Decimal, localcontext
 from typing import Any
@@ -322,6 +325,9 @@ def _panel_tasks(rng: np.random.Generator, origin: date) -> tuple[list[dict], di
 
 
 def test_panel_refit_origin_same_forecasts_with_and_without_the_fast_path(monkeypatch):
+    # the MLE fits by statsmodels in both arms, so that only the refit differs (the
+    # closed-form MLE has its own tests below)
+    monkeypatch.setattr(models, "CLOSED_FORM_MLE", False)
     origin = date(2025, 11, 2)
     tasks, choices = _panel_tasks(np.random.default_rng(21), origin)
     settings = ForecastingConfig(workers=1)
@@ -343,3 +349,94 @@ def test_panel_refit_origin_same_forecasts_with_and_without_the_fast_path(monkey
     assert fast.loc[~held, ["forecast_qty", "lower_qty", "upper_qty"]].equals(
         slow.loc[~held, ["forecast_qty", "lower_qty", "upper_qty"]]
     ), "series without a held AR coefficient are fitted by statsmodels as before"
+
+
+def _mle_cases(count: int, seed: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Demo-like series (16..156 weeks, AR −0.6..0.95, levels 1..300, trends, zeros,
+    promotions) and their SARIMAX design (constant, calendar, trend)."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for i in range(count):
+        n = int(rng.integers(16, 157))
+        y, xh, xf = _series(
+            rng,
+            n,
+            float(rng.uniform(-0.6, 0.95)),
+            float(rng.uniform(1.0, 300.0)),
+            zeros=0.3 if i % 4 == 0 else 0.0,
+            promo=i % 5 == 0,
+            growth=float(rng.uniform(-0.2, 0.2)),
+        )
+        exog, future = _design(y, xh, xf)
+        cases.append((y, exog, future))
+    return cases
+
+
+def _statsmodels_model(y: np.ndarray, exog: np.ndarray) -> Any:
+    from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+    return SARIMAX(y, exog=exog, order=(1, 0, 0), trend="n", mle_regression=False, concentrate_scale=True)
+
+
+def test_closed_form_likelihood_is_statsmodels_loglike():
+    """At AR coefficients across (−1, 1): within 1e-6 relative (measured ≤ 8e-8, the
+    rounding of statsmodels' float64 filter with the 1e10 prior)."""
+    worst = 0.0
+    for y, exog, _ in _mle_cases(30, seed=31):
+        model = _statsmodels_model(y, exog)
+        ars = np.array([-0.95, -0.4, 0.0, 0.3, 0.7, 0.99])
+        ours = models.ar1_concentrated_loglike(y, exog, ars)
+        theirs = np.array([model.loglike(np.array([ar])) for ar in ars])
+        relative = np.abs(ours - theirs) / np.abs(theirs)
+        worst = max(worst, float(relative.max()))
+    assert worst <= 1e-6, worst
+
+
+def test_closed_form_mle_finds_the_maximum_statsmodels_approaches():
+    """On 60 series: the coefficient is the maximum of a 20,001-point grid over
+    (−1, 1) to its spacing; statsmodels' likelihood there is at least its own fit's
+    (to its rounding); statsmodels' L-BFGS stops near it, not always on it."""
+    dense = np.linspace(-0.9999, 0.9999, 20001)
+    gains, distances = [], []
+    for y, exog, _ in _mle_cases(60, seed=32):
+        ar = models.ar1_state_regression_mle(y, exog)
+        assert ar is not None and abs(ar) < 1
+        surface = models.ar1_concentrated_loglike(y, exog, dense)
+        assert abs(ar - dense[np.nanargmax(surface)]) <= 2 * (dense[1] - dense[0])
+        assert models.ar1_concentrated_loglike(y, exog, ar)[0] >= np.nanmax(surface) - 1e-9
+        model = _statsmodels_model(y, exog)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fitted = model.fit(disp=False)
+        gains.append((model.loglike(np.array([ar])) - fitted.llf) / abs(fitted.llf))
+        distances.append(abs(ar - float(fitted.params[0])))
+    assert min(gains) >= -1e-6, min(gains)  # never a worse likelihood than statsmodels'
+    assert max(gains) > 1e-7, "statsmodels reached the maximum everywhere: nothing to compare"
+    assert np.median(distances) < 1e-3 and max(distances) < 0.1, distances
+
+
+def test_sarimax_fit_uses_the_closed_form_mle_and_holds_it(monkeypatch):
+    """fit_forecast without fixed_params: the stored coefficient is the closed-form MLE
+    (10 digits) and the forecast is the refit with it held; switched off, statsmodels'
+    fit as before."""
+    rng = np.random.default_rng(33)
+    y, xh, xf = _series(rng, 90, 0.5, 40.0, growth=-0.1)
+    fitted = fit_forecast("sarimax_calendar", y, H, exog_history=xh, exog_future=xf)
+    design, _ = _design(y, xh, xf)
+    expected = round(models.ar1_state_regression_mle(y, design) or 0.0, 10)
+    assert fitted.params["start_params"] == [expected]
+    held = fit_forecast("sarimax_calendar", y, H, exog_history=xh, exog_future=xf, fixed_params=[expected])
+    for attr in ("point", "lower", "upper"):
+        assert np.array_equal(getattr(fitted, attr), getattr(held, attr))
+    monkeypatch.setattr(models, "CLOSED_FORM_MLE", False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = _statsmodels_model(y, design).fit(disp=False)
+    before = fit_forecast("sarimax_calendar", y, H, exog_history=xh, exog_future=xf)
+    assert before.params["start_params"] == [round(float(reference.params[0]), 10)]
+
+
+def test_closed_form_mle_declines_where_it_does_not_apply():
+    y = np.arange(6, dtype=float)
+    assert models.ar1_state_regression_mle(y, np.column_stack([np.ones(6), np.arange(6.0)] * 3)) is None
+    assert np.isnan(models.ar1_concentrated_loglike(np.ones(3), np.ones((3, 1)), [0.5, np.nan])[1])
