@@ -164,3 +164,41 @@ def test_a_fixed_method_from_restock_yaml(tmp_path):
     assert con.execute("select distinct method from analytics.reconciliations").fetchall() == [("bottom_up",)]
     assert con.execute("select max(abs(forecast_qty - base_qty)) from analytics.segment_forecasts").fetchone()[0] == 0
     con.close()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_pivot_places_cells_as_pandas_pivot_table_does(seed, monkeypatch):
+    """levels._pivot (cells placed directly) against the pivot_table it replaced, on
+    frames with missing cells, rows of unknown series, horizons out of range, one and
+    two key columns, duplicate cells and missing values (those take the pivot)."""
+    from restock.forecasting.levels import _pivot, _pivot_table
+
+    rng = np.random.default_rng(seed)
+    keys = pd.DataFrame({"segment_id": rng.choice(["A", "B", "C"], 40), "sku": [f"K{i}" for i in range(40)]})
+    keys = keys.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    rows = pd.DataFrame(
+        {
+            "segment_id": np.concatenate([keys["segment_id"], ["Z"] * 5]),
+            "sku": np.concatenate([keys["sku"], [f"X{i}" for i in range(5)]]),
+        }
+    )
+    values = pd.concat([rows.assign(horizon=h) for h in range(0, 10)], ignore_index=True)
+    values["qty"] = rng.normal(10.0, 5.0, len(values)).round(3)
+    values = values.sample(frac=0.8 if seed % 2 else 1.0, random_state=seed).reset_index(drop=True)
+    if seed == 4:
+        values = pd.concat([values, values.head(3)], ignore_index=True)  # duplicate cells: summed
+    if seed == 5:
+        values.loc[values.index[:4], "qty"] = np.nan
+    from restock.forecasting import levels
+
+    for on, fill in ((["segment_id", "sku"], None), (["segment_id", "sku"], 0.0), (["sku"], 0.0), (["sku"], None)):
+        expected = _pivot_table(keys, values, on, "qty", 8, fill=fill)
+        if seed < 4:  # no duplicate cell, no missing value: placed without the pivot
+            monkeypatch.setattr(levels, "_pivot_table", None)
+        got = _pivot(keys, values, on, "qty", 8, fill=fill)
+        monkeypatch.undo()
+        if expected is None:
+            assert got is None
+        else:
+            assert got is not None and np.array_equal(got, expected), (on, fill)
+    assert _pivot(keys, values.iloc[:0], ["segment_id", "sku"], "qty", 8, fill=0.0).sum() == 0.0
