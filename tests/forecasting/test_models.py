@@ -350,3 +350,22 @@ def test_unknown_name_and_bad_horizon():
         fit_forecast("prophet", [1.0, 2.0], 2)
     with pytest.raises(ValueError):
         fit_forecast("moving_average", [1.0, 2.0], 0)
+
+
+def test_linear_quantiles_are_numpys_to_the_last_bit():
+    """models.linear_quantiles (residual_interval's quantiles) against np.quantile on
+    4,000 arrays: 1..300 values, ties, integers, wide and tiny scales, the interval
+    levels 0.5..0.99 and the ends 0 and 1."""
+    from restock.forecasting.models import linear_quantiles
+
+    rng = np.random.default_rng(12)
+    levels = [0.5, 0.8, 0.9, 0.95, 0.99, 0.8333, 1.0, 0.0]
+    for i in range(4000):
+        n = int(rng.integers(1, 301))
+        values = rng.normal(0.0, 10.0 ** rng.integers(-3, 5), n)
+        if i % 3 == 0:
+            values = np.round(values)  # ties
+        level = levels[i % len(levels)]
+        tail = (1.0 - level) / 2.0
+        q = np.array([tail, 1.0 - tail])
+        assert np.array_equal(linear_quantiles(values, q), np.quantile(values, q)), (n, level)
