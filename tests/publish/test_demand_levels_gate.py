@@ -9,6 +9,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from restock.publish import gated_publish
 from restock.publish.gated_publish import gate_frame
 from restock.quality.validate import validate_frame
 
@@ -92,3 +93,90 @@ def test_a_day_whose_levels_do_not_add_up_or_mix_keys_fails(where, column, value
     _, result = _validate(frame)
     assert not result.passed
     assert expectation in result.message()
+
+
+def _string_level_checks(frame: pd.DataFrame) -> pd.DataFrame:
+    """gated_publish._with_level_checks as it was before it grouped on integer codes
+    (issue 13): the reference of the test below."""
+    import numpy as np
+
+    key_columns = ("warehouse_id", "segment_id", "customer_id", "sku")
+    ok = np.zeros(len(frame), dtype=bool)
+    for level, filled in gated_publish.LEVEL_KEYS.items():
+        rows = (frame["level"] == level).to_numpy()
+        good = rows.copy()
+        for column in key_columns:
+            present = frame[column].notna().to_numpy()
+            if column in filled:
+                good &= present
+            elif not (level == "customer" and column == "warehouse_id"):
+                good &= ~present
+        if level != "warehouse":
+            good &= frame["model"].notna().to_numpy()
+        ok |= good
+    frame["_level_columns_ok"] = ok
+    gap = np.full(len(frame), np.nan)
+    week = ["horizon"]
+    for parent, child, on in (
+        ("total", "sku", []),
+        ("sku", "segment", ["sku"]),
+        ("segment", "customer", ["segment_id", "sku"]),
+    ):
+        sums = frame[frame["level"] == child].groupby([*on, *week], dropna=False)["forecast_qty"].sum()
+        parents = frame[frame["level"] == parent]
+        joined = parents[[*on, *week, "forecast_qty"]].merge(
+            sums.rename("_children").reset_index(), on=[*on, *week], how="left"
+        )
+        scale = np.maximum(1.0, joined["forecast_qty"].to_numpy(dtype=float))
+        gap[parents.index.to_numpy()] = (
+            np.abs(joined["forecast_qty"].to_numpy(dtype=float) - joined["_children"].to_numpy(dtype=float)) / scale
+        )
+    # Warehouse rows: their sum may fall short of the SKU (customers without a warehouse), never exceed it.
+    warehouses = frame[frame["level"] == "warehouse"].groupby(["sku", "horizon"])["forecast_qty"].sum()
+    skus = frame[frame["level"] == "sku"]
+    joined = skus[["sku", "horizon", "forecast_qty"]].merge(
+        warehouses.rename("_warehouses").reset_index(), on=["sku", "horizon"], how="left"
+    )
+    over = np.maximum(0.0, joined["_warehouses"].to_numpy(dtype=float) - joined["forecast_qty"].to_numpy(dtype=float))
+    over = over / np.maximum(1.0, joined["forecast_qty"].to_numpy(dtype=float))
+    sku_rows = skus.index.to_numpy()
+    gap[sku_rows] = np.fmax(gap[sku_rows], over)  # fmax: a NaN (no segment rows) yields the other
+    frame["_children_gap"] = gap
+    return frame
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_level_checks_on_codes_equal_the_string_version(seed):
+    """_with_level_checks (grouped on factorized codes) gives the same two columns,
+    bit for bit, as the string version it replaced, on a random day of ~3,000 rows
+    with wrong sums, missing keys (NaN groups), extra keys and unknown levels."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    n = 3000
+    levels = rng.choice(
+        ["total", "sku", "segment", "customer", "warehouse", "other"], n, p=[0.01, 0.05, 0.14, 0.7, 0.08, 0.02]
+    )
+
+    def maybe(values: np.ndarray, missing: float) -> np.ndarray:
+        out = values.astype(object)
+        out[rng.random(n) < missing] = None
+        return out
+
+    frame = pd.DataFrame(
+        {
+            "level": levels,
+            "warehouse_id": maybe(rng.choice(["WH01", "WH02"], n), 0.4),
+            "segment_id": maybe(rng.choice(["S1", "S2", "S3"], n), 0.3),
+            "customer_id": maybe(rng.choice([f"c{i}" for i in range(50)], n), 0.3),
+            "sku": maybe(rng.choice([f"K{i}" for i in range(12)], n), 0.1),
+            "model": maybe(rng.choice(["combination", "croston"], n), 0.1),
+            "horizon": rng.integers(1, 4, n),
+            "forecast_qty": rng.gamma(2.0, 10.0, n).round(4),
+        }
+    )
+    got = gated_publish._with_level_checks(frame.copy())
+    expected = _string_level_checks(frame.copy())
+    assert np.array_equal(got["_level_columns_ok"].to_numpy(), expected["_level_columns_ok"].to_numpy())
+    assert np.array_equal(got["_children_gap"].to_numpy(), expected["_children_gap"].to_numpy(), equal_nan=True)
+    assert np.isfinite(got["_children_gap"]).sum() > 50 and got["_level_columns_ok"].sum() > 50
