@@ -321,9 +321,9 @@ def _pivot(
     cells = found[keep] * horizons + horizon[keep].astype(np.int64) - 1
     placed = values[column].to_numpy(dtype=float)[keep]
     if index.is_unique and np.unique(cells).size == cells.size and not np.isnan(placed).any():
-        out = np.full(len(keys) * horizons, np.nan)
-        out[cells] = placed
-        out = out.reshape(len(keys), horizons)
+        flat = np.full(len(keys) * horizons, np.nan)
+        flat[cells] = placed
+        out = flat.reshape(len(keys), horizons)
         if fill is not None:
             return np.nan_to_num(out, nan=fill)
         return None if np.isnan(out).any() else out
