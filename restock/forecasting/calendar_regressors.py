@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, timedelta
+from functools import lru_cache
 
 import numpy as np
 
@@ -32,14 +33,18 @@ def calendar_regressors(
     """
     if spring_festival_weeks < 0:
         raise ValueError(f"spring_festival_weeks must be >= 0, got {spring_festival_weeks}")
-    offsets = range(-spring_festival_weeks, spring_festival_weeks + 1)
-    rows = []
-    for start in week_starts:
-        k = -weeks_to_spring_festival(start)
-        sf = [1.0 if k == offset else 0.0 for offset in offsets]
-        holiday = any(is_holiday(start + timedelta(days=i)) for i in range(7))
-        rows.append(sf + [1.0 if holiday else 0.0])
-    return np.asarray(rows, dtype=float).reshape(len(rows), len(offsets) + 1)
+    rows = [_week_row(start, spring_festival_weeks) for start in week_starts]
+    return np.asarray(rows, dtype=float).reshape(len(rows), 2 * spring_festival_weeks + 2)
+
+
+@lru_cache(maxsize=16384)
+def _week_row(start: date, spring_festival_weeks: int) -> tuple[float, ...]:
+    # Memoised: the series of an origin share their weeks, and a grid origin asked
+    # for ~1 M holiday lookups (2.5 s of a profile) for a few hundred distinct weeks.
+    k = -weeks_to_spring_festival(start)
+    sf = [1.0 if k == offset else 0.0 for offset in range(-spring_festival_weeks, spring_festival_weeks + 1)]
+    holiday = any(is_holiday(start + timedelta(days=i)) for i in range(7))
+    return (*sf, 1.0 if holiday else 0.0)
 
 
 def calendar_regressor_names(spring_festival_weeks: int = DEFAULT_SPRING_FESTIVAL_WEEKS) -> list[str]:

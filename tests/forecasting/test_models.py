@@ -369,3 +369,16 @@ def test_linear_quantiles_are_numpys_to_the_last_bit():
         tail = (1.0 - level) / 2.0
         q = np.array([tail, 1.0 - tail])
         assert np.array_equal(linear_quantiles(values, q), np.quantile(values, q)), (n, level)
+
+
+def test_calendar_regressors_memo_keeps_the_window_apart():
+    """The per-week rows are memoised per (week, window): asking for one window does
+    not change another's columns, and a repeated call gives the same matrix."""
+    weeks = [date(2024, 1, 1) + timedelta(weeks=k) for k in range(12)]
+    wide = calendar_regressors(weeks, spring_festival_weeks=3)
+    narrow = calendar_regressors(weeks, spring_festival_weeks=1)
+    assert wide.shape == (12, 8) and narrow.shape == (12, 4)
+    # the narrow window's columns are the wide one's middle three, and the holiday column
+    assert np.array_equal(narrow, wide[:, [2, 3, 4, 7]])
+    assert np.array_equal(calendar_regressors(weeks, spring_festival_weeks=3), wide)
+    assert calendar_regressors([]).shape == (0, 8)
