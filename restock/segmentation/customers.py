@@ -100,10 +100,16 @@ def _as_timestamp(as_of: date | pd.Timestamp | str) -> pd.Timestamp:
 
 def _dates(values: pd.Series | pd.Index, name: str) -> pd.Series:
     """Values as normalized datetime64 (NaT kept), raising on non-dates."""
-    try:
-        converted = pd.to_datetime(pd.Series(values), errors="raise")
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{name} must hold dates: {exc}") from exc
+    series = pd.Series(values)
+    if pd.api.types.is_datetime64_any_dtype(series):
+        # already dates (as DuckDB returns them): to_datetime would only cost time,
+        # sampling the values one by one to decide whether to cache them
+        converted = series
+    else:
+        try:
+            converted = pd.to_datetime(series, errors="raise")
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{name} must hold dates: {exc}") from exc
     return converted.dt.tz_localize(None).dt.normalize() if converted.dt.tz is not None else converted.dt.normalize()
 
 
