@@ -75,7 +75,7 @@ def build_customer_segments(
     # RFM needs the last order before the window for recency: add it as a zero-amount
     # day, which lies outside the window so frequency and monetary are unchanged.
     window_start = pd.Timestamp(as_of) - pd.Timedelta(days=7 * rfm_window_weeks - 1)
-    older = bounds.loc[pd.to_datetime(bounds["last_order_date"]) < window_start, ["last_order_date"]]
+    older = bounds.loc[pd.to_datetime(bounds["last_order_date"], cache=False) < window_start, ["last_order_date"]]
     history = pd.concat(
         [
             daily_amounts[["customer_id", "order_date", "line_amount"]],
@@ -179,7 +179,7 @@ def build_product_classes(
     last = pd.Timestamp(last_complete_week_start(as_of))
     weeks = pd.date_range(end=last, periods=window_weeks, freq="7D")
     frame = weekly.copy()
-    frame["week_start"] = pd.to_datetime(frame["week_start"])
+    frame["week_start"] = pd.to_datetime(frame["week_start"], cache=False)
     frame = frame[frame["week_start"].isin(weeks)]
     frame = frame.sort_values(["sku", "week_start", "qty", "value"], kind="mergesort", ignore_index=True)
     all_skus = sorted(set(skus) | set(frame["sku"]))
