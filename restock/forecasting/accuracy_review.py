@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -163,27 +164,26 @@ def accuracy_review(
     batch = _batch_covering(con, first, last, review_date)
     try:
         if batch is None:
-            _build_inputs(con, _FORECASTS, _DEMAND, _ACTUAL, _POINTS, first, last, review_date, quantity)
+            _build_inputs(con, _OWN, first, last, review_date, quantity)
         else:  # the batch's tables cut to this review: the rows a build of its own gives
-            for name, shared in (
-                (_FORECASTS, _SHARED_FORECASTS),
-                (_DEMAND, _SHARED_DEMAND),
-                (_ACTUAL, _SHARED_ACTUAL),
-                (_POINTS, _SHARED_POINTS),
-            ):
-                if _has_temp(con, shared):
-                    # (a view takes no parameters: the dates as literals)
-                    con.execute(
-                        f"""create or replace temp view {name} as select * from {shared}
-                            where period_start between date '{first.isoformat()}' and date '{last.isoformat()}'
-                              and forecast_origin <= date '{review_date.isoformat()}'"""
-                    )
+            for name, shared in zip(_OWN, _SHARED, strict=True):
+                if name == _OWN.points or not _has_temp(con, shared):
+                    continue
+                # The week sums have no origin: every forecast of a week was made before
+                # the week began (period_start > forecast_origin), so before the review.
+                # (a view takes no parameters: the dates as literals)
+                origins = f"and forecast_origin <= date '{review_date.isoformat()}'"
+                con.execute(
+                    f"""create or replace temp view {name} as select * from {shared}
+                        where period_start between date '{first.isoformat()}' and date '{last.isoformat()}'
+                        {origins if name not in (_OWN.week_sums, _OWN.unmapped) else ""}"""
+                )
         points = con.execute(
             f"""
-            with actual as (select * from {_ACTUAL})
+            with actual as (select * from {_OWN.actual})
             select fc.segment_id, fc.sku, fc.horizon, fc.period_start, fc.forecast_qty, fc.naive_mae,
                    coalesce(a.qty, 0) as actual_qty, fc.lower_qty, fc.upper_qty
-            from {_FORECASTS} fc left join actual a using (forecast_origin, segment_id, sku, period_start)
+            from {_OWN.forecasts} fc left join actual a using (forecast_origin, segment_id, sku, period_start)
             order by fc.segment_id, fc.sku, fc.horizon, fc.period_start, fc.forecast_origin
             """
         ).df()
@@ -193,7 +193,7 @@ def accuracy_review(
         with np.errstate(divide="ignore", invalid="ignore"):
             points["scaled"] = np.where(points["naive_mae"] > 0, points["error"].abs() / points["naive_mae"], np.nan)
         points["total"] = "all"
-        points["series"] = points["segment_id"] + "|" + points["sku"]
+        points["series"] = _joined(points["segment_id"], points["sku"], "|")
         frames = []
         published = _level_bounds(con, first, last, review_date)
         for level, key_column in (("total", "total"), ("segment", "segment_id"), ("sku", "sku"), ("series", "series")):
@@ -203,7 +203,7 @@ def accuracy_review(
             )
         frames.extend(_below_series(con, review_date, limit))
     finally:
-        for name in (_POINTS, _ACTUAL, _DEMAND, _FORECASTS):
+        for name in reversed(_OWN):
             con.execute(f"drop {'view' if batch is not None else 'table'} if exists {name}")
     out = pd.concat([f for f in frames if len(f)], ignore_index=True)
     out["review_date"] = review_date
@@ -240,7 +240,7 @@ def _group_sums(points: pd.DataFrame, key_column: str, bounds: pd.DataFrame | No
     key_codes, keys = pd.factorize(points[key_column], sort=True)
     horizon_codes, horizons = pd.factorize(points["horizon"], sort=True)
     week_codes, weeks = pd.factorize(points["period_start"], sort=True)
-    groups, group = np.unique(key_codes * len(horizons) + horizon_codes, return_inverse=True)
+    groups, group = _dense_unique(key_codes * len(horizons) + horizon_codes, len(keys) * len(horizons))
     n = len(groups)
 
     def total(values: np.ndarray, codes: np.ndarray = group, size: int = n) -> np.ndarray:
@@ -254,7 +254,7 @@ def _group_sums(points: pd.DataFrame, key_column: str, bounds: pd.DataFrame | No
     with np.errstate(divide="ignore", invalid="ignore"):
         mase = total(np.where(scored, scaled, 0.0)) / total(scored.astype(float))
     # Key × week cells: the weekly errors (tracking signal) and sums (coverage).
-    cells, cell = np.unique(group * len(weeks) + week_codes, return_inverse=True)
+    cells, cell = _dense_unique(group * len(weeks) + week_codes, n * len(weeks))
     week_error = total(error, cell, len(cells))
     week_actual = total(actual, cell, len(cells))
     lower = total(points["lower_qty"].to_numpy(float), cell, len(cells))
@@ -291,6 +291,36 @@ def _group_sums(points: pd.DataFrame, key_column: str, bounds: pd.DataFrame | No
             "interval_coverage": total(inside.astype(float), cell_group) / n_weeks,
         }
     )[_SUMS]
+
+
+def _dense_unique(codes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(codes, return_inverse=True)`` for codes in 0 .. size − 1, by
+    marking the codes present instead of sorting them (the review's group codes are
+    dense: keys × horizons, groups × weeks)."""
+    if codes.size and codes.min() < 0:  # a missing value (code −1): sort after all
+        return np.unique(codes, return_inverse=True)
+    present = np.zeros(size, dtype=bool)
+    present[codes] = True
+    rank = np.cumsum(present) - 1
+    return np.flatnonzero(present), rank[codes]
+
+
+def _joined(left: pd.Series, right: pd.Series, separator: str) -> np.ndarray:
+    """``left + separator + right`` row by row, each distinct pair joined once (the
+    review's points repeat ~3,000 segment × SKU pairs ~100 times each)."""
+    left_codes, left_values = pd.factorize(left)
+    right_codes, right_values = pd.factorize(right)
+    if (left_codes < 0).any() or (right_codes < 0).any():  # a missing value: NaN, as "+" gives
+        return (left + separator + right).to_numpy(dtype=object)
+    pairs, pair = np.unique(left_codes * len(right_values) + right_codes, return_inverse=True)
+    joined = np.array(
+        [
+            f"{left_values[i // len(right_values)]}{separator}{right_values[i % len(right_values)]}"
+            for i in pairs.tolist()
+        ],
+        dtype=object,
+    )
+    return joined[pair]
 
 
 def _typed_like(bounds: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
@@ -331,16 +361,27 @@ def _scores(sums: pd.DataFrame, level: str, limit: float) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- warehouse and customer level
 
-_FORECASTS = "_accuracy_forecasts"
-_DEMAND = "_accuracy_member_demand"
-_ACTUAL = "_accuracy_actual"
-_POINTS = "_accuracy_customer_points"
+
+class _Inputs(NamedTuple):
+    """The temp tables a review reads: its own, or a batch's shared ones."""
+
+    forecasts: str  # segment × SKU forecasts of the weeks
+    demand: str  # demand of each forecast's members, per customer × SKU × week
+    actual: str  # that demand per segment × SKU × week
+    points: str  # customer × SKU × week points (dropped once summed per week)
+    week_sums: str  # the warehouse and customer levels' sums per key × horizon × week
+    unmapped: str  # points of customers without a warehouse, per customer × week
 
 
-_SHARED_FORECASTS = "_accuracy_batch_forecasts"
-_SHARED_DEMAND = "_accuracy_batch_member_demand"
-_SHARED_ACTUAL = "_accuracy_batch_actual"
-_SHARED_POINTS = "_accuracy_batch_customer_points"
+_OWN = _Inputs(
+    "_accuracy_forecasts",
+    "_accuracy_member_demand",
+    "_accuracy_actual",
+    "_accuracy_customer_points",
+    "_accuracy_week_sums",
+    "_accuracy_unmapped",
+)
+_SHARED = _Inputs(*(f"_accuracy_batch_{name.removeprefix('_accuracy_')}" for name in _OWN))
 _BATCH = "_accuracy_batch"  # one row: the range the batch's tables cover
 
 
@@ -361,14 +402,12 @@ def review_batch(
     last = last_complete_week_start(max(reviews))
     first = last_complete_week_start(min(reviews)) - timedelta(weeks=window_weeks - 1)
     try:
-        _build_inputs(
-            con, _SHARED_FORECASTS, _SHARED_DEMAND, _SHARED_ACTUAL, _SHARED_POINTS, first, last, max(reviews), quantity
-        )
+        _build_inputs(con, _SHARED, first, last, max(reviews), quantity)
         con.execute(f"create or replace temp table {_BATCH} (first date, last date, review date)")
         con.execute(f"insert into {_BATCH} values (?, ?, ?)", [first, last, max(reviews)])
         yield
     finally:
-        for name in (_BATCH, _SHARED_POINTS, _SHARED_ACTUAL, _SHARED_DEMAND, _SHARED_FORECASTS):
+        for name in (_BATCH, *reversed(_SHARED)):
             con.execute(f"drop table if exists {name}")
 
 
@@ -384,19 +423,13 @@ def _batch_covering(con: DuckDBPyConnection, first: date, last: date, review_dat
 
 
 def _build_inputs(
-    con: DuckDBPyConnection,
-    forecasts: str,
-    demand: str,
-    actual: str,
-    points: str,
-    first: date,
-    last: date,
-    review_date: date,
-    quantity: str,
+    con: DuckDBPyConnection, tables: _Inputs, first: date, last: date, review_date: date, quantity: str
 ) -> None:
     """Temp tables ``forecasts``, ``demand`` (per member), ``actual`` (per segment ×
-    SKU) and, when customer shares exist, ``points`` for the weeks ``first`` ..
-    ``last`` and the origins up to ``review_date``."""
+    SKU) and, when customer shares exist, ``week_sums`` and ``unmapped`` (from the
+    customer points, :func:`_sum_weeks`) for the weeks ``first`` .. ``last`` and the
+    origins up to ``review_date``."""
+    forecasts, demand, actual, points = tables.forecasts, tables.demand, tables.actual, tables.points
     # The reviewed forecasts, and the demand of each forecast's population: every
     # member of a segment on an origin, for the weeks that origin forecast.
     con.execute(
@@ -462,6 +495,8 @@ def _build_inputs(
         select * from shared union all select * from unshared
         """
     )
+    _sum_weeks(con, tables)
+    con.execute(f"drop table {points}")
 
 
 def _has_temp(con: DuckDBPyConnection, name: str) -> bool:
@@ -474,28 +509,69 @@ def _has_temp(con: DuckDBPyConnection, name: str) -> bool:
     return any(row[0] for row in found)
 
 
-def _below_series(con: DuckDBPyConnection, review_date: date, limit: float) -> list[pd.DataFrame]:
-    """The warehouse and customer levels, from the customer × SKU × week points
-    (summed in DuckDB as decimals: millions of points on the demo). Only the segment ×
-    SKU forecasts that were split to customers (customer_forecast_shares) have points."""
-    if not _has_temp(con, _POINTS):
-        return []
+def _sum_weeks(con: DuckDBPyConnection, tables: _Inputs) -> None:
+    """The warehouse and customer levels' sums per key × horizon × week of the customer
+    × SKU × week points (temp table ``tables.week_sums``; level ``warehouse``,
+    ``customer`` for key "all", ``customer_h1`` per customer at horizon 1), and the
+    points of customers without a warehouse on their forecast's origin per customer ×
+    week (``tables.unmapped``).
+
+    A review adds up the weeks of its window (:func:`_sums_of_weeks`). The sums are
+    exact decimals, so summing per week first gives the same numbers to the last digit
+    as summing the points of the window: consecutive reviews share 12 of their 13
+    weeks, and a batch (:func:`review_batch`) sums each week once instead of once per
+    review. Warehouse: forecast, actual and the segment bounds × share summed per
+    warehouse × SKU × week cell first, errors of the cells; customer: errors of the
+    points, and their interval coverage counted (covered of rated)."""
     members = _columns(con, "analytics", "forecast_members")
     warehouse = "m.warehouse_id" if "warehouse_id" in members else "null::varchar"
-    by_warehouse = f"""
-        select {warehouse} as warehouse_id, p.*
-        from {_POINTS} p left join analytics.forecast_members m using (forecast_origin, customer_id)"""
-    unmapped = con.execute(
-        f"select count(distinct customer_id), count(*) from ({by_warehouse}) where warehouse_id is null"
-    ).fetchall()[0]
-    warehouse_points = f"""
-        select warehouse_id as key, sku, horizon, period_start,
-               sum(forecast_qty) as forecast_qty, sum(actual_qty) as actual_qty,
-               sum(segment_lower) as lower_qty, sum(segment_upper) as upper_qty
-        from ({by_warehouse}) where warehouse_id is not null
-        group by all"""
-    frames = [_scores(_sql_sums(con, warehouse_points, pointwise=False), "warehouse", limit)]
-    if unmapped[0]:
+    con.execute(
+        f"""
+        create or replace temp table {tables.week_sums} as
+        with p as (
+            select {warehouse} as warehouse_id, p.customer_id, p.sku, p.horizon, p.period_start,
+                   p.forecast_qty as f, p.actual_qty as a, p.segment_lower, p.segment_upper,
+                   (p.lower_qty <= p.actual_qty and p.actual_qty <= p.upper_qty)::int as covered
+            from {tables.points} p left join analytics.forecast_members m using (forecast_origin, customer_id)
+        ),
+        cells as (
+            select warehouse_id, sku, horizon, period_start, sum(f) as f, sum(a) as a,
+                   sum(segment_lower) as lower_qty, sum(segment_upper) as upper_qty
+            from p where warehouse_id is not null group by all
+        )
+        select 'warehouse' as level, warehouse_id as key, horizon, period_start, sum(a) as actual_qty,
+               sum(f) as forecast_qty, sum(abs(f - a)) as abs_error, sum(f - a) as error, sum(abs(a)) as abs_actual,
+               null::hugeint as covered, null::hugeint as rated, sum(a) as week_actual,
+               sum(lower_qty) as week_lower, sum(upper_qty) as week_upper
+        from cells group by all
+        union all
+        select 'customer', 'all', horizon, period_start, sum(a), sum(f), sum(abs(f - a)), sum(f - a), sum(abs(a)),
+               sum(covered), count(covered), null, null, null
+        from p group by all
+        union all
+        select 'customer_h1', customer_id, horizon, period_start, sum(a), sum(f), sum(abs(f - a)), sum(f - a),
+               sum(abs(a)), sum(covered), count(covered), null, null, null
+        from p where horizon = 1 group by all
+        """
+    )
+    con.execute(
+        f"""create or replace temp table {tables.unmapped} as
+            select p.customer_id, p.period_start, count(*) as n_points
+            from {tables.points} p left join analytics.forecast_members m using (forecast_origin, customer_id)
+            where {warehouse} is null group by all"""
+    )
+
+
+def _below_series(con: DuckDBPyConnection, review_date: date, limit: float) -> list[pd.DataFrame]:
+    """The warehouse and customer levels, from the customer × SKU × week points
+    (summed in DuckDB as decimals: millions of points on the demo), as summed per week
+    by :func:`_sum_weeks`. Only the segment × SKU forecasts that were split to
+    customers (customer_forecast_shares) have points."""
+    if not _has_temp(con, _OWN.week_sums):
+        return []
+    frames = [_scores(_sums_of_weeks(con, "warehouse", pointwise=False), "warehouse", limit)]
+    unmapped = con.execute(f"select count(distinct customer_id), sum(n_points) from {_OWN.unmapped}").fetchone()
+    if unmapped and unmapped[0]:
         log.info(
             "accuracy review %s: %d customers (%d customer × SKU × week points) have no warehouse on their "
             "forecast's origin (forecast_members.warehouse_id: replenishment.region_warehouse / "
@@ -504,54 +580,31 @@ def _below_series(con: DuckDBPyConnection, review_date: date, limit: float) -> l
             unmapped[0],
             unmapped[1],
         )
-    customer_points = f"""
-        select 'all' as key, horizon, period_start, forecast_qty, actual_qty, lower_qty, upper_qty from {_POINTS}"""
-    one_customer = f"""
-        select customer_id as key, horizon, period_start, forecast_qty, actual_qty, lower_qty, upper_qty
-        from {_POINTS} where horizon = 1"""
-    frames.append(_scores(_sql_sums(con, customer_points, pointwise=True), "customer", limit))
-    frames.append(_scores(_sql_sums(con, one_customer, pointwise=True), "customer", limit))
+    frames.append(_scores(_sums_of_weeks(con, "customer", pointwise=True), "customer", limit))
+    frames.append(_scores(_sums_of_weeks(con, "customer_h1", pointwise=True), "customer", limit))
     return frames
 
 
-def _sql_sums(con: DuckDBPyConnection, points: str, pointwise: bool) -> pd.DataFrame:
-    """:data:`_SUMS` per key × horizon of ``points`` (a query: key, horizon,
-    period_start, forecast_qty and actual_qty as decimals, lower_qty, upper_qty).
-    Coverage: of each point (``pointwise``) or of the key × week sums."""
+def _sums_of_weeks(con: DuckDBPyConnection, level: str, pointwise: bool) -> pd.DataFrame:
+    """:data:`_SUMS` per key × horizon of the review's weeks of ``level`` in the week
+    sums (:func:`_sum_weeks`). Coverage: of each point (``pointwise``: covered of
+    rated, as ``avg`` counts them) or of the key × week sums."""
     if pointwise:
-        point_cover, week_sums, week_cover = "avg((lower_qty <= a and a <= upper_qty)::int)", "", "null"
+        coverage = "case when sum(rated) > 0 then sum(covered)::double / sum(rated)::double end"
     else:
-        point_cover = "null"
-        week_sums = ", sum(a) as sum_actual, sum(lower_qty) as sum_lower, sum(upper_qty) as sum_upper"
-        week_cover = "avg((sum_lower <= sum_actual and sum_actual <= sum_upper)::int)"
+        coverage = "avg((week_lower <= week_actual and week_actual <= week_upper)::int)"
     frame = con.execute(
         f"""
-        with p as (
-            select key, horizon, period_start, forecast_qty::{EXACT} as f, actual_qty::{EXACT} as a, lower_qty, upper_qty
-            from ({points})
-        ),
-        by_key as (
-            select key, horizon, count(distinct period_start) as n_periods, sum(a)::double as actual_qty,
-                   sum(f)::double as forecast_qty, sum(abs(f - a))::double as abs_error,
-                   sum(f - a)::double as error, sum(abs(a))::double as abs_actual,
-                   {point_cover} as point_coverage
-            from p group by key, horizon
-        ),
-        weekly as (
-            select key, horizon, period_start, sum(f - a) as e{week_sums}
-            from p group by key, horizon, period_start
-        ),
-        by_week as (
-            select key, horizon, sum(e)::double as weekly_error, sum(abs(e))::double as weekly_abs_error,
-                   count(*) as n_weeks, {week_cover} as week_coverage
-            from weekly group by key, horizon
-        )
-        select k.key, k.horizon, k.n_periods, k.actual_qty, k.forecast_qty, k.abs_error, k.error, k.abs_actual,
-               null::double as mase, w.weekly_error, w.weekly_abs_error, w.n_weeks,
-               coalesce(k.point_coverage, w.week_coverage)::double as interval_coverage
-        from by_key k join by_week w using (key, horizon)
-        order by k.key, k.horizon
-        """
+        select key, horizon, count(*) as n_periods, sum(actual_qty)::double as actual_qty,
+               sum(forecast_qty)::double as forecast_qty, sum(abs_error)::double as abs_error,
+               sum(error)::double as error, sum(abs_actual)::double as abs_actual, null::double as mase,
+               sum(error)::double as weekly_error, sum(abs(error))::double as weekly_abs_error,
+               count(*) as n_weeks, ({coverage})::double as interval_coverage
+        from {_OWN.week_sums} where level = ?
+        group by key, horizon
+        order by key, horizon
+        """,
+        [level],
     ).df()
     return frame[_SUMS]
 

@@ -510,3 +510,25 @@ def test_reviews_in_a_batch_are_the_reviews_alone_to_the_last_bit(tmp_path):
     # nothing of the batch is left behind
     assert not con.execute("select count(*) from duckdb_tables() where temporary").fetchone()[0]
     assert not con.execute("select count(*) from duckdb_views() where temporary and not internal").fetchone()[0]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_dense_unique_and_joined_keys_are_numpy_unique_and_string_concatenation(seed):
+    """The review's group codes (_dense_unique) and series keys (_joined) are built
+    without sorting or joining every point: the same as np.unique and "+"."""
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 50, size=500) * 3  # gaps: not every code is present
+    got, got_inverse = accuracy_review._dense_unique(codes, 150)
+    want, want_inverse = np.unique(codes, return_inverse=True)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got_inverse, want_inverse)
+    missing = np.append(codes, -1)  # pd.factorize's code of a missing value
+    for got_part, want_part in zip(
+        accuracy_review._dense_unique(missing, 150), np.unique(missing, return_inverse=True), strict=True
+    ):
+        np.testing.assert_array_equal(got_part, want_part)
+    left = pd.Series(rng.choice(["S1", "S1x", "S10", "a b"], size=300))
+    right = pd.Series(rng.choice(["K1", "K|2", "K10"], size=300))
+    assert list(accuracy_review._joined(left, right, "|")) == list(left + "|" + right)
+    left[3] = None  # a missing value: NaN, as "+" gives
+    assert pd.isna(accuracy_review._joined(left, right, "|")[3])
