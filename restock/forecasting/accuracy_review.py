@@ -176,7 +176,7 @@ def accuracy_review(
                 con.execute(
                     f"""create or replace temp view {name} as select * from {shared}
                         where period_start between date '{first.isoformat()}' and date '{last.isoformat()}'
-                        {origins if name not in (_OWN.week_sums, _OWN.unmapped) else ""}"""
+                        {origins if name != _OWN.week_sums else ""}"""
                 )
         points = con.execute(
             f"""
@@ -368,9 +368,8 @@ class _Inputs(NamedTuple):
     forecasts: str  # segment × SKU forecasts of the weeks
     demand: str  # demand of each forecast's members, per customer × SKU × week
     actual: str  # that demand per segment × SKU × week
-    points: str  # customer × SKU × week points (dropped once summed per week)
+    points: str  # customer × SKU × week points (a view, summed per week)
     week_sums: str  # the warehouse and customer levels' sums per key × horizon × week
-    unmapped: str  # points of customers without a warehouse, per customer × week
 
 
 _OWN = _Inputs(
@@ -379,7 +378,6 @@ _OWN = _Inputs(
     "_accuracy_actual",
     "_accuracy_customer_points",
     "_accuracy_week_sums",
-    "_accuracy_unmapped",
 )
 _SHARED = _Inputs(*(f"_accuracy_batch_{name.removeprefix('_accuracy_')}" for name in _OWN))
 _BATCH = "_accuracy_batch"  # one row: the range the batch's tables cover
@@ -426,9 +424,9 @@ def _build_inputs(
     con: DuckDBPyConnection, tables: _Inputs, first: date, last: date, review_date: date, quantity: str
 ) -> None:
     """Temp tables ``forecasts``, ``demand`` (per member), ``actual`` (per segment ×
-    SKU) and, when customer shares exist, ``week_sums`` and ``unmapped`` (from the
-    customer points, :func:`_sum_weeks`) for the weeks ``first`` .. ``last`` and the
-    origins up to ``review_date``."""
+    SKU) and, when customer shares exist, ``week_sums`` (from the customer points, a
+    view: :func:`_sum_weeks`) for the weeks ``first`` .. ``last`` and the origins up
+    to ``review_date``."""
     forecasts, demand, actual, points = tables.forecasts, tables.demand, tables.actual, tables.points
     # The reviewed forecasts, and the demand of each forecast's population: every
     # member of a segment on an origin, for the weeks that origin forecast.
@@ -468,7 +466,7 @@ def _build_inputs(
         lower, upper = "f.lower_qty * s.share", "f.upper_qty * s.share"
     con.execute(
         f"""
-        create or replace temp table {points} as
+        create or replace temp view {points} as
         with shares as (
             select * from analytics.customer_forecast_shares
             where forecast_origin in (select distinct forecast_origin from {forecasts})
@@ -495,8 +493,10 @@ def _build_inputs(
         select * from shared union all select * from unshared
         """
     )
-    _sum_weeks(con, tables)
-    con.execute(f"drop table {points}")
+    try:
+        _sum_weeks(con, tables)
+    finally:
+        con.execute(f"drop view if exists {points}")
 
 
 def _has_temp(con: DuckDBPyConnection, name: str) -> bool:
@@ -513,8 +513,8 @@ def _sum_weeks(con: DuckDBPyConnection, tables: _Inputs) -> None:
     """The warehouse and customer levels' sums per key × horizon × week of the customer
     × SKU × week points (temp table ``tables.week_sums``; level ``warehouse``,
     ``customer`` for key "all", ``customer_h1`` per customer at horizon 1), and the
-    points of customers without a warehouse on their forecast's origin per customer ×
-    week (``tables.unmapped``).
+    number of points of customers without a warehouse on their forecast's origin per
+    customer × week (level ``no_warehouse``, key customer_id, ``n_points``).
 
     A review adds up the weeks of its window (:func:`_sums_of_weeks`). The sums are
     exact decimals, so summing per week first gives the same numbers to the last digit
@@ -528,7 +528,7 @@ def _sum_weeks(con: DuckDBPyConnection, tables: _Inputs) -> None:
     con.execute(
         f"""
         create or replace temp table {tables.week_sums} as
-        with p as (
+        with p as materialized (  -- the points, computed once for the four sums below
             select {warehouse} as warehouse_id, p.customer_id, p.sku, p.horizon, p.period_start,
                    p.forecast_qty as f, p.actual_qty as a, p.segment_lower, p.segment_upper,
                    (p.lower_qty <= p.actual_qty and p.actual_qty <= p.upper_qty)::int as covered
@@ -542,23 +542,21 @@ def _sum_weeks(con: DuckDBPyConnection, tables: _Inputs) -> None:
         select 'warehouse' as level, warehouse_id as key, horizon, period_start, sum(a) as actual_qty,
                sum(f) as forecast_qty, sum(abs(f - a)) as abs_error, sum(f - a) as error, sum(abs(a)) as abs_actual,
                null::hugeint as covered, null::hugeint as rated, sum(a) as week_actual,
-               sum(lower_qty) as week_lower, sum(upper_qty) as week_upper
+               sum(lower_qty) as week_lower, sum(upper_qty) as week_upper, null::bigint as n_points
         from cells group by all
         union all
         select 'customer', 'all', horizon, period_start, sum(a), sum(f), sum(abs(f - a)), sum(f - a), sum(abs(a)),
-               sum(covered), count(covered), null, null, null
+               sum(covered), count(covered), null, null, null, null
         from p group by all
         union all
         select 'customer_h1', customer_id, horizon, period_start, sum(a), sum(f), sum(abs(f - a)), sum(f - a),
-               sum(abs(a)), sum(covered), count(covered), null, null, null
+               sum(abs(a)), sum(covered), count(covered), null, null, null, null
         from p where horizon = 1 group by all
+        union all
+        select 'no_warehouse', customer_id, null, period_start, null, null, null, null, null, null, null, null, null,
+               null, count(*)
+        from p where warehouse_id is null group by all
         """
-    )
-    con.execute(
-        f"""create or replace temp table {tables.unmapped} as
-            select p.customer_id, p.period_start, count(*) as n_points
-            from {tables.points} p left join analytics.forecast_members m using (forecast_origin, customer_id)
-            where {warehouse} is null group by all"""
     )
 
 
@@ -570,7 +568,9 @@ def _below_series(con: DuckDBPyConnection, review_date: date, limit: float) -> l
     if not _has_temp(con, _OWN.week_sums):
         return []
     frames = [_scores(_sums_of_weeks(con, "warehouse", pointwise=False), "warehouse", limit)]
-    unmapped = con.execute(f"select count(distinct customer_id), sum(n_points) from {_OWN.unmapped}").fetchone()
+    unmapped = con.execute(
+        f"select count(distinct key), sum(n_points) from {_OWN.week_sums} where level = 'no_warehouse'"
+    ).fetchone()
     if unmapped and unmapped[0]:
         log.info(
             "accuracy review %s: %d customers (%d customer × SKU × week points) have no warehouse on their "
