@@ -41,6 +41,7 @@ from restock.forecasting.panel import (
 from restock.forecasting.promotions import attach_promotions, read_promotions
 from restock.forecasting.reselection import (
     POPULATION_ACTUAL,
+    RunPopulationActual,
     build_population_actual,
     series_to_reselect,
     series_tracking_signals,
@@ -85,39 +86,62 @@ def run_forecasts(
     days = sorted(days)
     in_run = set(days)
     results = []
-    for origin in sorted({forecast_origin(d, settings.cutoff_weekday) for d in days}):
-        exists = con.execute(
-            "select count(*) from analytics.segment_forecasts where forecast_origin = ?", [origin]
-        ).fetchone()[0]
-        if origin in in_run or not exists:
-            result = compute_origin(con, origin, config, settings, pool)
-        else:
-            result = OriginResult(origin, "reused", forecast_rows=exists)
-        mapped = [d for d in days if forecast_origin(d, settings.cutoff_weekday) == origin]
-        if result.status != "no_segments":
-            runs = pd.DataFrame({"as_of_date": mapped, "forecast_origin": origin})
-            con.execute("begin transaction")
-            try:
-                con.execute(
-                    "delete from analytics.forecast_runs where as_of_date between ? and ?", [mapped[0], mapped[-1]]
-                )
-                con.register("_runs", runs)
-                con.execute("insert into analytics.forecast_runs select as_of_date, forecast_origin from _runs")
-                con.unregister("_runs")
-                con.execute("commit")
-            except Exception:
-                con.execute("rollback")
-                raise
-        results.append(result)
-        if progress:
-            progress(result)
+    population = RunPopulationActual(settings.quantity)
+    try:
+        for origin in sorted({forecast_origin(d, settings.cutoff_weekday) for d in days}):
+            results.append(_run_origin(con, origin, days, in_run, config, pool, population))
+            if progress:
+                progress(results[-1])
+    finally:
+        population.close(con)
     return results
 
 
-def compute_origin(
-    con: DuckDBPyConnection, origin: date, config: RestockConfig, settings: ForecastingConfig, pool: Executor | None
+def _run_origin(
+    con: DuckDBPyConnection,
+    origin: date,
+    days: list[date],
+    in_run: set[date],
+    config: RestockConfig,
+    pool: Executor | None,
+    population: RunPopulationActual,
 ) -> OriginResult:
-    """Forecast every segment × SKU series at ``origin`` and store rows and shares."""
+    """Compute or reuse one origin of :func:`run_forecasts` and map its days to it."""
+    settings = config.forecasting
+    found = con.execute(
+        "select count(*) from analytics.segment_forecasts where forecast_origin = ?", [origin]
+    ).fetchone()
+    exists = found[0] if found else 0
+    if origin in in_run or not exists:
+        result = compute_origin(con, origin, config, settings, pool, population)
+    else:
+        result = OriginResult(origin, "reused", forecast_rows=exists)
+    mapped = [d for d in days if forecast_origin(d, settings.cutoff_weekday) == origin]
+    if result.status != "no_segments":
+        runs = pd.DataFrame({"as_of_date": mapped, "forecast_origin": origin})
+        con.execute("begin transaction")
+        try:
+            con.execute("delete from analytics.forecast_runs where as_of_date between ? and ?", [mapped[0], mapped[-1]])
+            con.register("_runs", runs)
+            con.execute("insert into analytics.forecast_runs select as_of_date, forecast_origin from _runs")
+            con.unregister("_runs")
+            con.execute("commit")
+        except Exception:
+            con.execute("rollback")
+            raise
+    return result
+
+
+def compute_origin(
+    con: DuckDBPyConnection,
+    origin: date,
+    config: RestockConfig,
+    settings: ForecastingConfig,
+    pool: Executor | None,
+    population: RunPopulationActual | None = None,
+) -> OriginResult:
+    """Forecast every segment × SKU series at ``origin`` and store rows and shares.
+    ``population``: the past populations' demand a run of origins keeps between them."""
     started = time.monotonic()
     members = _members(con, origin, config)
     if members is None:
@@ -126,13 +150,18 @@ def compute_origin(
         )
         return OriginResult(origin, "no_segments")
     try:
-        actual_table = _population_actual(con, origin, config)
+        actual_table = _population_actual(con, origin, config, population)
         return _compute(con, origin, config, settings, pool, members, actual_table, started)
     finally:
-        con.execute(f"drop table if exists {POPULATION_ACTUAL}")
+        if population is not None:
+            population.release(con)
+        else:
+            con.execute(f"drop table if exists {POPULATION_ACTUAL}")
 
 
-def _population_actual(con: DuckDBPyConnection, origin: date, config: RestockConfig) -> str | None:
+def _population_actual(
+    con: DuckDBPyConnection, origin: date, config: RestockConfig, population: RunPopulationActual | None = None
+) -> str | None:
     """The demand of past origins' populations that the reselection signals, the
     interval calibration and the reconciliation backtest read, joined once
     (reselection.build_population_actual): every origin and week any of them uses."""
@@ -148,6 +177,8 @@ def _population_actual(con: DuckDBPyConnection, origin: date, config: RestockCon
         first_week = min(first_week, origin - timedelta(weeks=recon) + timedelta(days=1))
     # a forecast of week W was made at most horizon_weeks before it
     first_origin = min(first_week - timedelta(weeks=settings.horizon_weeks), origin - timedelta(weeks=recon))
+    if population is not None:
+        return population.table_for(con, first_origin, origin, first_week, last)
     return build_population_actual(con, first_origin, origin, first_week, last, settings.quantity)
 
 

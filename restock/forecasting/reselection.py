@@ -86,19 +86,98 @@ def build_population_actual(
     ``last_week``] after it — built once per forecast origin for the calibration, the
     reselection signals and the reconciliation backtest, which each joined the same
     members and demand (same groups, same sums: the same values). Returns its name."""
+    con.execute(
+        f"create or replace temp table {POPULATION_ACTUAL} as {_population_actual_query(quantity)}",
+        [first_origin, origin, first_week, last_week],
+    )
+    return POPULATION_ACTUAL
+
+
+class RunPopulationActual:
+    """:func:`build_population_actual` for a run of origins in ascending order, kept
+    between them: consecutive origins need the same past origins and weeks but one, so
+    each origin joins only the origins and weeks the run has not joined yet (one
+    origin × its weeks and one week × the origins, instead of ~20 × 20) and selects
+    its own from what the run has (a temp view :data:`POPULATION_ACTUAL`).
+
+    The same rows as a build of its own: a row sums the demand of week W of the
+    customers of one segment on origin M, and neither changes during the run (an
+    origin's members are written when it is computed, before any later origin asks
+    for it; origins not in order rebuild). :meth:`close` drops the run's table."""
+
+    TABLE = "_run_population_actual"
+
+    def __init__(self, quantity: str) -> None:
+        self.quantity = quantity
+        self.origins: tuple[date, date] | None = None  # [first, last) origin joined
+        self.weeks: tuple[date, date] | None = None  # [first, last] week joined
+
+    def table_for(
+        self, con: DuckDBPyConnection, first_origin: date, origin: date, first_week: date, last_week: date
+    ) -> str:
+        """The view of the run's rows for :func:`build_population_actual`'s arguments."""
+        joined, weeks = self.origins, self.weeks
+        if joined is None or weeks is None or first_origin < joined[0] or first_week < weeks[0] or origin < joined[1]:
+            con.execute(f"drop table if exists {self.TABLE}")
+            self._add(con, first_origin, origin, first_week, last_week, create=True)
+            weeks_joined = last_week
+        else:
+            weeks_joined = max(weeks[1], last_week)
+            if origin > joined[1]:  # origins new to the run, every week it keeps
+                self._add(con, max(joined[1], first_origin), origin, first_week, weeks_joined)
+            if last_week > weeks[1]:  # weeks new to the run, for the origins it had
+                self._add(con, max(joined[0], first_origin), joined[1], weeks[1] + timedelta(days=1), last_week)
+            con.execute(  # no longer needed by a later origin
+                f"delete from {self.TABLE} where forecast_origin < ? or week_start < ?", [first_origin, first_week]
+            )
+        self.origins, self.weeks = (first_origin, origin), (first_week, weeks_joined)
+        # (a view takes no parameters: the dates as literals)
+        con.execute(
+            f"""create or replace temp view {POPULATION_ACTUAL} as select * from {self.TABLE}
+                where forecast_origin >= date '{first_origin.isoformat()}' and forecast_origin < date '{origin.isoformat()}'
+                  and week_start between date '{first_week.isoformat()}' and date '{last_week.isoformat()}'"""
+        )
+        return POPULATION_ACTUAL
+
+    def _add(
+        self,
+        con: DuckDBPyConnection,
+        first_origin: date,
+        origin: date,
+        first_week: date,
+        last_week: date,
+        create: bool = False,
+    ) -> None:
+        if create:
+            con.execute(
+                f"create temp table {self.TABLE} (forecast_origin date, segment_id varchar, sku varchar, "
+                "week_start date, qty double)"
+            )
+        con.execute(
+            f"insert into {self.TABLE} {_population_actual_query(self.quantity)}",
+            [first_origin, origin, first_week, last_week],
+        )
+
+    def release(self, con: DuckDBPyConnection) -> None:
+        """Drop the origin's view (the run's rows stay for the next origin)."""
+        con.execute(f"drop view if exists {POPULATION_ACTUAL}")
+
+    def close(self, con: DuckDBPyConnection) -> None:
+        self.release(con)
+        con.execute(f"drop table if exists {self.TABLE}")
+        self.origins = self.weeks = None
+
+
+def _population_actual_query(quantity: str) -> str:
+    """population_demand's actual rows of the origins in [$1, $2) and the weeks in [$3, $4] after each."""
     if quantity not in ("requested_qty", "ordered_qty"):
         raise ValueError(f"quantity must be requested_qty or ordered_qty, got {quantity!r}")
-    con.execute(
-        f"""create or replace temp table {POPULATION_ACTUAL} as
-            select m.forecast_origin, m.segment_id, w.sku, w.week_start, sum(w.{quantity})::double as qty
+    return f"""select m.forecast_origin, m.segment_id, w.sku, w.week_start, sum(w.{quantity})::double as qty
             from marts.customer_sku_weekly_demand w
             join analytics.forecast_members m using (customer_id)
             where m.forecast_origin >= ? and m.forecast_origin < ?
               and w.week_start between ? and ? and w.week_start > m.forecast_origin
-            group by all""",
-        [first_origin, origin, first_week, last_week],
-    )
-    return POPULATION_ACTUAL
+            group by all"""
 
 
 def series_tracking_signals(

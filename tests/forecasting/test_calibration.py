@@ -266,3 +266,36 @@ def test_one_population_join_serves_the_calibration_the_signals_and_the_backtest
                 np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
     finally:
         run.execute(f"drop table if exists {reselection.POPULATION_ACTUAL}")
+
+
+def test_a_run_keeps_the_past_populations_demand_between_origins_and_gives_each_the_rows_of_its_own_join(run):
+    """run_forecasts joins the past populations and their demand incrementally
+    (reselection.RunPopulationActual): each origin sees exactly the rows of its own
+    build, in order, after a jump forward, a repeat and a step back (a rebuild)."""
+    from restock.forecasting import reselection
+
+    config = load_config(PROJECT_ROOT / "restock.yaml").override({"forecasting.reselect_out_of_control": True})
+    kept = reselection.RunPopulationActual(config.forecasting.quantity)
+    sequence = [date(2025, 1, 5), date(2025, 1, 12), date(2025, 1, 19), date(2025, 2, 23), date(2025, 2, 23)]
+    sequence += [date(2025, 3, 2), date(2025, 1, 26), date(2025, 2, 2)]
+    try:
+        for origin in sequence:
+            table = origins._population_actual(run, origin, config)
+            assert table is not None
+            own = run.execute(f"select * from {table} order by all").df()
+            run.execute(f"drop table {table}")
+            shared = origins._population_actual(run, origin, config, kept)
+            got = run.execute(f"select * from {shared} order by all").df()
+            kept.release(run)
+            assert len(own) > 50
+            pd.testing.assert_frame_equal(own, got, check_exact=True)
+        # only what a later origin can need is kept
+        first_kept = run.execute(f"select min(forecast_origin) from {kept.TABLE}").fetchone()[0]
+        assert first_kept >= date(2025, 2, 2) - timedelta(weeks=config.forecasting.horizon_weeks + 13)
+    finally:
+        kept.close(run)
+    left = run.execute(
+        "select table_name from duckdb_tables() where temporary union all "
+        "select view_name from duckdb_views() where temporary and not internal and view_name <> '_demand'"  # the fixture's frame
+    ).fetchall()
+    assert not left
