@@ -66,16 +66,10 @@ def _daily_table(
 def customer_segments(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, restock: RestockResource
 ) -> dg.MaterializeResult:
-    from restock.segmentation.tables import SEGMENT_COLUMNS, customer_segments_for_day, segments_summary
+    from restock.segmentation.tables import SEGMENT_COLUMNS, customer_segments_builder, segments_summary
 
-    rules = restock.config.segmentation
-    stats = _daily_table(
-        context,
-        warehouse,
-        "customer_segments",
-        lambda con, day: customer_segments_for_day(con, day, rules),
-        SEGMENT_COLUMNS,
-    )
+    build = customer_segments_builder(window_days(context), restock.config.segmentation)
+    stats = _daily_table(context, warehouse, "customer_segments", build, SEGMENT_COLUMNS)
     with warehouse.connect() as con:
         summary = segments_summary(con, window_days(context)[-1])
     return dg.MaterializeResult(

@@ -12,7 +12,7 @@ this module only reads, assembles and writes.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -123,19 +123,96 @@ def build_customer_segments(
     return out[SEGMENT_COLUMNS].sort_values("customer_id", ignore_index=True)
 
 
-def customer_segments_for_day(con: DuckDBPyConnection, day: date, rules: SegmentationConfig) -> pd.DataFrame:
-    """Read the marts for ``day`` and build its customer_segments rows."""
+class OrderDays:
+    """Each customer's order days up to ``last_day``, with the day's summed line
+    amount, read once for a run of days: each day of the run takes from it the rows
+    its own queries return (:func:`customer_segments_for_day`) instead of scanning the
+    order lines three times (a two-year demo backfill: 731 × 3 scans).
+
+    The same rows and dtypes in the same order: one row per customer × order day,
+    sorted by customer then day, as DuckDB's ``order by`` sorts them."""
+
+    def __init__(self, con: DuckDBPyConnection, last_day: date) -> None:
+        frame = con.execute(
+            """select customer_id, order_date, sum(line_amount)::double as line_amount
+               from marts.order_lines where order_date <= ? group by all order by all""",
+            [last_day],
+        ).df()
+        self.last_day = last_day
+        self.customer = frame["customer_id"].to_numpy(dtype=object)
+        self.day = frame["order_date"].to_numpy()
+        self.amount = frame["line_amount"].to_numpy(dtype=float)
+        self._date_dtype = frame["order_date"].dtype
+        starts = np.ones(len(frame), dtype=bool)
+        starts[1:] = self.customer[1:] != self.customer[:-1]
+        self.group = np.cumsum(starts) - 1  # the customer's number, in order
+
+    def _upto(self, day: date) -> np.ndarray:
+        return np.flatnonzero(self.day <= np.datetime64(day))
+
+    def amounts(self, first: date, day: date) -> pd.DataFrame:
+        """customer_id, order_date, line_amount of the days ``first`` .. ``day``."""
+        rows = np.flatnonzero((self.day >= np.datetime64(first)) & (self.day <= np.datetime64(day)))
+        return pd.DataFrame(
+            {"customer_id": self.customer[rows], "order_date": self.day[rows], "line_amount": self.amount[rows]}
+        ).astype({"order_date": self._date_dtype})
+
+    def bounds(self, day: date) -> pd.DataFrame:
+        """customer_id, first_order_date, last_order_date over the days up to ``day``."""
+        rows = self._upto(day)
+        first, last = self._group_ends(rows)
+        return pd.DataFrame(
+            {
+                "customer_id": self.customer[rows[first]],
+                "first_order_date": self.day[rows[first]],
+                "last_order_date": self.day[rows[last]],
+            }
+        ).astype({"first_order_date": self._date_dtype, "last_order_date": self._date_dtype})
+
+    def last_order_days(self, day: date, count: int) -> pd.DataFrame:
+        """customer_id, order_date: each customer's last ``count`` order days up to ``day``."""
+        rows = self._upto(day)
+        _, last = self._group_ends(rows)
+        group = self.group[rows]
+        end_of_group = last[np.searchsorted(group[last], group)]  # position of the group's last row
+        kept = rows[(end_of_group - np.arange(len(rows))) < count]
+        return pd.DataFrame({"customer_id": self.customer[kept], "order_date": self.day[kept]}).astype(
+            {"order_date": self._date_dtype}
+        )
+
+    def _group_ends(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Positions in ``rows`` of each customer's first and last row."""
+        group = self.group[rows]
+        change = np.flatnonzero(group[1:] != group[:-1]) + 1
+        first = np.concatenate([[0], change]) if len(rows) else np.zeros(0, dtype=int)
+        last = np.concatenate([change - 1, [len(rows) - 1]]) if len(rows) else np.zeros(0, dtype=int)
+        return first.astype(int), last.astype(int)
+
+
+def customer_segments_for_day(
+    con: DuckDBPyConnection, day: date, rules: SegmentationConfig, orders: OrderDays | None = None
+) -> pd.DataFrame:
+    """Read the marts for ``day`` and build its customer_segments rows. ``orders``: the
+    order days of a run of days (:class:`OrderDays`, covering ``day``)."""
     window_weeks = rules.rfm_window_weeks
+    window_start = day - timedelta(days=7 * window_weeks - 1)
     customers = con.execute(
         """select customer_id, tier, tier_source, channel, region, customer_status, opened_on, closed_on
            from marts.customers where as_of_date = ? order by customer_id""",
         [day],
     ).df()
+    if orders is not None and day <= orders.last_day:
+        order_days = None
+        if rules.lifecycle.rhythm == OWN_INTERVAL:
+            order_days = orders.last_order_days(day, rules.lifecycle.rhythm_window_orders)
+        return build_customer_segments(
+            customers, orders.amounts(window_start, day), orders.bounds(day), day, rules, order_days
+        )
     # sum over DECIMAL: exact; rows in a fixed order (rfm_scores sorts them too)
     amounts = con.execute(
         """select customer_id, order_date, sum(line_amount)::double as line_amount
            from marts.order_lines where order_date between ? and ? group by all order by all""",
-        [day - timedelta(days=7 * window_weeks - 1), day],
+        [window_start, day],
     ).df()
     bounds = con.execute(
         """select customer_id, min(order_date) as first_order_date, max(order_date) as last_order_date
@@ -154,6 +231,22 @@ def customer_segments_for_day(con: DuckDBPyConnection, day: date, rules: Segment
             [day, rules.lifecycle.rhythm_window_orders],
         ).df()
     return build_customer_segments(customers, amounts, bounds, day, rules, order_days)
+
+
+def customer_segments_builder(
+    days: Sequence[date], rules: SegmentationConfig
+) -> Callable[[DuckDBPyConnection, date], pd.DataFrame]:
+    """:func:`customer_segments_for_day` for the days of a run; a run of several days
+    reads the order days once (:class:`OrderDays`, on its first day)."""
+    orders: OrderDays | None = None
+
+    def build(con: DuckDBPyConnection, day: date) -> pd.DataFrame:
+        nonlocal orders
+        if orders is None and len(days) > 1:
+            orders = OrderDays(con, max(days))
+        return customer_segments_for_day(con, day, rules, orders)
+
+    return build
 
 
 # --------------------------------------------------------------------------- products

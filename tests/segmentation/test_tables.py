@@ -124,3 +124,57 @@ def test_lifecycle_settings_defaults_match_and_are_checked():
         LifecycleConfig(rhythm_window_orders=3, min_orders_for_rhythm=4)
     with pytest.raises(ValueError):
         LifecycleConfig(rhythm="weekly")
+
+
+def test_a_run_reads_the_order_days_once_and_each_day_gets_the_rows_of_its_own_queries(tmp_path):
+    """customer_segments_for_day with a run's OrderDays: for every day the same order
+    amounts, first / last order dates and last order days as the day's own queries, so
+    the same rows to the last digit (random customers, several lines a day, a customer
+    whose first order comes late, orders after the run)."""
+    from restock.segmentation.tables import OrderDays, customer_segments_for_day
+
+    rng = np.random.default_rng(5)
+    lines = []
+    for k in range(25):
+        start = AS_OF - timedelta(days=int(rng.integers(0, 300)))
+        gap = int(rng.integers(1, 40))
+        day = start
+        while day <= AS_OF + timedelta(days=30):
+            lines.extend([(f"C{k:02d}", day)] * int(rng.integers(1, 3)))
+            day += timedelta(days=gap + int(rng.integers(0, 5)))
+    con = _segments_warehouse(tmp_path / "w.duckdb", lines)
+    con.execute("update marts.order_lines set line_amount = 0.01 * (hash(customer_id || order_date) % 100000)")
+    days = [AS_OF - timedelta(days=d) for d in (200, 40, 3, 2, 1, 0)]
+    con.execute(
+        "insert into marts.customers select unnest(?::date[]), customer_id, tier, tier_source, channel, "
+        "region, customer_status, opened_on, closed_on from marts.customers where as_of_date = ?",
+        [days[:-1], AS_OF],
+    )
+    config = load_config(PROJECT_ROOT / "restock.yaml").segmentation
+    orders = OrderDays(con, AS_OF)
+    for day in days:
+        own = customer_segments_for_day(con, day, config)
+        shared = customer_segments_for_day(con, day, config, orders)
+        assert len(own) == 25
+        pd.testing.assert_frame_equal(own, shared, check_exact=True)
+        first = day - timedelta(weeks=4)
+        pd.testing.assert_frame_equal(
+            orders.amounts(first, day),
+            con.execute(
+                """select customer_id, order_date, sum(line_amount)::double as line_amount from marts.order_lines
+                   where order_date between ? and ? group by all order by all""",
+                [first, day],
+            ).df(),
+            check_exact=True,
+        )
+        pd.testing.assert_frame_equal(
+            orders.last_order_days(day, 3),
+            con.execute(
+                """select customer_id, order_date from (select customer_id, order_date, row_number() over
+                   (partition by customer_id order by order_date desc) as k from (select distinct customer_id,
+                   order_date from marts.order_lines where order_date <= ?)) where k <= 3 order by all""",
+                [day],
+            ).df(),
+            check_exact=True,
+        )
+    con.close()
