@@ -102,11 +102,12 @@ def product_classes(
     from restock.segmentation.tables import PRODUCT_COLUMNS, demand_class_counts, product_classes_for_day
 
     rules, quantity = restock.config.product_classes, restock.config.forecasting.quantity
+    same_week: dict = {}  # the days of a week share their classes (product_classes_for_day)
     stats = _daily_table(
         context,
         warehouse,
         "product_classes",
-        lambda con, day: product_classes_for_day(con, day, rules, quantity),
+        lambda con, day: product_classes_for_day(con, day, rules, quantity, same_week),
         PRODUCT_COLUMNS,
     )
     with warehouse.connect() as con:

@@ -306,13 +306,29 @@ def build_product_classes(
 
 
 def product_classes_for_day(
-    con: DuckDBPyConnection, day: date, rules: ProductClassesConfig, quantity: str
+    con: DuckDBPyConnection,
+    day: date,
+    rules: ProductClassesConfig,
+    quantity: str,
+    same_week: dict[tuple, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """Read the marts for ``day`` and build its product_classes rows (``quantity``:
-    the forecast quantity column, forecasting.quantity)."""
+    the forecast quantity column, forecasting.quantity). ``same_week``: the rows of an
+    earlier day of the run with the same last complete week and SKUs, by that key
+    (filled here): the classes of the days of a week are the same but for as_of_date,
+    they read the same complete weeks."""
     window_weeks = rules.window_weeks
     last = last_complete_week_start(day)
     first = last - timedelta(weeks=window_weeks - 1)
+    skus = [
+        row[0]
+        for row in con.execute(
+            "select distinct sku from marts.products where as_of_date = ? order by sku", [day]
+        ).fetchall()
+    ]
+    key = (last, tuple(skus))
+    if same_week is not None and key in same_week:
+        return same_week[key].assign(as_of_date=day)
     # sums over DECIMAL (quantities and amounts in the marts): exact, whatever the order
     weekly = con.execute(
         f"""select d.sku, d.week_start, sum(d.{quantity})::double as qty, coalesce(v.value, 0)::double as value
@@ -323,13 +339,11 @@ def product_classes_for_day(
             order by d.sku, d.week_start""",
         [first, last, first, last],
     ).df()
-    skus = [
-        row[0]
-        for row in con.execute(
-            "select distinct sku from marts.products where as_of_date = ? order by sku", [day]
-        ).fetchall()
-    ]
-    return build_product_classes(weekly, skus, day, rules)
+    rows = build_product_classes(weekly, skus, day, rules)
+    if same_week is not None:
+        same_week.clear()  # a run goes day by day: only the current week is asked again
+        same_week[key] = rows
+    return rows
 
 
 # --------------------------------------------------------------------------- summaries

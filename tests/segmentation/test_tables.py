@@ -178,3 +178,39 @@ def test_a_run_reads_the_order_days_once_and_each_day_gets_the_rows_of_its_own_q
             check_exact=True,
         )
     con.close()
+
+
+def test_the_days_of_a_week_share_their_product_classes_but_for_the_date(tmp_path):
+    """product_classes_for_day with a run's same_week memo: every day the rows of its own
+    build (the days of a week read the same complete weeks); a SKU added to the product
+    snapshot mid-week is classified from that day on."""
+    import duckdb
+
+    from restock.segmentation.tables import product_classes_for_day
+
+    rng = np.random.default_rng(8)
+    con = duckdb.connect(str(tmp_path / "c.duckdb"))
+    con.execute("create schema marts")
+    weeks = [AS_OF - timedelta(days=6) - timedelta(weeks=k) for k in range(40)]  # Mondays
+    weekly = pd.DataFrame(
+        [(f"K{k}", w, float(rng.integers(0, 50))) for k in range(8) for w in weeks if rng.random() < 0.8],
+        columns=["sku", "week_start", "requested_qty"],
+    )
+    con.register("_weekly", weekly)
+    con.execute("create table marts.customer_sku_weekly_demand as select * from _weekly")
+    con.execute(
+        "create table marts.order_lines as select sku, week_start, (requested_qty * 1.25)::decimal(18,2) as "
+        "line_amount from _weekly"
+    )
+    days = [AS_OF - timedelta(days=d) for d in range(16, -1, -1)]
+    products = [(d, f"K{k}") for d in days for k in range(8 if d < AS_OF - timedelta(days=3) else 9)]
+    con.execute("create table marts.products (as_of_date date, sku varchar)")
+    con.executemany("insert into marts.products values (?, ?)", products)
+    rules = load_config(PROJECT_ROOT / "restock.yaml").product_classes
+    same_week: dict = {}
+    for day in days:
+        own = product_classes_for_day(con, day, rules, "requested_qty")
+        shared = product_classes_for_day(con, day, rules, "requested_qty", same_week)
+        assert len(own) == (8 if day < AS_OF - timedelta(days=3) else 9)
+        pd.testing.assert_frame_equal(own, shared, check_exact=True)
+    con.close()
