@@ -25,7 +25,9 @@ log = logging.getLogger(__name__)
 
 # Reviews whose inputs are built together in a multi-origin run: consecutive weekly
 # reviews share all but one week, so a batch of 8 builds 20 weeks instead of 8 × 13;
-# the customer points of a batch are ~1.6 × those of one review (demo: 8 M rows).
+# the customer points of a batch (~1.6 × those of one review, demo: 8 M) are summed
+# per week once (_sum_weeks). 16 a batch was ~15 % faster on the demo but held 0.4 GB
+# more, which a city's ten times as many customers cannot afford.
 REVIEWS_PER_BATCH = 8
 # Exact sums in DuckDB (the same to the last digit whatever order its threads add in).
 EXACT = "decimal(38, 12)"
@@ -169,8 +171,9 @@ def accuracy_review(
             for name, shared in zip(_OWN, _SHARED, strict=True):
                 if name == _OWN.points or not _has_temp(con, shared):
                     continue
-                # The week sums have no origin: every forecast of a week was made before
-                # the week began (period_start > forecast_origin), so before the review.
+                # The week sums have no origin filter: a forecast's first week starts after
+                # the last complete week of its origin, so every forecast of a week of the
+                # window was made on or before the review.
                 # (a view takes no parameters: the dates as literals)
                 origins = f"and forecast_origin <= date '{review_date.isoformat()}'"
                 con.execute(
@@ -204,7 +207,8 @@ def accuracy_review(
         frames.extend(_below_series(con, review_date, limit))
     finally:
         for name in reversed(_OWN):
-            con.execute(f"drop {'view' if batch is not None else 'table'} if exists {name}")
+            if name != _OWN.points:  # a view _build_inputs drops itself
+                con.execute(f"drop {'view' if batch is not None else 'table'} if exists {name}")
     out = pd.concat([f for f in frames if len(f)], ignore_index=True)
     out["review_date"] = review_date
     out["window_weeks"] = window_weeks
@@ -297,7 +301,7 @@ def _dense_unique(codes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]
     """``np.unique(codes, return_inverse=True)`` for codes in 0 .. size − 1, by
     marking the codes present instead of sorting them (the review's group codes are
     dense: keys × horizons, groups × weeks)."""
-    if codes.size and codes.min() < 0:  # a missing value (code −1): sort after all
+    if codes.size and codes.min() < 0:  # a missing value (code −1): np.unique's sort
         return np.unique(codes, return_inverse=True)
     present = np.zeros(size, dtype=bool)
     present[codes] = True
@@ -387,8 +391,9 @@ _BATCH = "_accuracy_batch"  # one row: the range the batch's tables cover
 def review_batch(
     con: DuckDBPyConnection, reviews: list[date], window_weeks: int, quantity: str = "requested_qty"
 ) -> Iterator[None]:
-    """The reviews of ``reviews`` read their forecasts, member demand and customer
-    points from tables built once for all their windows (temp tables, dropped after).
+    """The reviews of ``reviews`` read their forecasts, member demand and the week sums
+    of their customer points from tables built once for all their windows (temp
+    tables, dropped after).
 
     Each review then selects its weeks and origins from them: the rows its own build
     would give, so the same review to the last digit (the sums are exact decimals or
@@ -406,7 +411,8 @@ def review_batch(
         yield
     finally:
         for name in (_BATCH, *reversed(_SHARED)):
-            con.execute(f"drop table if exists {name}")
+            if name != _SHARED.points:  # a view _build_inputs drops itself
+                con.execute(f"drop table if exists {name}")
 
 
 def _batch_covering(con: DuckDBPyConnection, first: date, last: date, review_date: date) -> tuple | None:
@@ -589,7 +595,7 @@ def _sums_of_weeks(con: DuckDBPyConnection, level: str, pointwise: bool) -> pd.D
     """:data:`_SUMS` per key × horizon of the review's weeks of ``level`` in the week
     sums (:func:`_sum_weeks`). Coverage: of each point (``pointwise``: covered of
     rated, as ``avg`` counts them) or of the key × week sums."""
-    if pointwise:
+    if pointwise:  # as avg() of the points' 0 / 1 gave: DuckDB divides their sum by the count in doubles
         coverage = "case when sum(rated) > 0 then sum(covered)::double / sum(rated)::double end"
     else:
         coverage = "avg((week_lower <= week_actual and week_actual <= week_upper)::int)"

@@ -43,6 +43,9 @@ from duckdb import DuckDBPyConnection
 from restock.calendar import last_complete_week_start
 from restock.forecasting.levels import ALL
 
+# The population demand (sums of the marts' quantities, 3 decimals) back as exact
+# decimals, to be summed again in any order.
+EXACT_QTY = "decimal(38, 9)"
 NOISE_Z = 2.6  # standard deviations of the signal of unbiased errors (≈ 1 % two-sided)
 NOISE_SD_PER_ROOT_WEEK = 1.25  # sd of Σe / mean|e| per √week for independent errors (√(π/2))
 
@@ -117,6 +120,7 @@ class RunPopulationActual:
     ) -> str:
         """The view of the run's rows for :func:`build_population_actual`'s arguments."""
         joined, weeks = self.origins, self.weeks
+        self.origins = self.weeks = None  # until the rows are complete: a failure rebuilds
         if joined is None or weeks is None or first_origin < joined[0] or first_week < weeks[0] or origin < joined[1]:
             con.execute(f"drop table if exists {self.TABLE}")
             self._add(con, first_origin, origin, first_week, last_week, create=True)
@@ -216,11 +220,14 @@ def series_tracking_signals(
               and forecast_origin < $origin
         ),
         {population_demand("select forecast_origin from fc union select forecast_origin from agg", quantity, actual_table)},
+        -- summed as decimals: the same last digit whatever order the rows come in
         sku_actual as (
-            select forecast_origin, '{ALL}' as segment_id, sku, week_start, sum(qty) as qty from actual group by all
+            select forecast_origin, '{ALL}' as segment_id, sku, week_start, sum(qty::{EXACT_QTY})::double as qty
+            from actual group by all
         ),
         total_actual as (
-            select forecast_origin, '{ALL}' as segment_id, '{ALL}' as sku, week_start, sum(qty) as qty
+            select forecast_origin, '{ALL}' as segment_id, '{ALL}' as sku, week_start,
+                   sum(qty::{EXACT_QTY})::double as qty
             from actual group by all
         ),
         every_actual as (
