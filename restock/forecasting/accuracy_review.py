@@ -169,7 +169,7 @@ def accuracy_review(
             _build_inputs(con, _OWN, first, last, review_date, quantity)
         else:  # the batch's tables cut to this review: the rows a build of its own gives
             for name, shared in zip(_OWN, _SHARED, strict=True):
-                if name == _OWN.points or not _has_temp(con, shared):
+                if not _has_temp(con, shared):
                     continue
                 # The week sums have no origin filter: a forecast's first week starts after
                 # the last complete week of its origin, so every forecast of a week of the
@@ -207,8 +207,7 @@ def accuracy_review(
         frames.extend(_below_series(con, review_date, limit))
     finally:
         for name in reversed(_OWN):
-            if name != _OWN.points:  # a view _build_inputs drops itself
-                con.execute(f"drop {'view' if batch is not None else 'table'} if exists {name}")
+            con.execute(f"drop {'view' if batch is not None else 'table'} if exists {name}")
     out = pd.concat([f for f in frames if len(f)], ignore_index=True)
     out["review_date"] = review_date
     out["window_weeks"] = window_weeks
@@ -372,7 +371,6 @@ class _Inputs(NamedTuple):
     forecasts: str  # segment × SKU forecasts of the weeks
     demand: str  # demand of each forecast's members, per customer × SKU × week
     actual: str  # that demand per segment × SKU × week
-    points: str  # customer × SKU × week points (a view, summed per week)
     week_sums: str  # the warehouse and customer levels' sums per key × horizon × week
 
 
@@ -380,7 +378,6 @@ _OWN = _Inputs(
     "_accuracy_forecasts",
     "_accuracy_member_demand",
     "_accuracy_actual",
-    "_accuracy_customer_points",
     "_accuracy_week_sums",
 )
 _SHARED = _Inputs(*(f"_accuracy_batch_{name.removeprefix('_accuracy_')}" for name in _OWN))
@@ -411,8 +408,7 @@ def review_batch(
         yield
     finally:
         for name in (_BATCH, *reversed(_SHARED)):
-            if name != _SHARED.points:  # a view _build_inputs drops itself
-                con.execute(f"drop table if exists {name}")
+            con.execute(f"drop table if exists {name}")
 
 
 def _batch_covering(con: DuckDBPyConnection, first: date, last: date, review_date: date) -> tuple | None:
@@ -433,7 +429,8 @@ def _build_inputs(
     SKU) and, when customer shares exist, ``week_sums`` (from the customer points, a
     view: :func:`_sum_weeks`) for the weeks ``first`` .. ``last`` and the origins up
     to ``review_date``."""
-    forecasts, demand, actual, points = tables.forecasts, tables.demand, tables.actual, tables.points
+    forecasts, demand, actual = tables.forecasts, tables.demand, tables.actual
+    points = f"{tables.week_sums}_points"  # a view, read once by _sum_weeks
     # The reviewed forecasts, and the demand of each forecast's population: every
     # member of a segment on an origin, for the weeks that origin forecast.
     con.execute(
@@ -500,7 +497,7 @@ def _build_inputs(
         """
     )
     try:
-        _sum_weeks(con, tables)
+        _sum_weeks(con, points, tables.week_sums)
     finally:
         con.execute(f"drop view if exists {points}")
 
@@ -515,9 +512,9 @@ def _has_temp(con: DuckDBPyConnection, name: str) -> bool:
     return any(row[0] for row in found)
 
 
-def _sum_weeks(con: DuckDBPyConnection, tables: _Inputs) -> None:
+def _sum_weeks(con: DuckDBPyConnection, points: str, week_sums: str) -> None:
     """The warehouse and customer levels' sums per key × horizon × week of the customer
-    × SKU × week points (temp table ``tables.week_sums``; level ``warehouse``,
+    × SKU × week points of the view ``points`` (temp table ``week_sums``; level ``warehouse``,
     ``customer`` for key "all", ``customer_h1`` per customer at horizon 1), and the
     number of points of customers without a warehouse on their forecast's origin per
     customer × week (level ``no_warehouse``, key customer_id, ``n_points``).
@@ -533,12 +530,12 @@ def _sum_weeks(con: DuckDBPyConnection, tables: _Inputs) -> None:
     warehouse = "m.warehouse_id" if "warehouse_id" in members else "null::varchar"
     con.execute(
         f"""
-        create or replace temp table {tables.week_sums} as
+        create or replace temp table {week_sums} as
         with p as materialized (  -- the points, computed once for the four sums below
             select {warehouse} as warehouse_id, p.customer_id, p.sku, p.horizon, p.period_start,
                    p.forecast_qty as f, p.actual_qty as a, p.segment_lower, p.segment_upper,
                    (p.lower_qty <= p.actual_qty and p.actual_qty <= p.upper_qty)::int as covered
-            from {tables.points} p left join analytics.forecast_members m using (forecast_origin, customer_id)
+            from {points} p left join analytics.forecast_members m using (forecast_origin, customer_id)
         ),
         cells as (
             select warehouse_id, sku, horizon, period_start, sum(f) as f, sum(a) as a,

@@ -122,8 +122,10 @@ class RunPopulationActual:
         joined, weeks = self.origins, self.weeks
         self.origins = self.weeks = None  # until the rows are complete: a failure rebuilds
         if joined is None or weeks is None or first_origin < joined[0] or first_week < weeks[0] or origin < joined[1]:
-            con.execute(f"drop table if exists {self.TABLE}")
-            self._add(con, first_origin, origin, first_week, last_week, create=True)
+            con.execute(
+                f"create or replace temp table {self.TABLE} as {_population_actual_query(self.quantity)}",
+                [first_origin, origin, first_week, last_week],
+            )
             weeks_joined = last_week
         else:
             weeks_joined = max(weeks[1], last_week)
@@ -144,19 +146,8 @@ class RunPopulationActual:
         return POPULATION_ACTUAL
 
     def _add(
-        self,
-        con: DuckDBPyConnection,
-        first_origin: date,
-        origin: date,
-        first_week: date,
-        last_week: date,
-        create: bool = False,
+        self, con: DuckDBPyConnection, first_origin: date, origin: date, first_week: date, last_week: date
     ) -> None:
-        if create:
-            con.execute(
-                f"create temp table {self.TABLE} (forecast_origin date, segment_id varchar, sku varchar, "
-                "week_start date, qty double)"
-            )
         con.execute(
             f"insert into {self.TABLE} {_population_actual_query(self.quantity)}",
             [first_origin, origin, first_week, last_week],
