@@ -28,7 +28,7 @@ top-down proportions are Gross & Sohl's average historical proportions over the 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from statistics import NormalDist
 
@@ -107,11 +107,13 @@ def reconcile_origin(
     interval_level: float,
     quantity: str,
     actual_table: str | None = None,
+    past: RunPastOrigins | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, OriginReconciliation]:
     """Reconcile an origin's forecast rows (bottom and aggregate series, the
     ``segment_forecasts`` columns). Returns the bottom rows and the aggregate rows with
     ``base_qty`` / ``base_sd`` / ``proportion`` filled and forecast and bounds
-    reconciled, and what was done."""
+    reconciled, and what was done. ``past``: the backtest origins a run keeps between
+    its origins (read from ``actual_table``)."""
     is_agg = is_aggregate(rows["segment_id"])
     bottom = rows[~is_agg].sort_values(["segment_id", "sku", "horizon"], kind="mergesort", ignore_index=True)
     agg = rows[is_agg].sort_values(["segment_id", "sku", "horizon"], kind="mergesort", ignore_index=True)
@@ -128,8 +130,11 @@ def reconcile_origin(
     proportions = historical_proportions(_recent_history(tasks, keys, proportion_weeks))
 
     if method == AUTO:
-        past = _past_origins(con, origin, window_weeks, quantity, actual_table)
-        choice = choose_method(past, DEFAULT_METHODS)
+        if past is not None and actual_table is not None:
+            records = past.records(con, origin, window_weeks, actual_table)
+        else:
+            records = _past_origins(con, origin, window_weeks, quantity, actual_table)
+        choice = choose_method(records, DEFAULT_METHODS)
         chosen, reason, scores = choice.method, choice.reason, choice.scores
         if chosen != BOTTOM_UP and not scores[chosen] < (1 - CHANGE_MARGIN) * scores[BOTTOM_UP]:
             # Close scores are noise: keep the simplest method rather than switching weekly.
@@ -256,47 +261,298 @@ def _past_origins(
                 order by all""",  # the sums below add in this order
             [first_origin, origin, last],
         ).df()
-    actual["horizon"] = (
-        pd.to_datetime(actual["week_start"]) - pd.to_datetime(actual["forecast_origin"])
-    ).dt.days // 7 + 1
+    actual["horizon"] = _weeks_after(actual)
     records = []
     for made, rows in bottom.groupby("forecast_origin", sort=True):
-        horizons = int(rows["horizon"].max())
-        keys = rows.loc[rows["horizon"] == 1, ["segment_id", "sku"]].reset_index(drop=True)
-        tree = hierarchy(keys, GROUPINGS, key_columns=("segment_id", "sku"), bottom_level=BOTTOM_LEVEL)
-        levels = agg[agg["forecast_origin"] == made]
-        base_agg = _pivot(tree.aggregates, levels, ["level", "key"], "base_qty", horizons)
-        if base_agg is None:
-            continue
-        sd_agg = _pivot(tree.aggregates, levels[levels["horizon"] == 1], ["level", "key"], "base_sd", 1)
-        demand = actual[actual["forecast_origin"] == made]
-        actual_bottom = _pivot(keys, demand, ["segment_id", "sku"], "qty", horizons, fill=0.0)
-        per_sku = demand.groupby(["sku", "horizon"], as_index=False)["qty"].sum()
-        total = demand.groupby("horizon", as_index=False)["qty"].sum()
-        agg_demand = pd.concat(
-            [
-                per_sku.assign(level="sku", key=per_sku["sku"]),
-                total.assign(level="total", key="all"),
-            ],
-            ignore_index=True,
-        )
-        actual_agg = _pivot(tree.aggregates, agg_demand, ["level", "key"], "qty", horizons, fill=0.0)
-        first = rows[rows["horizon"] == 1]
-        if actual_bottom is None or actual_agg is None or sd_agg is None:
-            continue
-        records.append(
-            BacktestOrigin(
-                hierarchy=tree,
-                base_agg=base_agg,
-                base_bottom=rows["base_qty"].to_numpy(dtype=float).reshape(len(keys), horizons),
-                actual_agg=actual_agg,
-                actual_bottom=actual_bottom,
-                variances=np.concatenate([sd_agg[:, 0], first["base_sd"].to_numpy(dtype=float)]) ** 2,
-                proportions=first["proportion"].to_numpy(dtype=float),
-                label=str(pd.Timestamp(made).date()),
-            )
-        )
+        record = _record(made, rows, agg[agg["forecast_origin"] == made], actual[actual["forecast_origin"] == made])
+        if record is not None:
+            records.append(record)
     return records
+
+
+class RunPastOrigins:
+    """:func:`_past_origins` for a run of origins in ascending order, kept between them.
+
+    Consecutive origins backtest the same past origins but one, each with one more
+    complete week: a past origin's stored forecasts are read and laid out (hierarchy,
+    series × horizon matrices) once, its demand one week at a time, and each origin
+    takes the first horizons complete on it. The same records as :func:`_past_origins`:
+    a past origin's rows do not change during the run (they are written when it is
+    computed, before a later origin reads them; a changed row count reloads it), nor
+    does the demand of a complete week. A past origin whose rows do not form one
+    week per horizon, or whose values would not be placed cell by cell, is kept as
+    rows and goes through :func:`_record` as in :func:`_past_origins`."""
+
+    def __init__(self) -> None:
+        self.kept: dict[pd.Timestamp, _KeptOrigin] = {}
+        self.last: date | None = None  # the last complete week every kept origin has the demand of
+
+    def records(
+        self, con: DuckDBPyConnection, origin: date, window_weeks: int, actual_table: str
+    ) -> list[BacktestOrigin]:
+        last = last_complete_week_start(origin)
+        first_origin = origin - timedelta(weeks=window_weeks)
+        known, self.last = self.last, None  # until the records are complete: a failure reloads
+        if known is None or last < known:
+            self.kept = {}
+        counts = con.execute(
+            """select forecast_origin, sum(bottom)::bigint, sum(levels)::bigint from (
+                   select forecast_origin, count(*) as bottom, 0 as levels from analytics.segment_forecasts
+                   where forecast_origin >= $1 and forecast_origin < $2 group by all
+                   union all
+                   select forecast_origin, 0, count(*) from analytics.level_forecasts
+                   where forecast_origin >= $1 and forecast_origin < $2 group by all)
+               group by all order by all""",
+            [first_origin, origin],
+        ).fetchall()
+        wanted = {pd.Timestamp(made): (bottom, levels) for made, bottom, levels in counts}
+        self.kept = {made: kept for made, kept in self.kept.items() if wanted.get(made) == kept.counts}
+        new = [made for made in wanted if made not in self.kept]
+        self._load(con, new, wanted)
+        self._add_demand(con, actual_table, first_origin, origin, last, known, new)
+        self.last = last
+        return self._records(last)
+
+    def _load(self, con: DuckDBPyConnection, new: list[pd.Timestamp], counts: dict) -> None:
+        if not new:
+            return
+        days = [made.date() for made in new]
+        bottom = con.execute(
+            """select forecast_origin, segment_id, sku, horizon, period_start, base_qty, base_sd, proportion
+               from analytics.segment_forecasts where list_contains(?::date[], forecast_origin)
+               order by forecast_origin, segment_id, sku, horizon""",
+            [days],
+        ).df()
+        agg = con.execute(
+            """select forecast_origin, level, key, horizon, period_start, base_qty, base_sd
+               from analytics.level_forecasts where list_contains(?::date[], forecast_origin)
+               order by forecast_origin, level, key, horizon""",
+            [days],
+        ).df()
+        bottom_of = dict(list(bottom.groupby("forecast_origin", sort=False)))
+        agg_of = dict(list(agg.groupby("forecast_origin", sort=False)))
+        for made in new:
+            rows = bottom_of.get(made, bottom.iloc[:0]).reset_index(drop=True)
+            levels = agg_of.get(made, agg.iloc[:0]).reset_index(drop=True)
+            self.kept[made] = _KeptOrigin(made, counts[made], rows, levels, _laid_out(rows, levels))
+
+    def _add_demand(
+        self,
+        con: DuckDBPyConnection,
+        actual_table: str,
+        first_origin: date,
+        origin: date,
+        last: date,
+        known: date | None,
+        new: list[pd.Timestamp],
+    ) -> None:
+        """The demand rows each kept origin lacks: every week of a new one, the weeks
+        after ``known`` of the others."""
+        demand = con.execute(
+            f"""select forecast_origin, segment_id, sku, week_start, qty from {actual_table}
+                where forecast_origin >= ? and forecast_origin < ? and week_start > forecast_origin
+                  and week_start <= ? and (list_contains(?::date[], forecast_origin) or week_start > ?)
+                order by all""",
+            [first_origin, origin, last, [made.date() for made in new], known or date.min],
+        ).df()
+        demand["horizon"] = _weeks_after(demand)
+        by_origin = dict(list(demand.groupby("forecast_origin", sort=False)))
+        level_sums = _level_demand(demand, by=["forecast_origin"])  # the same sums, per origin
+        level_sums_of = dict(list(level_sums.groupby("forecast_origin", sort=False)))
+        for made, kept in self.kept.items():
+            kept.add_demand(by_origin.get(made, demand.iloc[:0]), level_sums_of.get(made, level_sums.iloc[:0]))
+
+    def _records(self, last: date) -> list[BacktestOrigin]:
+        complete = pd.Timestamp(last)
+        shown = [(kept, kept.complete_horizons(complete)) for _, kept in sorted(self.kept.items())]
+        shown = [(kept, horizons) for kept, horizons in shown if horizons > 0]
+        if not shown or any(kept.missing_base(horizons, complete) for kept, horizons in shown):
+            return []  # none, or made before base forecasts were stored
+        records = (kept.record(horizons, complete) for kept, horizons in shown)
+        return [record for record in records if record is not None]
+
+
+@dataclass
+class _LaidOut:
+    """A past origin's rows as series × horizon matrices (every stored horizon), and
+    its demand placed as it arrives (NaN: no row)."""
+
+    weeks: np.ndarray  # period_start of horizons 1..H
+    keys: pd.DataFrame
+    key_index: pd.Index
+    tree: Hierarchy
+    aggregate_index: pd.Index
+    base_bottom: np.ndarray
+    base_agg: np.ndarray
+    sd_agg: np.ndarray | None
+    variances: np.ndarray | None
+    proportions: np.ndarray
+    actual_bottom: np.ndarray
+    actual_agg: np.ndarray
+
+
+DEMAND_COLUMNS = ["forecast_origin", "segment_id", "sku", "week_start", "qty", "horizon"]
+
+
+@dataclass
+class _KeptOrigin:
+    made: pd.Timestamp
+    counts: tuple[int, int]
+    rows: pd.DataFrame
+    levels: pd.DataFrame
+    laid_out: _LaidOut | None
+    demand: list[pd.DataFrame] = field(default_factory=list)  # the rows of each week read
+
+    def add_demand(self, rows: pd.DataFrame, level_sums: pd.DataFrame) -> None:
+        """Demand rows of weeks not read before, and their :func:`_level_demand`."""
+        self.demand.append(rows)
+        grid = self.laid_out
+        if grid is None or rows.empty:
+            return
+        horizons = grid.weeks.size
+        bottom = _placed(grid.keys, rows, ["segment_id", "sku"], "qty", horizons, grid.key_index)
+        agg = _placed(grid.tree.aggregates, level_sums, ["level", "key"], "qty", horizons, grid.aggregate_index)
+        if bottom is None or agg is None or _overlap(grid.actual_bottom, bottom) or _overlap(grid.actual_agg, agg):
+            self.laid_out = None  # the rows, as _past_origins reads them
+            return
+        grid.actual_bottom = np.where(np.isnan(bottom), grid.actual_bottom, bottom)
+        grid.actual_agg = np.where(np.isnan(agg), grid.actual_agg, agg)
+
+    def complete_horizons(self, last: pd.Timestamp) -> int:
+        if self.laid_out is not None:
+            return int(np.searchsorted(self.laid_out.weeks, last.to_datetime64(), side="right"))
+        rows = self.rows[self.rows["period_start"] <= last]
+        return int(rows["horizon"].max()) if len(rows) else 0
+
+    def missing_base(self, horizons: int, last: pd.Timestamp) -> bool:
+        if self.laid_out is not None:
+            return bool(np.isnan(self.laid_out.base_bottom[:, :horizons]).any())
+        return bool(self.rows.loc[self.rows["period_start"] <= last, "base_qty"].isna().any())
+
+    def record(self, horizons: int, last: pd.Timestamp) -> BacktestOrigin | None:
+        grid = self.laid_out
+        if grid is None:
+            demand = pd.concat(self.demand, ignore_index=True) if self.demand else pd.DataFrame(columns=DEMAND_COLUMNS)
+            if len(demand):  # in _past_origins' order
+                demand = demand.sort_values(["segment_id", "sku", "week_start", "qty"], kind="mergesort")
+            return _record(
+                self.made,
+                self.rows[self.rows["period_start"] <= last],
+                self.levels[self.levels["period_start"] <= last],
+                demand,
+            )
+        base_agg = grid.base_agg[:, :horizons]
+        if np.isnan(base_agg).any() or grid.sd_agg is None:
+            return None
+        return BacktestOrigin(
+            hierarchy=grid.tree,
+            base_agg=base_agg.copy(),
+            base_bottom=grid.base_bottom[:, :horizons].copy(),
+            actual_agg=np.nan_to_num(grid.actual_agg[:, :horizons], nan=0.0),
+            actual_bottom=np.nan_to_num(grid.actual_bottom[:, :horizons], nan=0.0),
+            variances=grid.variances,
+            proportions=grid.proportions,
+            label=str(self.made.date()),
+        )
+
+
+def _overlap(placed: np.ndarray, new: np.ndarray) -> bool:
+    return bool((~np.isnan(placed) & ~np.isnan(new)).any())
+
+
+def _laid_out(rows: pd.DataFrame, levels: pd.DataFrame) -> _LaidOut | None:
+    """``rows`` (sorted by series and horizon) and ``levels`` as matrices, when taking
+    the first h horizons of them is what filtering the rows to weeks complete on a
+    later origin gives: one week per horizon, rising, the same for every series and
+    the aggregates; every series with every horizon 1..H; values placed cell by cell
+    (:func:`_placed`). None otherwise."""
+    if rows.empty:
+        return None
+    horizons = int(rows["horizon"].max())
+    keys = rows.loc[rows["horizon"] == 1, ["segment_id", "sku"]].reset_index(drop=True)
+    n = len(keys)
+    if n == 0 or len(rows) != n * horizons:
+        return None
+    horizon = rows["horizon"].to_numpy().reshape(n, horizons)
+    weeks = rows["period_start"].to_numpy().reshape(n, horizons)
+    same_series = all((rows[c].to_numpy().reshape(n, horizons) == keys[c].to_numpy()[:, None]).all() for c in keys)
+    if not same_series or not (horizon == np.arange(1, horizons + 1)).all() or not (weeks == weeks[0]).all():
+        return None
+    weeks = weeks[0]
+    if not (np.diff(weeks) > np.timedelta64(0)).all():
+        return None
+    level_horizon = levels["horizon"].to_numpy()
+    inside = (level_horizon >= 1) & (level_horizon <= horizons)
+    if not (levels["period_start"].to_numpy()[inside] == weeks[level_horizon[inside] - 1]).all():
+        return None
+    tree = hierarchy(keys, GROUPINGS, key_columns=("segment_id", "sku"), bottom_level=BOTTOM_LEVEL)
+    base_agg = _placed(tree.aggregates, levels, ["level", "key"], "base_qty", horizons)
+    if base_agg is None:
+        return None
+    sd_agg = _pivot(tree.aggregates, levels[levels["horizon"] == 1], ["level", "key"], "base_sd", 1)
+    first = rows[rows["horizon"] == 1]
+    return _LaidOut(
+        weeks=weeks,
+        keys=keys,
+        key_index=pd.MultiIndex.from_frame(keys),
+        tree=tree,
+        aggregate_index=pd.MultiIndex.from_frame(tree.aggregates[["level", "key"]]),
+        base_bottom=rows["base_qty"].to_numpy(dtype=float).reshape(n, horizons),
+        base_agg=base_agg,
+        sd_agg=sd_agg,
+        variances=None
+        if sd_agg is None
+        else np.concatenate([sd_agg[:, 0], first["base_sd"].to_numpy(dtype=float)]) ** 2,
+        proportions=first["proportion"].to_numpy(dtype=float),
+        actual_bottom=np.full((n, horizons), np.nan),
+        actual_agg=np.full(base_agg.shape, np.nan),
+    )
+
+
+def _weeks_after(actual: pd.DataFrame) -> pd.Series:
+    """The horizon of each demand row: its week's place after its origin (1 = the next)."""
+    week, made = (pd.to_datetime(actual[c], cache=False) for c in ("week_start", "forecast_origin"))
+    return (week - made).dt.days // 7 + 1
+
+
+def _record(made, rows: pd.DataFrame, levels: pd.DataFrame, demand: pd.DataFrame) -> BacktestOrigin | None:
+    """The backtest record of the origin ``made``: its bottom rows (sorted by series
+    and horizon), its aggregate rows and its demand rows (with ``horizon``), each
+    holding only weeks complete on the current origin."""
+    horizons = int(rows["horizon"].max())
+    keys = rows.loc[rows["horizon"] == 1, ["segment_id", "sku"]].reset_index(drop=True)
+    tree = hierarchy(keys, GROUPINGS, key_columns=("segment_id", "sku"), bottom_level=BOTTOM_LEVEL)
+    base_agg = _pivot(tree.aggregates, levels, ["level", "key"], "base_qty", horizons)
+    if base_agg is None:
+        return None
+    sd_agg = _pivot(tree.aggregates, levels[levels["horizon"] == 1], ["level", "key"], "base_sd", 1)
+    actual_bottom = _pivot(keys, demand, ["segment_id", "sku"], "qty", horizons, fill=0.0)
+    actual_agg = _pivot(tree.aggregates, _level_demand(demand), ["level", "key"], "qty", horizons, fill=0.0)
+    first = rows[rows["horizon"] == 1]
+    if actual_bottom is None or actual_agg is None or sd_agg is None:
+        return None
+    return BacktestOrigin(
+        hierarchy=tree,
+        base_agg=base_agg,
+        base_bottom=rows["base_qty"].to_numpy(dtype=float).reshape(len(keys), horizons),
+        actual_agg=actual_agg,
+        actual_bottom=actual_bottom,
+        variances=np.concatenate([sd_agg[:, 0], first["base_sd"].to_numpy(dtype=float)]) ** 2,
+        proportions=first["proportion"].to_numpy(dtype=float),
+        label=str(pd.Timestamp(made).date()),
+    )
+
+
+def _level_demand(demand: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
+    """Demand rows summed per SKU and horizon (level ``sku``) and per horizon (``total``)
+    (and per ``by``: each group adds its rows in the same order)."""
+    by = by or []
+    per_sku = demand.groupby([*by, "sku", "horizon"], as_index=False)["qty"].sum()
+    total = demand.groupby([*by, "horizon"], as_index=False)["qty"].sum()
+    return pd.concat(
+        [per_sku.assign(level="sku", key=per_sku["sku"]), total.assign(level="total", key="all")],
+        ignore_index=True,
+    )
 
 
 def _pivot(
@@ -309,25 +565,36 @@ def _pivot(
     it); rows of other series or horizons are left out, as the pivot does. Duplicate
     cells or missing values, which pandas' sum treats its own way, go through the
     pivot."""
-    horizon = values["horizon"].to_numpy()
-    wanted = (horizon >= 1) & (horizon <= horizons)
-    if len(on) == 1:
-        index: pd.Index = pd.Index(keys[on[0]])
-        found = index.get_indexer(values[on[0]])
-    else:
-        index = pd.MultiIndex.from_frame(keys[on])
-        found = index.get_indexer(pd.MultiIndex.from_frame(values[on])) if len(values) else np.zeros(0, dtype=int)
-    keep = wanted & (found >= 0)
-    cells = found[keep] * horizons + horizon[keep].astype(np.int64) - 1
-    placed = values[column].to_numpy(dtype=float)[keep]
-    if index.is_unique and np.unique(cells).size == cells.size and not np.isnan(placed).any():
-        flat = np.full(len(keys) * horizons, np.nan)
-        flat[cells] = placed
-        out = flat.reshape(len(keys), horizons)
+    out = _placed(keys, values, on, column, horizons)
+    if out is not None:
         if fill is not None:
             return np.nan_to_num(out, nan=fill)
         return None if np.isnan(out).any() else out
     return _pivot_table(keys, values, on, column, horizons, fill)
+
+
+def _placed(
+    keys: pd.DataFrame, values: pd.DataFrame, on: list[str], column: str, horizons: int, index: pd.Index | None = None
+) -> np.ndarray | None:
+    """:func:`_pivot`'s direct placement: keys × horizons with NaN where no row is, or
+    None where it does not apply (duplicate keys or cells, missing values). ``index``:
+    the keys' index, when the caller keeps it."""
+    horizon = values["horizon"].to_numpy()
+    wanted = (horizon >= 1) & (horizon <= horizons)
+    if len(on) == 1:
+        index = pd.Index(keys[on[0]]) if index is None else index
+        found = index.get_indexer(values[on[0]])
+    else:
+        index = pd.MultiIndex.from_frame(keys[on]) if index is None else index
+        found = index.get_indexer(pd.MultiIndex.from_frame(values[on])) if len(values) else np.zeros(0, dtype=int)
+    keep = wanted & (found >= 0)
+    cells = found[keep] * horizons + horizon[keep].astype(np.int64) - 1
+    placed = values[column].to_numpy(dtype=float)[keep]
+    if not (index.is_unique and np.unique(cells).size == cells.size and not np.isnan(placed).any()):
+        return None
+    flat = np.full(len(keys) * horizons, np.nan)
+    flat[cells] = placed
+    return flat.reshape(len(keys), horizons)
 
 
 def _pivot_table(

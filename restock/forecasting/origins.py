@@ -30,7 +30,7 @@ from restock.calendar import last_complete_week_start
 from restock.config import ForecastingConfig, RestockConfig
 from restock.forecasting.calibration import apply_scales, calibrate
 from restock.forecasting.disaggregation import RATIO_WINDOW_WEEKS, WeeklyCells, customer_shares
-from restock.forecasting.levels import aggregate_tasks, reconcile_origin, reconciliation_row
+from restock.forecasting.levels import RunPastOrigins, aggregate_tasks, reconcile_origin, reconciliation_row
 from restock.forecasting.panel import (
     build_series,
     choices_from_frame,
@@ -87,9 +87,10 @@ def run_forecasts(
     in_run = set(days)
     results = []
     population = RunPopulationActual(settings.quantity)
+    past = RunPastOrigins()
     try:
         for origin in sorted({forecast_origin(d, settings.cutoff_weekday) for d in days}):
-            results.append(_run_origin(con, origin, days, in_run, config, pool, population))
+            results.append(_run_origin(con, origin, days, in_run, config, pool, population, past))
             if progress:
                 progress(results[-1])
     finally:
@@ -105,6 +106,7 @@ def _run_origin(
     config: RestockConfig,
     pool: Executor | None,
     population: RunPopulationActual,
+    past: RunPastOrigins,
 ) -> OriginResult:
     """Compute or reuse one origin of :func:`run_forecasts` and map its days to it."""
     settings = config.forecasting
@@ -113,7 +115,7 @@ def _run_origin(
     ).fetchone()
     exists = found[0] if found else 0
     if origin in in_run or not exists:
-        result = compute_origin(con, origin, config, settings, pool, population)
+        result = compute_origin(con, origin, config, settings, pool, population, past)
     else:
         result = OriginResult(origin, "reused", forecast_rows=exists)
     mapped = [d for d in days if forecast_origin(d, settings.cutoff_weekday) == origin]
@@ -139,9 +141,11 @@ def compute_origin(
     settings: ForecastingConfig,
     pool: Executor | None,
     population: RunPopulationActual | None = None,
+    past: RunPastOrigins | None = None,
 ) -> OriginResult:
     """Forecast every segment × SKU series at ``origin`` and store rows and shares.
-    ``population``: the past populations' demand a run of origins keeps between them."""
+    ``population``: the past populations' demand a run of origins keeps between them;
+    ``past``: the reconciliation backtest's past origins, likewise."""
     started = time.monotonic()
     members = _members(con, origin, config)
     if members is None:
@@ -151,7 +155,7 @@ def compute_origin(
         return OriginResult(origin, "no_segments")
     try:
         actual_table = _population_actual(con, origin, config, population)
-        return _compute(con, origin, config, settings, pool, members, actual_table, started)
+        return _compute(con, origin, config, settings, pool, members, actual_table, started, past)
     finally:
         if population is not None:
             population.release(con)
@@ -191,6 +195,7 @@ def _compute(
     members: pd.DataFrame,
     actual_table: str | None,
     started: float,
+    past: RunPastOrigins | None = None,
 ) -> OriginResult:
     population = _series_members(members)
     tasks = _series(con, origin, population, config)
@@ -249,6 +254,7 @@ def _compute(
         settings.interval_level,
         settings.quantity,
         actual_table,
+        past,
     )
     # Intervals scaled per horizon to their recent coverage (calibration.py); the
     # models' own bounds are kept beside them.

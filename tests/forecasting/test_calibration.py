@@ -299,3 +299,51 @@ def test_a_run_keeps_the_past_populations_demand_between_origins_and_gives_each_
         "select view_name from duckdb_views() where temporary and not internal and view_name <> '_demand'"  # the fixture's frame
     ).fetchall()
     assert not left
+
+
+def _assert_same_records(expected: list, got: list, origin: date) -> None:
+    assert [r.label for r in expected] == [r.label for r in got], origin
+    for a, b in zip(expected, got, strict=True):
+        pd.testing.assert_frame_equal(a.hierarchy.aggregates, b.hierarchy.aggregates)
+        for name in ("base_agg", "base_bottom", "actual_agg", "actual_bottom", "variances", "proportions"):
+            x, y = getattr(a, name), getattr(b, name)
+            assert x.shape == y.shape, (origin, a.label, name)
+            np.testing.assert_array_equal(x, y, err_msg=f"{origin} {a.label} {name}")
+
+
+def test_a_run_keeps_the_backtest_origins_between_origins_and_gives_each_the_records_of_its_own_read(run):
+    """run_forecasts keeps the reconciliation backtest's past origins
+    (levels.RunPastOrigins): each origin gets exactly _past_origins' records, in
+    order, after a repeat, a jump forward and a step back, and from the rows when a
+    past origin's aggregate weeks do not line up with its horizons (then the shifted
+    row leaves one origin early, as filtering the rows does)."""
+    from restock.forecasting import levels, reselection
+
+    config = load_config(PROJECT_ROOT / "restock.yaml").override({"forecasting.reselect_out_of_control": True})
+    window, quantity = config.forecasting.reconciliation_window_weeks, config.forecasting.quantity
+    population = reselection.RunPopulationActual(quantity)
+    past = levels.RunPastOrigins()
+    sequence = [date(2025, 1, 5), date(2025, 1, 12), date(2025, 1, 12), date(2025, 1, 19), date(2025, 2, 16)]
+    sequence += [date(2025, 2, 23), date(2025, 1, 26), date(2025, 2, 2)]
+    shifted = date(2025, 1, 19)
+    run.execute("begin transaction")
+    try:
+        for step, origin in enumerate(sequence):
+            if step == len(sequence) - 2:  # one aggregate row a week late: kept as rows
+                run.execute(
+                    """update analytics.level_forecasts set period_start = period_start + 7
+                       where forecast_origin = ? and level = 'total' and horizon = 2""",
+                    [shifted],
+                )
+            table = origins._population_actual(run, origin, config, population)
+            assert table is not None
+            expected = levels._past_origins(run, origin, window, quantity, table)
+            got = past.records(run, origin, window, table)
+            population.release(run)
+            assert len(expected) >= 4
+            _assert_same_records(expected, got, origin)
+            as_rows = {str(kept.made.date()) for kept in past.kept.values() if kept.laid_out is None}
+            assert as_rows == ({str(shifted)} if step >= len(sequence) - 2 else set()), (origin, as_rows)
+    finally:
+        run.execute("rollback")
+        population.close(run)
