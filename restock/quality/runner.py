@@ -60,6 +60,9 @@ class _Runner:
         from restock.quality.ge_metrics import register
 
         register()  # the strftime check once per distinct value, not per row (same verdicts)
+        from restock.quality.ge_kwargs import install
+
+        install()  # an expectation's kwargs from one configuration per lookup (same results)
         # GE fingerprints every pandas batch below this many bytes (a hash of every row,
         # ~1 s per million rows) for a batch marker nothing here reads: never.
         from great_expectations.execution_engine import pandas_execution_engine

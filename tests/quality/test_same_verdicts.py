@@ -5,7 +5,10 @@
   and failing rows, on good and bad frames;
 - a day without rows validated inside a multi-day run against its own run;
 - int32 / float32 columns widened to 64 bits (GE's between-check is vectorised only
-  for those) against the same frame in 64 bits; no batch fingerprint.
+  for those) against the same frame in 64 bits; no batch fingerprint;
+- an expectation's kwargs read from one configuration per lookup
+  (restock.quality.ge_kwargs) against GE's own helpers, put back for the comparison:
+  the same whole validation results, on passing, warning, failing and raising frames.
 
 Real Great Expectations runs, no mocks.
 """
@@ -252,6 +255,48 @@ def test_validate_frame_asks_pass_or_fail_first_with_the_verdict_of_one_summary_
         assert screened == (len(result.results) if not failures and not warnings else None)
         kinds.add("fails" if failures else "warns" if warnings else "passes")
     assert kinds == {"passes", "warns", "fails"}
+
+
+def test_kwargs_from_one_configuration_give_ge_own_validation_results():
+    from restock.quality import ge_kwargs
+    from restock.quality.frames import prepare_frame
+    from restock.quality.runner import run_suite
+    from restock.quality.suites import resolve_parameters
+
+    history = pd.DataFrame({"customer_id": ["C1"] * 20, "quantity": ["8", "10", "12", "9"] * 5, "status": "confirmed"})
+    baseline = quantity_baseline(history, customers()[["customer_id", "tier"]])
+    cases = [(suite, df, params, None) for suite, df, params in _frames_with_dates()]
+    cases += [
+        ("raw_orders", orders(row_1={"quantity": "900"}), ORDER_PARAMS, baseline),  # a warning only
+        ("raw_orders", orders(row_3={"sku": "S9", "status": "x"}), ORDER_PARAMS, None),  # fails
+        ("raw_orders", orders().drop(columns=["quantity"]), ORDER_PARAMS, None),  # expectations raise
+    ]
+
+    def results() -> list:
+        out = []
+        for name, df, params, base in cases:
+            suite = load_suite(name)
+            resolved = resolve_parameters(suite, params)
+            frame = prepare_frame(suite, df, resolved, base)
+            result, _ = run_suite(suite, frame, resolved, "compare", None)
+            out.append(([_as_compared(r) for r in result.results], result.statistics, result.success))
+        return out
+
+    validate_frame("raw_promotions", promotions(), {"partition_date": DAY, "known_skus": SKUS})  # GE loaded
+    assert ge_kwargs.install(), "GE's helpers differ from those ge_kwargs was written against"
+    ours = results()
+    ge_kwargs.uninstall()
+    try:
+        theirs = results()
+    finally:
+        assert ge_kwargs.install()
+    assert ours == theirs
+
+    def raised(result: dict) -> bool:
+        return "'raised_exception': True" in str(result.get("exception_info"))
+
+    outcomes = {(success, any(raised(r) for r in res)) for res, _, success in ours}
+    assert {(True, False), (False, False), (False, True)} <= outcomes, outcomes
 
 
 # ------------------------------------- narrow numbers widened, no batch fingerprint
