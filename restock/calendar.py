@@ -161,3 +161,14 @@ def last_complete_week_start(day: date) -> date:
     (the week of ``day`` itself when ``day`` is a Sunday)."""
     monday = day - timedelta(days=day.isoweekday() - 1)
     return monday if day.isoweekday() == 7 else monday - timedelta(weeks=1)
+
+
+def first_forecast_week(origin: date) -> date:
+    """Monday of horizon 1 of a forecast made on ``origin``: the week after the last
+    complete one. The day after a Sunday origin; on any other weekday the Monday on or
+    before it (that week has not ended on the origin)."""
+    return last_complete_week_start(origin) + timedelta(weeks=1)
+
+
+# first_forecast_week in SQL, of a DATE expression (date_trunc('week') is the ISO Monday).
+FIRST_FORECAST_WEEK_SQL = "date_trunc('week', {origin} + 1)::date"

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from duckdb import DuckDBPyConnection
 
-from restock.calendar import last_complete_week_start
+from restock.calendar import FIRST_FORECAST_WEEK_SQL, last_complete_week_start
 from restock.forecasting.reconciliation import (
     BOTTOM_UP,
     DEFAULT_METHODS,
@@ -245,7 +245,7 @@ def _past_origins(
     if actual_table is not None:
         actual = con.execute(
             f"""select forecast_origin, segment_id, sku, week_start, qty from {actual_table}
-                where forecast_origin >= ? and forecast_origin < ? and week_start > forecast_origin
+                where forecast_origin >= ? and forecast_origin < ? and week_start >= {_FIRST_WEEK}
                   and week_start <= ?
                 order by all""",
             [first_origin, origin, last],
@@ -256,7 +256,8 @@ def _past_origins(
                 from analytics.forecast_members m
                 join marts.customer_sku_weekly_demand w using (customer_id)
                 where m.forecast_origin >= ? and m.forecast_origin < ?
-                  and w.week_start > m.forecast_origin and w.week_start <= ?
+                  and w.week_start >= {FIRST_FORECAST_WEEK_SQL.format(origin="m.forecast_origin")}
+                  and w.week_start <= ?
                 group by all
                 order by all""",  # the sums below add in this order
             [first_origin, origin, last],
@@ -350,7 +351,7 @@ class RunPastOrigins:
         after ``known`` of the others."""
         demand = con.execute(
             f"""select forecast_origin, segment_id, sku, week_start, qty from {actual_table}
-                where forecast_origin >= ? and forecast_origin < ? and week_start > forecast_origin
+                where forecast_origin >= ? and forecast_origin < ? and week_start >= {_FIRST_WEEK}
                   and week_start <= ? and (list_contains(?::date[], forecast_origin) or week_start > ?)
                 order by all""",
             [first_origin, origin, last, [made.date() for made in new], known or date.min],
@@ -509,10 +510,16 @@ def _laid_out(rows: pd.DataFrame, levels: pd.DataFrame) -> _LaidOut | None:
     )
 
 
+_FIRST_WEEK = FIRST_FORECAST_WEEK_SQL.format(origin="forecast_origin")
+
+
 def _weeks_after(actual: pd.DataFrame) -> pd.Series:
-    """The horizon of each demand row: its week's place after its origin (1 = the next)."""
+    """The horizon of each demand row: its week's place from its origin's first forecast
+    week (1 = that week, calendar.first_forecast_week)."""
     week, made = (pd.to_datetime(actual[c], cache=False) for c in ("week_start", "forecast_origin"))
-    return (week - made).dt.days // 7 + 1
+    after = made + pd.Timedelta(days=1)  # its ISO Monday is the first forecast week
+    first = after - pd.to_timedelta(after.dt.dayofweek, unit="D")
+    return (week - first).dt.days // 7 + 1
 
 
 def _record(made, rows: pd.DataFrame, levels: pd.DataFrame, demand: pd.DataFrame) -> BacktestOrigin | None:

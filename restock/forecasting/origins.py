@@ -26,7 +26,7 @@ import pandas as pd
 from duckdb import DuckDBPyConnection
 
 from restock import table_registry
-from restock.calendar import last_complete_week_start
+from restock.calendar import first_forecast_week, last_complete_week_start
 from restock.config import ForecastingConfig, RestockConfig
 from restock.forecasting.calibration import apply_scales, calibrate
 from restock.forecasting.disaggregation import RATIO_WINDOW_WEEKS, WeeklyCells, customer_shares
@@ -178,7 +178,7 @@ def _population_actual(
     last = last_complete_week_start(origin)
     first_week = last - timedelta(weeks=max(windows) - 1) if max(windows) else last
     if recon:
-        first_week = min(first_week, origin - timedelta(weeks=recon) + timedelta(days=1))
+        first_week = min(first_week, first_forecast_week(origin - timedelta(weeks=recon)))
     # a forecast of week W was made at most horizon_weeks before it
     first_origin = min(first_week - timedelta(weeks=settings.horizon_weeks), origin - timedelta(weeks=recon))
     if population is not None:

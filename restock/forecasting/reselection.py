@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 from duckdb import DuckDBPyConnection
 
-from restock.calendar import last_complete_week_start
+from restock.calendar import FIRST_FORECAST_WEEK_SQL, last_complete_week_start
 from restock.forecasting.levels import ALL
 
 # The population demand (sums of the marts' quantities, 3 decimals) back as exact
@@ -164,14 +164,16 @@ class RunPopulationActual:
 
 
 def _population_actual_query(quantity: str) -> str:
-    """population_demand's actual rows of the origins in [$1, $2) and the weeks in [$3, $4] after each."""
+    """population_demand's actual rows of the origins in [$1, $2) and the weeks in [$3, $4]
+    each forecast (from its horizon 1: on a cut-off other than Sunday that week starts on
+    or before the origin)."""
     if quantity not in ("requested_qty", "ordered_qty"):
         raise ValueError(f"quantity must be requested_qty or ordered_qty, got {quantity!r}")
     return f"""select m.forecast_origin, m.segment_id, w.sku, w.week_start, sum(w.{quantity})::double as qty
             from marts.customer_sku_weekly_demand w
             join analytics.forecast_members m using (customer_id)
             where m.forecast_origin >= ? and m.forecast_origin < ?
-              and w.week_start between ? and ? and w.week_start > m.forecast_origin
+              and w.week_start between ? and ? and w.week_start >= {FIRST_FORECAST_WEEK_SQL.format(origin="m.forecast_origin")}
             group by all"""
 
 

@@ -143,7 +143,7 @@ def _wandering_demand() -> pd.DataFrame:
     return frame
 
 
-def _run(path: Path) -> duckdb.DuckDBPyConnection:
+def _run(path: Path, cutoff_weekday: int = 7) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(path))
     con.execute("create schema marts")
     con.execute("create schema analytics")
@@ -154,7 +154,7 @@ def _run(path: Path) -> duckdb.DuckDBPyConnection:
         """create table analytics.customer_segments as
            select d::date as as_of_date, 'c1' as customer_id, 'S1' as segment_id, 'active' as lifecycle_state,
                   '城东区' as region
-           from range(?::date, ?::date + 1, interval 7 day) t(d)""",
+           from range(?::date, ?::date + 1, interval 1 day) t(d)""",
         [FIRST_ORIGIN - timedelta(weeks=30), LAST_ORIGIN],
     )
     tables.ensure_tables(con)
@@ -163,9 +163,11 @@ def _run(path: Path) -> duckdb.DuckDBPyConnection:
             "forecasting.workers": 1,
             "forecasting.interval_calibration": True,
             "forecasting.reselect_out_of_control": False,
+            "forecasting.cutoff_weekday": cutoff_weekday,
         }
     )
-    days = [FIRST_ORIGIN + timedelta(weeks=i) for i in range((LAST_ORIGIN - FIRST_ORIGIN).days // 7 + 1)]
+    first = FIRST_ORIGIN + timedelta(days=cutoff_weekday % 7)  # FIRST_ORIGIN is a Sunday
+    days = [first + timedelta(weeks=i) for i in range((LAST_ORIGIN - first).days // 7 + 1)]
     origins.run_forecasts(con, days, config)
     return con
 
@@ -347,3 +349,60 @@ def test_a_run_keeps_the_backtest_origins_between_origins_and_gives_each_the_rec
     finally:
         run.execute("rollback")
         population.close(run)
+
+
+@pytest.fixture(scope="module")
+def wednesday_run(tmp_path_factory):
+    con = _run(tmp_path_factory.mktemp("wednesday") / "wednesday.duckdb", cutoff_weekday=3)
+    yield con
+    con.close()
+
+
+def test_on_a_wednesday_cutoff_each_forecast_meets_the_demand_of_its_own_week(wednesday_run):
+    """Horizon 1 of a Wednesday origin is the week that began on the Monday before it
+    (calendar.first_forecast_week). The demand the calibration, the reselection signals
+    and the reconciliation backtest compare the forecasts with includes that week (it
+    used to start after the origin: horizon 1 met no demand, the backtest's horizons
+    were one week off), from the shared join as from each one's own."""
+    from restock.calendar import first_forecast_week
+    from restock.forecasting import levels, reselection
+    from restock.forecasting.calibration import normalised_errors
+
+    con = wednesday_run
+    config = load_config(PROJECT_ROOT / "restock.yaml").override(
+        {"forecasting.reselect_out_of_control": True, "forecasting.cutoff_weekday": 3}
+    )
+    origin = date(2025, 3, 26)  # a Wednesday
+    weeks, quantity = config.accuracy.window_weeks, config.forecasting.quantity
+    recon_weeks = config.forecasting.reconciliation_window_weeks
+    stored = con.execute(
+        "select distinct period_start - forecast_origin from analytics.segment_forecasts where horizon = 1"
+    ).fetchall()
+    assert stored == [(-2,)]  # the Monday before each Wednesday
+    table = origins._population_actual(con, origin, config)
+    assert table is not None
+    try:
+        own = normalised_errors(con, origin, config.forecasting.interval_calibration_weeks, quantity)
+        shared = normalised_errors(con, origin, config.forecasting.interval_calibration_weeks, quantity, table)
+        pd.testing.assert_frame_equal(own, shared, check_exact=True)
+        own = reselection.series_tracking_signals(con, origin, weeks, quantity)
+        shared = reselection.series_tracking_signals(con, origin, weeks, quantity, table)
+        pd.testing.assert_frame_equal(own, shared, check_exact=True)
+        own_past = levels._past_origins(con, origin, recon_weeks, quantity)
+        shared_past = levels._past_origins(con, origin, recon_weeks, quantity, table)
+        kept_past = levels.RunPastOrigins().records(con, origin, recon_weeks, table)
+        assert len(own_past) == recon_weeks
+        _assert_same_records(own_past, shared_past, origin)
+        _assert_same_records(own_past, kept_past, origin)
+    finally:
+        con.execute(f"drop table if exists {reselection.POPULATION_ACTUAL}")
+    demand = con.execute("select sku, week_start, requested_qty from marts.customer_sku_weekly_demand").df()
+    demand = demand.set_index(["sku", "week_start"])["requested_qty"]
+    for record in own_past:
+        made = date.fromisoformat(record.label)
+        skus = list(record.hierarchy.bottom["sku"])
+        for h in range(record.actual_bottom.shape[1]):
+            week = pd.Timestamp(first_forecast_week(made) + timedelta(weeks=h))
+            expected = [float(demand.get((sku, week), 0.0)) for sku in skus]
+            np.testing.assert_array_equal(record.actual_bottom[:, h], expected, err_msg=f"{made} h{h + 1}")
+        assert record.actual_bottom[:, 0].sum() > 0
