@@ -451,8 +451,9 @@ class _KeptOrigin:
             base_bottom=grid.base_bottom[:, :horizons].copy(),
             actual_agg=np.nan_to_num(grid.actual_agg[:, :horizons], nan=0.0),
             actual_bottom=np.nan_to_num(grid.actual_bottom[:, :horizons], nan=0.0),
-            variances=grid.variances,
-            proportions=grid.proportions,
+            # copies: what a caller does with a record never reaches the next origin's
+            variances=None if grid.variances is None else grid.variances.copy(),
+            proportions=grid.proportions.copy(),
             label=str(self.made.date()),
         )
 
