@@ -391,6 +391,30 @@ def _wait(what: str, seconds_left, condition, explain=lambda: "") -> None:
         time.sleep(0.2)
 
 
+def _why_no_retry(h: Harness, instance: dg.DagsterInstance, run_id: str) -> str:
+    """What the auto-retry daemon decides from (dagster/_daemon/auto_run_reexecution:
+    no retry when dagster/will_retry is false, or for a STEP_FAILURE reason), its own
+    log lines at any level, then the daemon's log tail."""
+    try:
+        tags = {
+            k: v
+            for k, v in _run(instance, run_id).tags.items()
+            if k.startswith(("dagster/will_retry", "dagster/failure", "dagster/retry", "dagster/max_retries"))
+        }
+        steps_failed = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.STEP_FAILURE).records
+        retry_lines = [
+            line
+            for log in sorted(h.tmp.glob("daemon*.log"))
+            for line in log.read_text(errors="replace").splitlines()
+            if "EventLogConsumer" in line or "retry" in line.lower()
+        ]
+        found = f"\nrun tags: {tags}; STEP_FAILURE events: {len(steps_failed)}\n--- auto-retry lines ---\n"
+        found += "\n".join(retry_lines[-20:])
+    except Exception as error:  # noqa: BLE001 - never hide the failure being explained
+        found = f"\n(could not read the retry state: {error!r})"
+    return found + _daemon_log_tail(h)
+
+
 def _daemon_log_tail(h: Harness, lines: int = 40) -> str:
     """The daemon's last log lines, but the runs' DEBUG events: what it did last."""
     text = []
@@ -449,7 +473,7 @@ def test_a_run_killed_mid_stage_is_retried_and_leaves_the_clean_tables(harness, 
                 f"no retry of run {run_id} {limit:.0f} s after the kill",
                 lambda: limit - since_kill(),
                 lambda: "dagster/auto_retry_run_id" in _run(instance, run_id).tags,
-                lambda: _daemon_log_tail(h),
+                lambda: _why_no_retry(h, instance, run_id),
             )
             retry_id = _run(instance, run_id).tags["dagster/auto_retry_run_id"]
             waiting = {dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING}
