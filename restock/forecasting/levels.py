@@ -385,14 +385,10 @@ class _LaidOut:
     aggregate_index: pd.Index
     base_bottom: np.ndarray
     base_agg: np.ndarray
-    sd_agg: np.ndarray | None
-    variances: np.ndarray | None
+    variances: np.ndarray | None  # None: no horizon-1 base_sd of every aggregate
     proportions: np.ndarray
     actual_bottom: np.ndarray
     actual_agg: np.ndarray
-
-
-DEMAND_COLUMNS = ["forecast_origin", "segment_id", "sku", "week_start", "qty", "horizon"]
 
 
 @dataclass
@@ -402,7 +398,7 @@ class _KeptOrigin:
     rows: pd.DataFrame
     levels: pd.DataFrame
     laid_out: _LaidOut | None
-    demand: list[pd.DataFrame] = field(default_factory=list)  # the rows of each week read
+    demand: list[pd.DataFrame] = field(default_factory=list)  # the rows of each read (one a call)
 
     def add_demand(self, rows: pd.DataFrame, level_sums: pd.DataFrame) -> None:
         """Demand rows of weeks not read before, and their :func:`_level_demand`."""
@@ -433,7 +429,7 @@ class _KeptOrigin:
     def record(self, horizons: int, last: pd.Timestamp) -> BacktestOrigin | None:
         grid = self.laid_out
         if grid is None:
-            demand = pd.concat(self.demand, ignore_index=True) if self.demand else pd.DataFrame(columns=DEMAND_COLUMNS)
+            demand = pd.concat(self.demand, ignore_index=True)  # RunPastOrigins adds one every call
             if len(demand):  # in _past_origins' order
                 demand = demand.sort_values(["segment_id", "sku", "week_start", "qty"], kind="mergesort")
             return _record(
@@ -443,7 +439,7 @@ class _KeptOrigin:
                 demand,
             )
         base_agg = grid.base_agg[:, :horizons]
-        if np.isnan(base_agg).any() or grid.sd_agg is None:
+        if np.isnan(base_agg).any() or grid.variances is None:
             return None
         return BacktestOrigin(
             hierarchy=grid.tree,
@@ -452,7 +448,7 @@ class _KeptOrigin:
             actual_agg=np.nan_to_num(grid.actual_agg[:, :horizons], nan=0.0),
             actual_bottom=np.nan_to_num(grid.actual_bottom[:, :horizons], nan=0.0),
             # copies: what a caller does with a record never reaches the next origin's
-            variances=None if grid.variances is None else grid.variances.copy(),
+            variances=grid.variances.copy(),
             proportions=grid.proportions.copy(),
             label=str(self.made.date()),
         )
@@ -501,7 +497,6 @@ def _laid_out(rows: pd.DataFrame, levels: pd.DataFrame) -> _LaidOut | None:
         aggregate_index=pd.MultiIndex.from_frame(tree.aggregates[["level", "key"]]),
         base_bottom=rows["base_qty"].to_numpy(dtype=float).reshape(n, horizons),
         base_agg=base_agg,
-        sd_agg=sd_agg,
         variances=None
         if sd_agg is None
         else np.concatenate([sd_agg[:, 0], first["base_sd"].to_numpy(dtype=float)]) ** 2,
