@@ -11,6 +11,10 @@ by one. :class:`BatchingSqliteEventLogStorage` does what dagster-postgres does: 
 event rows in one statement, their asset tags and the asset's latest event in one
 more transaction. The rows written are the same as one by one.
 
+It also records a run's new state (status, and for a failure whether Dagster will
+retry it) *before* the event that announces it, where Dagster's instance does it
+after storing the event: see :class:`RunStateBeforeEvent`.
+
 Imported by every process that loads the instance: no heavy imports.
 """
 
@@ -19,9 +23,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from dagster import DagsterEventType
+from dagster._core.events import RunFailureReason
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log import ConsolidatedSqliteEventLogStorage
 from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
+from dagster._core.storage.tags import RUN_FAILURE_REASON_TAG, WILL_RETRY_TAG
+from dagster._time import datetime_from_timestamp
 
 # Event rows per INSERT statement: each row binds ~10 values and SQLite allows 32,766
 # bound values per statement.
@@ -30,12 +37,47 @@ ROWS_PER_STATEMENT = 500
 BATCHED_TYPES = ({DagsterEventType.ASSET_MATERIALIZATION}, {DagsterEventType.ASSET_OBSERVATION})
 
 
-class BatchingSqliteEventLogStorage(ConsolidatedSqliteEventLogStorage):
-    """ConsolidatedSqliteEventLogStorage whose batch write is one write, not a loop."""
+class RunStateBeforeEvent:
+    """An event log storage that records a run's state before the event announcing it.
+
+    Dagster's instance stores a run event (started, failed, ...) and only then updates
+    the run's status and, for a failure, adds the `dagster/will_retry` tag. The
+    daemon's auto-retry (EventLogConsumerDaemon) reads new RUN_FAILURE events every
+    few seconds, moves its cursor past them, and retries a run only if it is already
+    FAILURE then. A failure it reads between the two writes is never retried: a killed
+    run stays failed and the day is not computed (seen in CI, 2 runs in 5, when the
+    machine was busy). With this storage the run is FAILURE and tagged before its
+    event can be read; the instance leaves the run alone
+    (``handles_run_events_in_store_event``). The writes are the instance's own
+    (dagster/_core/instance/methods/event_methods.py), in the other order.
+    """
+
+    @property
+    def handles_run_events_in_store_event(self) -> bool:
+        return True
+
+    def store_event(self, event: EventLogEntry) -> None:
+        dagster_event = event.dagster_event
+        # A storage opened on its own (no instance) has no runs to update.
+        if dagster_event is not None and dagster_event.is_job_event and self.has_instance:  # type: ignore[attr-defined]
+            instance = self._instance  # type: ignore[attr-defined]
+            instance.run_storage.handle_run_event(event.run_id, dagster_event, datetime_from_timestamp(event.timestamp))
+            run = instance.get_run_by_id(event.run_id)
+            if run is not None and dagster_event.is_run_failure and instance.run_retries_enabled:
+                reason = run.tags.get(RUN_FAILURE_REASON_TAG)
+                will_retry = instance._should_retry_run(run, RunFailureReason(reason) if reason else None)
+                instance.add_run_tags(event.run_id, {WILL_RETRY_TAG: str(will_retry).lower()})
+        super().store_event(event)  # type: ignore[misc]
+
+
+class BatchingSqliteEventLogStorage(RunStateBeforeEvent, ConsolidatedSqliteEventLogStorage):
+    """ConsolidatedSqliteEventLogStorage whose batch write is one write, not a loop,
+    and that records a run's state before its events."""
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         if not events or {e.get_dagster_event().event_type for e in events} not in BATCHED_TYPES:
-            super().store_event_batch(events)
+            for event in events:  # each through store_event (run events among them)
+                self.store_event(event)
             return
         event_ids: list[int] = []
         with self._connect() as conn:  # one transaction

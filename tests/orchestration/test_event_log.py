@@ -124,3 +124,49 @@ def test_a_range_run_stores_one_materialization_per_day_as_dagster_does(homes, t
         again = _stored(base / "batched" / "event_log.db")
         assert again == _stored(base / "one_by_one" / "event_log.db")
         assert len(again["events"]) == len(batch)
+
+
+@dg.op
+def nothing() -> None:
+    pass
+
+
+@dg.job
+def one_op():
+    nothing()
+
+
+def test_a_failed_run_is_failed_and_tagged_before_its_failure_event_can_be_read(homes, monkeypatch):
+    """The daemon's auto-retry reads new RUN_FAILURE events and retries the runs that
+    are FAILURE at that moment (orchestration/event_log.py, RunStateBeforeEvent). What
+    it would decide at the moment the event row is written: with Dagster's order (event
+    first, then the run) it sees a STARTED run and never retries it; with ours it
+    retries it."""
+    from dagster._core.storage.tags import WILL_RETRY_TAG
+    from dagster._daemon.auto_run_reexecution.auto_run_reexecution import filter_runs_to_should_retry
+
+    seen: dict[str, tuple] = {}
+    write_row = ConsolidatedSqliteEventLogStorage.store_event  # Dagster's own write of the row
+
+    def watched(self, event):
+        if event.dagster_event_type == dg.DagsterEventType.RUN_FAILURE:
+            run = self._instance.get_run_by_id(event.run_id)
+            retried = list(filter_runs_to_should_retry([run], self._instance))
+            seen[type(self).__name__] = (run.status, run.tags.get(WILL_RETRY_TAG), len(retried))
+        write_row(self, event)
+
+    monkeypatch.setattr(ConsolidatedSqliteEventLogStorage, "store_event", watched)
+    ours, dagsters = homes
+    for home in (ours, dagsters):
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            assert instance.run_retries_enabled and instance.run_retries_max_retries > 0
+            run = instance.create_run_for_job(one_op, status=dg.DagsterRunStatus.STARTED)
+            instance.report_run_failed(run, "run worker pid 1 is gone (killed?)")  # as run monitoring does
+            after = instance.get_run_by_id(run.run_id)
+            assert after is not None and after.status == dg.DagsterRunStatus.FAILURE
+            assert after.tags.get(WILL_RETRY_TAG) == "true"  # both end the same
+            failures = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records
+            assert len(failures) == 1
+    assert seen["BatchingSqliteEventLogStorage"] == (dg.DagsterRunStatus.FAILURE, "true", 1)
+    # Dagster's order, for the record: the run is still STARTED as its failure is written.
+    assert seen["ConsolidatedSqliteEventLogStorage"] == (dg.DagsterRunStatus.STARTED, None, 0)

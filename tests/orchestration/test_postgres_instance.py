@@ -28,7 +28,22 @@ DAY = "2024-01-01"
 def test_the_postgres_instance_keeps_the_settings_of_dagster_yaml():
     example = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
     sqlite = yaml.safe_load(SQLITE.read_text(encoding="utf-8"))
-    assert example.pop("storage") == {"postgres": {"postgres_url": {"env": "DAGSTER_PG_URL"}}}
+    url = {"postgres_url": {"env": "DAGSTER_PG_URL"}}
+    assert example.pop("run_storage") == {
+        "module": "dagster_postgres.run_storage",
+        "class": "PostgresRunStorage",
+        "config": url,
+    }
+    assert example.pop("event_log_storage") == {
+        "module": "orchestration.event_log_postgres",
+        "class": "RunStateFirstPostgresEventLogStorage",
+        "config": url,
+    }
+    assert example.pop("schedule_storage") == {
+        "module": "dagster_postgres.schedule_storage",
+        "class": "PostgresScheduleStorage",
+        "config": url,
+    }
     sqlite.pop("event_log_storage")
     assert example == sqlite, "dagster.postgres.yaml and dagster.yaml differ besides storage"
 
@@ -73,7 +88,7 @@ def test_runs_and_materializations_of_a_day_are_stored_in_postgres(postgres_home
     home, url = postgres_home
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-        assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+        assert type(instance.event_log_storage).__name__ == "RunStateFirstPostgresEventLogStorage"
         assert type(instance.schedule_storage).__name__ == "PostgresScheduleStorage"
         # The queue, run monitoring and retries of dagster.yaml.
         assert instance.get_settings("concurrency")["runs"]["max_concurrent_runs"] == 1
@@ -116,3 +131,42 @@ def test_runs_and_materializations_of_a_day_are_stored_in_postgres(postgres_home
         assert run is not None and run.is_success and run.tags["dagster/partition"] == DAY
         latest = again.get_latest_materialization_event(dg.AssetKey(["raw", "orders"]))
         assert latest is not None and latest.run_id == run_id
+
+
+@dg.op
+def nothing() -> None:
+    pass
+
+
+@dg.job
+def one_op():
+    nothing()
+
+
+def test_a_failed_run_is_failed_before_its_failure_event_in_postgres(postgres_home, monkeypatch):
+    """As on SQLite (tests/orchestration/test_event_log.py): when the failure event row
+    is written, the run is already FAILURE and tagged for a retry, which the daemon's
+    auto-retry would start if it read the event at that moment."""
+    from dagster._core.storage.tags import WILL_RETRY_TAG
+    from dagster._daemon.auto_run_reexecution.auto_run_reexecution import filter_runs_to_should_retry
+    from dagster_postgres.event_log import PostgresEventLogStorage
+
+    seen: list[tuple] = []
+    write_row = PostgresEventLogStorage.store_event  # dagster-postgres's own write of the row
+
+    def watched(self, event):
+        if event.dagster_event_type == dg.DagsterEventType.RUN_FAILURE:
+            run = self._instance.get_run_by_id(event.run_id)
+            retried = list(filter_runs_to_should_retry([run], self._instance))
+            seen.append((run.status, run.tags.get(WILL_RETRY_TAG), len(retried)))
+        write_row(self, event)
+
+    monkeypatch.setattr(PostgresEventLogStorage, "store_event", watched)
+    home, _ = postgres_home
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        run = instance.create_run_for_job(one_op, status=dg.DagsterRunStatus.STARTED)
+        instance.report_run_failed(run, "run worker pid 1 is gone (killed?)")  # as run monitoring does
+        assert len(instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records) == 1
+        after = instance.get_run_by_id(run.run_id)
+        assert after is not None and after.status == dg.DagsterRunStatus.FAILURE
+    assert seen == [(dg.DagsterRunStatus.FAILURE, "true", 1)]
