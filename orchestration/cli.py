@@ -48,6 +48,8 @@ JOB_NAME = "restock_daily"  # orchestration/automation.py: every asset, daily pa
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 POLL_SECONDS = 1.0
+# A finished run's last event follows its status within milliseconds; bounded anyway.
+FINAL_EVENT_SECONDS = 5.0
 # The daemon that dequeues runs; a live dagster-daemon writes its heartbeat every
 # 30 s, so one older than this belongs to a daemon that is gone.
 QUEUE_DAEMON = "QUEUED_RUN_COORDINATOR"
@@ -238,12 +240,29 @@ class _Follower:
         self.materialized: dict[str, Counter[str]] = {}
         self.failures: list[str] = []
         self.run_failure: str | None = None
+        self.ended = False  # the run's last event (success, failure, canceled) read
         self.status: str | None = None
 
     def say(self, text: str) -> None:
         print(f"  [{time.monotonic() - self.started:6.1f} s] {text}", flush=True)
 
     def poll(self) -> dg.DagsterRun:
+        self._read_events()
+        run = self.instance.get_run_by_id(self.run_id)
+        assert run is not None
+        if run.is_finished:
+            # The run's status is written just before its last event, RUN_FAILURE or
+            # RUN_SUCCESS (orchestration/event_log.py): read that one too.
+            waited = time.monotonic()
+            while not self.ended and time.monotonic() - waited < FINAL_EVENT_SECONDS:
+                time.sleep(0.1)
+                self._read_events()
+        if run.status.value != self.status:
+            self.status = run.status.value
+            self.say(self._status_line(run))
+        return run
+
+    def _read_events(self) -> None:
         while True:
             # Every record, not only the event types _event reads: the steps' progress
             # lines are plain log messages (no event type to filter on).
@@ -253,12 +272,6 @@ class _Follower:
             self.cursor = page.cursor
             if not page.has_more:
                 break
-        run = self.instance.get_run_by_id(self.run_id)
-        assert run is not None
-        if run.status.value != self.status:
-            self.status = run.status.value
-            self.say(self._status_line(run))
-        return run
 
     def _status_line(self, run: dg.DagsterRun) -> str:
         from dagster import DagsterRunStatus, RunsFilter
@@ -298,6 +311,9 @@ class _Follower:
             self.say(f"step {event.step_key} FAILED: {reason.splitlines()[0]}")
         elif kind == DagsterEventType.RUN_FAILURE:
             self.run_failure = entry.message
+            self.ended = True
+        elif kind in (DagsterEventType.RUN_SUCCESS, DagsterEventType.RUN_CANCELED):
+            self.ended = True
         elif kind == DagsterEventType.ENGINE_EVENT and event.engine_event_data.error is not None:
             # e.g. the run's process crashed or run monitoring gave up on it
             self.failures.append(f"{entry.message} {_innermost(event.engine_event_data.error)}")

@@ -5,8 +5,7 @@ A temporary instance with the shipped dagster_home/dagster.yaml (run monitoring
 looking every 2 s instead of 10 s), a `dagster-daemon` on it as in production, and a
 tiny demo. The warehouse already holds 1-12 Jan (a clean run, published from 7 Jan,
 the first forecast origin); each case queues the run of 13-15 Jan (14 Jan is the next
-origin, so the run fits forecasts) and kills it once the stage's step has run half as
-long as it did in a clean run of the same days:
+origin, so the run fits forecasts) and kills it in the middle of the stage's step:
 
 - "worker": only the run's process (as the OOM killer picks it); the code server that
   started it reports the run failed. Its children live on: dbt until its next log
@@ -41,6 +40,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -60,9 +60,9 @@ if TYPE_CHECKING:
 # its forecast), so the run of DAYS fits forecasts; BASE has published days (7 Jan on).
 BASE = ("2024-01-01", "2024-01-12")
 DAYS = ("2024-01-13", "2024-01-15")
-# The step killed in the middle of each stage: once it has run half as long as in the
-# clean run; dbt once half of its models are built (dbt build runs for sure), the
-# forecasts once the process pool fits them.
+# The step killed in the middle of each stage: once it has logged the first of the
+# three days done; dbt once half of its models are built (dbt build runs for sure),
+# the forecasts once the process pool fits them.
 STAGES = {
     "raw": "raw__orders",
     "dbt": "restock_dbt_models",
@@ -160,7 +160,6 @@ class Harness:
     base_copy: Path | None = None
     reference: dict = field(default_factory=dict)
     expected_days: dict = field(default_factory=dict)
-    step_seconds: dict[str, float] = field(default_factory=dict)
     dbt_models: int = 0  # materializations of the dbt step in the clean run
     timings: list[str] = field(default_factory=list)
 
@@ -223,6 +222,22 @@ def _step_times(instance: dg.DagsterInstance, run_id: str) -> dict[str, dict[str
     return times
 
 
+def _first_day_done(instance: dg.DagsterInstance, run_id: str, step: str) -> bool:
+    """Whether ``step`` logged its progress line after the first day of the run's range
+    (restock/progress.py: "progress: <what>: 1/3 days ...")."""
+    return any(
+        entry.step_key == step
+        and "progress: " in entry.user_message
+        and f" 1/{len(_days())} days" in entry.user_message
+        for entry in instance.all_logs(run_id)
+    )
+
+
+def _days() -> list[str]:
+    first, last = (date.fromisoformat(d) for d in DAYS)
+    return [str(first + timedelta(days=i)) for i in range((last - first).days + 1)]
+
+
 def _materializations(instance: dg.DagsterInstance, run_id: str, step: str) -> int:
     records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records
     return sum(1 for r in records if r.event_log_entry.step_key == step)
@@ -276,9 +291,6 @@ def harness(landing_dir, tmp_path_factory) -> Iterator[Harness]:
         clean = h.wait_finished(instance, h.submit(*DAYS))
         assert clean.is_success, f"the clean run of {DAYS} failed"
         h.note(f"clean run {DAYS[0]}..{DAYS[1]}: {time.monotonic() - started:.1f} s")
-        h.step_seconds = {
-            step: t["STEP_SUCCESS"] - t["STEP_START"] for step, t in _step_times(instance, clean.run_id).items()
-        }
         h.dbt_models = _materializations(instance, clean.run_id, STAGES["dbt"])
         h.reference = snapshot(data)
         h.expected_days = _published_counts(data)
@@ -354,9 +366,8 @@ def _kill_in_the_middle(
         wait("half of the dbt models built", lambda: _materializations(instance, run_id, step) >= h.dbt_models // 2)
     elif step == STAGES["forecasting"]:  # fitting: the process pool's workers run
         wait("forecasting's process pool", lambda: any("multiprocessing.spawn" in _command(c) for c in _children(pid)))
-    else:
-        started = _step_times(instance, run_id)[step]["STEP_START"]
-        time.sleep(max(0.0, started + h.step_seconds[step] / 2 - time.time()))
+    else:  # the first of the range's days done, two to go (a step's length varies too much to time it)
+        wait(f"{step}'s first progress line", lambda: _first_day_done(instance, run_id, step))
     children = {child: _command(child) for child in _children(pid)}
     killed_at = time.time()
     after = time.monotonic() - case_started
@@ -464,7 +475,12 @@ def test_a_run_killed_mid_stage_is_retried_and_leaves_the_clean_tables(harness, 
             failed_after = since_kill()
             assert _run(instance, run_id).status == dg.DagsterRunStatus.FAILURE
             if mode == "host":  # by run monitoring, through orchestration/run_launcher.py
-                (failure,) = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records
+                # The failure event follows the run's status (orchestration/event_log.py).
+                failures = lambda: instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records  # noqa: E731
+                _wait(
+                    f"run {run_id} failed without a failure event", lambda: failed_after + 10 - since_kill(), failures
+                )
+                (failure,) = failures()
                 assert f"run worker pid {killed['pid']} is gone (killed?)" in (failure.event_log_entry.message or "")
 
             # The queue is free: Dagster retries the run, and the retry starts.
