@@ -45,11 +45,14 @@ class RunStateBeforeEvent:
     daemon's auto-retry (EventLogConsumerDaemon) reads new RUN_FAILURE events every
     few seconds, moves its cursor past them, and retries a run only if it is already
     FAILURE then. A failure it reads between the two writes is never retried: a killed
-    run stays failed and the day is not computed (seen in CI, 2 runs in 5, when the
-    machine was busy). With this storage the run is FAILURE and tagged before its
-    event can be read; the instance leaves the run alone
-    (``handles_run_events_in_store_event``). The writes are the instance's own
-    (dagster/_core/instance/methods/event_methods.py), in the other order.
+    run stays failed and its days are not computed (the likely cause of a killed run
+    left without a retry in 2 of 5 CI runs of tests/orchestration/test_kill_recover.py).
+    With this storage the run is FAILURE and tagged before its event can be read; the
+    instance leaves the run alone (``handles_run_events_in_store_event``). The writes
+    are the instance's own (dagster/_core/instance/methods/event_methods.py), in the
+    other order. The price: a process dying between the two writes leaves a failed run
+    without its failure event (no retry either), where Dagster's order leaves an event
+    whose run still looks started, which run monitoring then fails again.
     """
 
     @property
