@@ -348,7 +348,9 @@ def _restore(h: Harness) -> None:
 def _kill_in_the_middle(
     h: Harness, instance: dg.DagsterInstance, run_id: str, step: str, mode: str, case_started: float
 ) -> dict:
-    """Wait until ``step`` is in its middle, then kill; what was killed."""
+    """Wait until ``step`` is in its middle, then kill; what was killed. The run's
+    process is frozen (SIGSTOP) at that moment: the step cannot move on while its
+    children are listed, and the kill lands where the freeze did."""
     deadline = time.monotonic() + RUN_TIMEOUT
 
     def wait(what: str, done) -> None:
@@ -357,7 +359,7 @@ def _kill_in_the_middle(
             assert "STEP_SUCCESS" not in times and "STEP_FAILURE" not in times, f"{step} ended before {what}"
             assert not _run(instance, run_id).is_finished, f"run {run_id} ended before {what}"
             assert time.monotonic() < deadline, f"no {what} in {RUN_TIMEOUT} s"
-            time.sleep(0.05)
+            time.sleep(0.02)
 
     wait(f"{step} started", lambda: "STEP_START" in _step_times(instance, run_id).get(step, {}))
     recorded = worker_pid(instance, run_id)
@@ -371,6 +373,7 @@ def _kill_in_the_middle(
         pass  # at once: its three days load in 0.2-0.5 s, the first of them before its progress line
     else:  # the first of the range's days done, two to go (a step's length varies too much to time it)
         wait(f"{step}'s first progress line", lambda: _first_day_done(instance, run_id, step))
+    os.kill(pid, signal.SIGSTOP)
     children = {child: _command(child) for child in _children(pid)}
     killed_at = time.time()
     after = time.monotonic() - case_started
