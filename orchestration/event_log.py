@@ -20,6 +20,10 @@ Imported by every process that loads the instance: no heavy imports.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import inspect
+import logging
 from collections.abc import Sequence
 
 from dagster import DagsterEventType
@@ -35,6 +39,38 @@ from dagster._time import datetime_from_timestamp
 ROWS_PER_STATEMENT = 500
 # Dagster's own PostgreSQL storage batches these two kinds only.
 BATCHED_TYPES = ({DagsterEventType.ASSET_MATERIALIZATION}, {DagsterEventType.ASSET_OBSERVATION})
+# sha256 of the source of the instance's run-event handling that RunStateBeforeEvent
+# does in the other order (EventMethods.handle_new_event and _should_retry_run in
+# dagster 1.13.27, dagster/_core/instance/methods/event_methods.py).
+KNOWN_INSTANCE_SOURCE = "f0e6d8a7cc4b8275b873e6afe4ae7b99e1a807598ee7bc6c9ba68d63ad458f73"
+
+log = logging.getLogger(__name__)
+
+
+def instance_source_hash() -> str:
+    from dagster._core.instance.methods.event_methods import EventMethods
+
+    methods = (EventMethods.handle_new_event, EventMethods._should_retry_run)
+    return hashlib.sha256("".join(inspect.getsource(m) for m in methods).encode()).hexdigest()
+
+
+@functools.cache
+def run_state_first() -> bool:
+    """Whether the instance's handling is the one RunStateBeforeEvent repeats. Another
+    Dagster release (pyproject allows <1.14) may do more there: its own order is then
+    kept, said once in the log, rather than skipping what it added."""
+    try:
+        found = instance_source_hash()
+    except (OSError, TypeError):  # no source to compare
+        found = "unknown"
+    if found != KNOWN_INSTANCE_SOURCE:
+        log.warning(
+            "Dagster's run-event handling differs from the known one (%s): runs are updated in Dagster's "
+            "order (event first), and an automatic retry can be missed; see orchestration/event_log.py",
+            found[:12],
+        )
+        return False
+    return True
 
 
 class RunStateBeforeEvent:
@@ -50,19 +86,25 @@ class RunStateBeforeEvent:
     With this storage the run is FAILURE and tagged before its event can be read; the
     instance leaves the run alone (``handles_run_events_in_store_event``). The writes
     are the instance's own (dagster/_core/instance/methods/event_methods.py), in the
-    other order. The price: a process dying between the two writes leaves a failed run
-    without its failure event (no retry either), where Dagster's order leaves an event
-    whose run still looks started, which run monitoring then fails again.
+    other order, and only for the Dagster release whose handling is known
+    (:func:`run_state_first`). The price: a process dying between the two writes leaves
+    a failed run without its failure event (no retry either), where Dagster's order
+    leaves an event whose run still looks started, which run monitoring then fails again.
     """
 
     @property
     def handles_run_events_in_store_event(self) -> bool:
-        return True
+        return run_state_first()
 
     def store_event(self, event: EventLogEntry) -> None:
         dagster_event = event.dagster_event
         # A storage opened on its own (no instance) has no runs to update.
-        if dagster_event is not None and dagster_event.is_job_event and self.has_instance:  # type: ignore[attr-defined]
+        if (
+            dagster_event is not None
+            and dagster_event.is_job_event
+            and self.has_instance  # type: ignore[attr-defined]
+            and run_state_first()
+        ):
             instance = self._instance  # type: ignore[attr-defined]
             instance.run_storage.handle_run_event(event.run_id, dagster_event, datetime_from_timestamp(event.timestamp))
             run = instance.get_run_by_id(event.run_id)

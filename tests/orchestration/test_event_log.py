@@ -11,6 +11,7 @@ import dagster as dg
 import pytest
 from dagster._core.storage.event_log import ConsolidatedSqliteEventLogStorage
 
+import orchestration.event_log as event_log
 from orchestration.event_log import ROWS_PER_STATEMENT, BatchingSqliteEventLogStorage
 from restock.settings import PROJECT_ROOT
 
@@ -136,12 +137,10 @@ def one_op():
     nothing()
 
 
-def test_a_failed_run_is_failed_and_tagged_before_its_failure_event_can_be_read(homes, monkeypatch):
-    """The daemon's auto-retry reads new RUN_FAILURE events and retries the runs that
-    are FAILURE at that moment (orchestration/event_log.py, RunStateBeforeEvent). What
-    it would decide at the moment the event row is written: with Dagster's order (event
-    first, then the run) it sees a STARTED run and never retries it; with ours it
-    retries it."""
+def _fail_a_run_in_each(homes, monkeypatch) -> dict[str, tuple]:
+    """A started run failed (as run monitoring does) in each instance; what the
+    daemon's auto-retry would decide at the moment the failure's event row is written:
+    {storage class: (run status, will_retry tag, runs it would retry)}."""
     from dagster._core.storage.tags import WILL_RETRY_TAG
     from dagster._daemon.auto_run_reexecution.auto_run_reexecution import filter_runs_to_should_retry
 
@@ -167,6 +166,34 @@ def test_a_failed_run_is_failed_and_tagged_before_its_failure_event_can_be_read(
             assert after.tags.get(WILL_RETRY_TAG) == "true"  # both end the same
             failures = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records
             assert len(failures) == 1
+    return seen
+
+
+def test_a_failed_run_is_failed_and_tagged_before_its_failure_event_can_be_read(homes, monkeypatch):
+    """The daemon's auto-retry reads new RUN_FAILURE events and retries the runs that
+    are FAILURE at that moment (orchestration/event_log.py, RunStateBeforeEvent): with
+    Dagster's order (event first, then the run) it sees a STARTED run and never
+    retries it; with ours it retries it."""
+    if not event_log.run_state_first():
+        pytest.skip(
+            f"this Dagster's run-event handling ({event_log.instance_source_hash()[:12]}) is not the known one: "
+            "Dagster's order is kept; re-check RunStateBeforeEvent against it and update KNOWN_INSTANCE_SOURCE"
+        )
+    seen = _fail_a_run_in_each(homes, monkeypatch)
     assert seen["BatchingSqliteEventLogStorage"] == (dg.DagsterRunStatus.FAILURE, "true", 1)
     # Dagster's order, for the record: the run is still STARTED as its failure is written.
     assert seen["ConsolidatedSqliteEventLogStorage"] == (dg.DagsterRunStatus.STARTED, None, 0)
+
+
+def test_another_dagster_release_keeps_dagsters_own_order(homes, monkeypatch, caplog):
+    """Where the instance's handling is not the known one, the storage leaves it to the
+    instance (nothing it added is skipped), says so, and the run ends the same."""
+    event_log.run_state_first.cache_clear()
+    monkeypatch.setattr(event_log, "KNOWN_INSTANCE_SOURCE", "0" * 64)
+    try:
+        with caplog.at_level("WARNING", logger="orchestration.event_log"):
+            seen = _fail_a_run_in_each(homes, monkeypatch)
+    finally:
+        event_log.run_state_first.cache_clear()
+    assert seen["BatchingSqliteEventLogStorage"] == seen["ConsolidatedSqliteEventLogStorage"]
+    assert "differs from the known one" in caplog.text
