@@ -121,8 +121,7 @@ class BatchingSqliteEventLogStorage(RunStateBeforeEvent, ConsolidatedSqliteEvent
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         if not events or {e.get_dagster_event().event_type for e in events} not in BATCHED_TYPES:
-            for event in events:  # each through store_event (run events among them)
-                self.store_event(event)
+            super().store_event_batch(events)  # event by event, through store_event above
             return
         event_ids: list[int] = []
         with self._connect() as conn:  # one transaction

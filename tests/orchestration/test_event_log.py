@@ -14,6 +14,7 @@ from dagster._core.storage.event_log import ConsolidatedSqliteEventLogStorage
 import orchestration.event_log as event_log
 from orchestration.event_log import ROWS_PER_STATEMENT, BatchingSqliteEventLogStorage
 from restock.settings import PROJECT_ROOT
+from tests.orchestration.failed_runs import fail_a_started_run, watch_failure_writes
 
 DAYS = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2025-12-31")
 RANGE = {"dagster/asset_partition_range_start": "2024-01-01", "dagster/asset_partition_range_end": "2025-12-30"}
@@ -127,45 +128,14 @@ def test_a_range_run_stores_one_materialization_per_day_as_dagster_does(homes, t
         assert len(again["events"]) == len(batch)
 
 
-@dg.op
-def nothing() -> None:
-    pass
-
-
-@dg.job
-def one_op():
-    nothing()
-
-
 def _fail_a_run_in_each(homes, monkeypatch) -> dict[str, tuple]:
-    """A started run failed (as run monitoring does) in each instance; what the
-    daemon's auto-retry would decide at the moment the failure's event row is written:
-    {storage class: (run status, will_retry tag, runs it would retry)}."""
-    from dagster._core.storage.tags import WILL_RETRY_TAG
-    from dagster._daemon.auto_run_reexecution.auto_run_reexecution import filter_runs_to_should_retry
-
-    seen: dict[str, tuple] = {}
-    write_row = ConsolidatedSqliteEventLogStorage.store_event  # Dagster's own write of the row
-
-    def watched(self, event):
-        if event.dagster_event_type == dg.DagsterEventType.RUN_FAILURE:
-            run = self._instance.get_run_by_id(event.run_id)
-            retried = list(filter_runs_to_should_retry([run], self._instance))
-            seen[type(self).__name__] = (run.status, run.tags.get(WILL_RETRY_TAG), len(retried))
-        write_row(self, event)
-
-    monkeypatch.setattr(ConsolidatedSqliteEventLogStorage, "store_event", watched)
-    ours, dagsters = homes
-    for home in (ours, dagsters):
+    """A started run failed in each instance (ours, Dagster's); what the auto-retry
+    would decide as each writes the failure's row (tests/orchestration/failed_runs.py)."""
+    seen = watch_failure_writes(ConsolidatedSqliteEventLogStorage, monkeypatch)
+    for home in homes:
         with dg.DagsterInstance.from_config(str(home)) as instance:
             assert instance.run_retries_enabled and instance.run_retries_max_retries > 0
-            run = instance.create_run_for_job(one_op, status=dg.DagsterRunStatus.STARTED)
-            instance.report_run_failed(run, "run worker pid 1 is gone (killed?)")  # as run monitoring does
-            after = instance.get_run_by_id(run.run_id)
-            assert after is not None and after.status == dg.DagsterRunStatus.FAILURE
-            assert after.tags.get(WILL_RETRY_TAG) == "true"  # both end the same
-            failures = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records
-            assert len(failures) == 1
+            fail_a_started_run(instance)  # both end the same
     return seen
 
 

@@ -40,7 +40,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -226,17 +226,11 @@ def _step_times(instance: dg.DagsterInstance, run_id: str) -> dict[str, dict[str
 def _first_day_done(instance: dg.DagsterInstance, run_id: str, step: str) -> bool:
     """Whether ``step`` logged its progress line after the first day of the run's range
     (restock/progress.py: "progress: <what>: 1/3 days ...")."""
+    n_days = (date.fromisoformat(DAYS[1]) - date.fromisoformat(DAYS[0])).days + 1
     return any(
-        entry.step_key == step
-        and "progress: " in entry.user_message
-        and f" 1/{len(_days())} days" in entry.user_message
+        entry.step_key == step and "progress: " in entry.user_message and f" 1/{n_days} days" in entry.user_message
         for entry in instance.all_logs(run_id)
     )
-
-
-def _days() -> list[str]:
-    first, last = (date.fromisoformat(d) for d in DAYS)
-    return [str(first + timedelta(days=i)) for i in range((last - first).days + 1)]
 
 
 def _materializations(instance: dg.DagsterInstance, run_id: str, step: str) -> int:

@@ -18,6 +18,7 @@ import yaml
 
 from restock.settings import POSTGRES_URL_VARIABLE, PROJECT_ROOT
 from tests.orchestration.conftest import tiny_settings
+from tests.orchestration.failed_runs import fail_a_started_run, watch_failure_writes
 
 EXAMPLE = PROJECT_ROOT / "dagster_home" / "dagster.postgres.yaml"
 SQLITE = PROJECT_ROOT / "dagster_home" / "dagster.yaml"
@@ -133,44 +134,18 @@ def test_runs_and_materializations_of_a_day_are_stored_in_postgres(postgres_home
         assert latest is not None and latest.run_id == run_id
 
 
-@dg.op
-def nothing() -> None:
-    pass
-
-
-@dg.job
-def one_op():
-    nothing()
-
-
 def test_a_failed_run_is_failed_before_its_failure_event_in_postgres(postgres_home, monkeypatch):
     """As on SQLite (tests/orchestration/test_event_log.py): when the failure event row
     is written, the run is already FAILURE and tagged for a retry, which the daemon's
     auto-retry would start if it read the event at that moment."""
-    from dagster._core.storage.tags import WILL_RETRY_TAG
-    from dagster._daemon.auto_run_reexecution.auto_run_reexecution import filter_runs_to_should_retry
     from dagster_postgres.event_log import PostgresEventLogStorage
 
     from orchestration.event_log import instance_source_hash, run_state_first
 
     if not run_state_first():
         pytest.skip(f"this Dagster's run-event handling ({instance_source_hash()[:12]}) is not the known one")
-    seen: list[tuple] = []
-    write_row = PostgresEventLogStorage.store_event  # dagster-postgres's own write of the row
-
-    def watched(self, event):
-        if event.dagster_event_type == dg.DagsterEventType.RUN_FAILURE:
-            run = self._instance.get_run_by_id(event.run_id)
-            retried = list(filter_runs_to_should_retry([run], self._instance))
-            seen.append((run.status, run.tags.get(WILL_RETRY_TAG), len(retried)))
-        write_row(self, event)
-
-    monkeypatch.setattr(PostgresEventLogStorage, "store_event", watched)
+    seen = watch_failure_writes(PostgresEventLogStorage, monkeypatch)
     home, _ = postgres_home
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        run = instance.create_run_for_job(one_op, status=dg.DagsterRunStatus.STARTED)
-        instance.report_run_failed(run, "run worker pid 1 is gone (killed?)")  # as run monitoring does
-        assert len(instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records) == 1
-        after = instance.get_run_by_id(run.run_id)
-        assert after is not None and after.status == dg.DagsterRunStatus.FAILURE
-    assert seen == [(dg.DagsterRunStatus.FAILURE, "true", 1)]
+        fail_a_started_run(instance)
+    assert seen == {"RunStateFirstPostgresEventLogStorage": (dg.DagsterRunStatus.FAILURE, "true", 1)}
