@@ -94,18 +94,19 @@ class RunStateBeforeEvent:
 
     @property
     def handles_run_events_in_store_event(self) -> bool:
-        return run_state_first()
+        return run_state_first() and self._live_instance() is not None
+
+    def _live_instance(self):  # noqa: ANN202 - a DagsterInstance, or None
+        """The instance this storage was registered with, if it still exists (a storage
+        can outlive it): without one, the calling instance updates the run itself."""
+        ref = getattr(self, "_instance_weakref", None)
+        return ref() if ref is not None else None
 
     def store_event(self, event: EventLogEntry) -> None:
         dagster_event = event.dagster_event
         # A storage opened on its own (no instance) has no runs to update.
-        if (
-            dagster_event is not None
-            and dagster_event.is_job_event
-            and self.has_instance  # type: ignore[attr-defined]
-            and run_state_first()
-        ):
-            instance = self._instance  # type: ignore[attr-defined]
+        instance = self._live_instance()
+        if dagster_event is not None and dagster_event.is_job_event and instance is not None and run_state_first():
             instance.run_storage.handle_run_event(event.run_id, dagster_event, datetime_from_timestamp(event.timestamp))
             run = instance.get_run_by_id(event.run_id)
             if run is not None and dagster_event.is_run_failure and instance.run_retries_enabled:
