@@ -39,9 +39,9 @@ Storage (file sizes, the rows of the warehouse's largest tables and of
 
 **How it measures.** A sampler thread reads ``/proc/<pid>/stat`` every ``--interval``
 seconds (0.25) for every process of the measured command's tree: the command and its
-descendants (the CLI, the dagster-daemon, the code servers, the run worker, dbt's
-subprocess, the forecasting pool's workers) plus any process whose environment holds
-this DAGSTER_HOME (one re-parented to init after its parent died).
+descendants (the CLI, the dagster-daemon, the code servers, the warm process, the run
+worker, dbt's subprocess, the forecasting pool's workers) plus any process whose
+environment holds this DAGSTER_HOME (one re-parented to init after its parent died).
 
 - *CPU* of a process = utime + stime + cutime + cstime (user + system of the process
   and of the children it has waited for). Between two samples the tree's CPU grows by
@@ -53,10 +53,11 @@ this DAGSTER_HOME (one re-parented to init after its parent died).
   Processes that outlive the command (a code server shutting down) are sampled until
   they exit (at most LINGER_SECONDS); their CPU counts in "shut-down". (The kernel's
   rusage of this script's children is no check: it misses every orphan, e.g. the run
-  worker under the daemon's code server.) The line "CPU by process" sums each
+  worker under the daemon's warm process.) The line "CPU by process" sums each
   process's own user + system time as last sampled, by role: the CLI, its code server
-  and the daemon's, the daemon, the run worker, the run worker's children (dbt
-  commands, forecasting pool, compute-log tails).
+  and the daemon's, the daemon, the daemon's warm process (orchestration/warm_worker.py,
+  the run worker's parent), the run worker, the run worker's children (dbt commands,
+  forecasting pool, compute-log tails).
 - *Per stage*: the step windows (STEP_START .. STEP_SUCCESS / STEP_FAILURE) and the run
   window (RUN_START .. RUN_SUCCESS) come from the run's Dagster event log (timestamps
   written by the run worker on this host, compared with this script's ``time.time()``).
@@ -624,6 +625,8 @@ def cpu_by_role(measured: Measured, worker: int | None, root: int) -> dict[str, 
             role = "daemon"
         elif " api grpc" in command:
             role = "code servers"
+        elif "orchestration.warm_worker" in command:
+            role = "warm process"  # the run worker's parent (orchestration/run_launcher.py)
         else:
             role = "other"
         roles[role] = roles.get(role, 0.0) + proc.own
@@ -917,7 +920,7 @@ def _stage_table(run: RunResult) -> list[str]:
 
 
 def _roles(run: RunResult) -> str:
-    order = ("run worker", "run worker's children", "code servers", "CLI", "daemon", "other")
+    order = ("run worker", "run worker's children", "warm process", "code servers", "CLI", "daemon", "other")
     names = [name for name in order if name in run.roles] + sorted(set(run.roles) - set(order))
     return "CPU by process: " + ", ".join(f"{name} {run.roles[name]:.1f} s" for name in names)
 

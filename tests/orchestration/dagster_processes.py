@@ -102,9 +102,9 @@ def open_instance(home: Path | str) -> Iterator[dg.DagsterInstance]:
 
 
 @contextmanager
-def daemon(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
+def daemon(env: dict[str, str], log: Path, workspace: Path = WORKSPACE) -> Iterator[subprocess.Popen]:
     """`dagster-daemon run` on the instance of ``env``, up once it dequeues runs."""
-    with process([str(BIN / "dagster-daemon"), "run", "-w", str(WORKSPACE)], env, log) as proc:
+    with process([str(BIN / "dagster-daemon"), "run", "-w", str(workspace)], env, log) as proc:
         deadline = time.monotonic() + 180
         with open_instance(env["DAGSTER_HOME"]) as instance:
             while "QUEUED_RUN_COORDINATOR" not in instance.get_daemon_heartbeats():

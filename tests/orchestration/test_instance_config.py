@@ -24,6 +24,7 @@ def test_the_instance_monitors_runs_and_retries_only_crashed_ones(tmp_path, monk
         # never find a run whose process and code server were both killed.
         assert type(instance.run_launcher) is LocalRunLauncher
         assert instance.run_launcher.supports_check_run_worker_health
+        assert instance.run_launcher.warm_worker  # runs start without paying the imports (test_warm_worker.py)
         assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
         assert not instance.run_retries_retry_on_asset_or_op_failure
         assert instance.get_settings("concurrency")["runs"]["max_concurrent_runs"] == 1

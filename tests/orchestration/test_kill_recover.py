@@ -7,8 +7,9 @@ tiny demo. The warehouse already holds 1-12 Jan (a clean run, published from 7 J
 the first forecast origin); each case queues the run of 13-15 Jan (14 Jan is the next
 origin, so the run fits forecasts) and kills it in the middle of the stage's step:
 
-- "worker": only the run's process (as the OOM killer picks it); the code server that
-  started it reports the run failed. Its children live on: dbt until its next log
+- "worker": only the run's process (as the OOM killer picks it); run monitoring finds
+  it gone (the process is a fork of the daemon's warm process, which reports nothing;
+  a run the code server started is also reported by it). Its children live on: dbt until its next log
   line (its output pipe is gone), which the retry waits for (the warehouse lock); the
   forecasting pool's workers until they see that their parent is gone.
 - "host": the daemon, its code server and the run's process together (a reboot, the
@@ -72,9 +73,9 @@ STAGES = {
     "publishing": "published_tables",
 }
 POLL_SECONDS = 2  # run monitoring's look, shortened for the test (10 s shipped)
-# The run is marked failed within: at once by the code server when only the run's
-# process died; by run monitoring at its next look (of a new daemon, here started
-# at once) when the host went down with it.
+# The run is marked failed within: by run monitoring at its next look when only the
+# run's process died; at the next look of a new daemon (here started at once) when
+# the host went down with it.
 FAILED_WITHIN = {"worker": 15.0, "host": 60.0 + POLL_SECONDS}
 # From the failure to the retry started (the queue's slot taken): 7-15 s as a rule; a
 # liveness bound, wide because CI once saw the daemon write nothing for 93 s after a kill.
