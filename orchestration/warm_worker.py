@@ -34,8 +34,9 @@ from collections.abc import Sequence
 from typing import IO, NoReturn
 
 # What a run imports on the way (raw gates: GE, pandas, pyarrow; forecasts:
-# statsmodels, SciPy). A module that fails to import here is imported by the worker
-# that needs it, as without this process.
+# statsmodels, SciPy, holidays; publishing: matplotlib), found by comparing a daily
+# run's modules with these. A module that fails to import here is imported by the
+# worker that needs it, as without this process.
 PRELOAD: tuple[str, ...] = (
     "dagster._cli",
     "orchestration.definitions",
@@ -48,10 +49,20 @@ PRELOAD: tuple[str, ...] = (
     "scipy.stats",
     "statsmodels.api",
     "statsmodels.tsa.holtwinters",
+    "holidays",
+    "matplotlib.figure",  # the daily report's and the asset pages' charts
+    "matplotlib.backends.backend_agg",
     "restock.ingest.gated",
     "restock.quality.runner",
+    "restock.segmentation.customers",
+    "restock.segmentation.product_classes",
+    "restock.calendar",
     "restock.forecasting.origins",
     "restock.replenishment.tables",
+    "restock.performance.kpis",
+    "restock.performance.replay",
+    "restock.charts",
+    "restock.publish.daily_report",
     "restock.publish.gated_publish",
 )
 
