@@ -80,6 +80,8 @@ class LocalRunLauncher(DefaultRunLauncher):
         super().__init__(inst_data=inst_data)
         self._warm_worker = warm_worker
         self._warm: dict[tuple[str, str | None], WarmProcess] = {}
+        # The code (code_stamp) a warm process failed with: not tried again until it changes.
+        self._warm_failed: dict[tuple[str, str | None], str] = {}
         self._warm_lock = threading.Lock()
 
     @classmethod
@@ -103,7 +105,8 @@ class LocalRunLauncher(DefaultRunLauncher):
         return self._warm_worker
 
     def launch_run(self, context: LaunchRunContext) -> None:
-        if not (self._warm_worker and self.has_instance and self._launch_warm(context.dagster_run)):
+        warm = self._warm_worker and self.has_instance and hasattr(os, "fork")  # no fork on Windows
+        if not (warm and self._launch_warm(context.dagster_run)):
             super().launch_run(context)
 
     def _launch_warm(self, run: DagsterRun) -> bool:
@@ -121,39 +124,50 @@ class LocalRunLauncher(DefaultRunLauncher):
         executable = origin.executable_path
         if entry not in (["dagster"], [str(Path(executable).parent / "dagster")], [executable, "-m", "dagster"]):
             return False  # a code location with an entry point of its own: started as it says
-        where = getattr(origin.repository_origin.code_pointer, "working_directory", None)
-        try:
-            with self._warm_lock:
-                warm = self._warm_process(executable, where)
-                try:
-                    pid = warm.start_worker(dagster_args)
-                except WarmWorkerError:
-                    self._warm.pop((executable, where), None)
-                    warm.close()
-                    raise
-        except (WarmWorkerError, OSError) as error:
+        key = (executable, getattr(origin.repository_origin.code_pointer, "working_directory", None))
+        stamp = code_stamp()
+        if self._warm_failed.get(key) == stamp:
             self._instance.report_engine_event(
-                f"The warm process could not start the run worker ({error}); the code server starts it instead.",
+                "The warm process failed earlier with this code (see the daemon's log); the code server starts the run.",
                 run,
                 cls=type(self),
             )
             return False
+        try:
+            with self._warm_lock:
+                warm = self._warm_process(key, stamp)
+                try:
+                    pid = warm.start_worker(dagster_args)
+                except WarmWorkerError:
+                    self._warm.pop(key, None)
+                    warm.close()
+                    raise
+        except (WarmWorkerError, OSError) as error:
+            self._warm_failed[key] = stamp
+            self._instance.report_engine_event(
+                f"The warm process could not start the run worker ({error}); the code server starts it instead, "
+                "and later runs too until the project's code changes.",
+                run,
+                cls=type(self),
+            )
+            return False
+        missing = f"; not preloaded: {', '.join(warm.not_preloaded)}" if warm.not_preloaded else ""
         self._instance.report_engine_event(
-            f"Started process for run (pid: {pid}) from the warm process (pid {warm.pid}).",
+            f"Started process for run (pid: {pid}) from the warm process (pid {warm.pid}{missing}).",
             run,
             EngineEventData.in_process(pid),
             cls=type(self),
         )
         return True
 
-    def _warm_process(self, executable: str, where: str | None) -> WarmProcess:
-        stamp = code_stamp()
-        warm = self._warm.get((executable, where))
+    def _warm_process(self, key: tuple[str, str | None], stamp: str) -> WarmProcess:
+        """The warm process of (interpreter, folder) for the code of ``stamp``."""
+        warm = self._warm.get(key)
         if warm is not None and (warm.stamp != stamp or not warm.alive()):
             warm.close()
             warm = None
         if warm is None:
-            warm = self._warm[(executable, where)] = WarmProcess(executable, where, stamp)
+            warm = self._warm[key] = WarmProcess(*key, stamp=stamp)
         return warm
 
     def terminate(self, run_id: str) -> bool:
@@ -216,6 +230,11 @@ class WarmProcess:
     @property
     def pid(self) -> int:
         return self._process.pid
+
+    @property
+    def not_preloaded(self) -> list[str]:
+        """The modules it could not import (each run imports them itself)."""
+        return list((self._ready or {}).get("not_preloaded") or [])
 
     def alive(self) -> bool:
         return self._process.poll() is None

@@ -195,3 +195,49 @@ def test_without_the_warm_worker_the_code_server_starts_the_run(probe_instance, 
         probe = _probe(env, run_id)
         assert not probe["great_expectations_loaded"]
         assert worker_pid(instance, run_id)[0] == probe["pid"]
+
+
+def test_a_failed_warm_process_is_not_tried_again_until_the_code_changes(tmp_path, monkeypatch):
+    from dagster._core.code_pointer import ModuleCodePointer
+    from dagster._core.errors import DagsterInvariantViolationError
+    from dagster._core.launcher import LaunchRunContext
+    from dagster._core.origin import JobPythonOrigin, RepositoryPythonOrigin
+    from dagster._core.utils import make_new_run_id
+
+    home = instance_home(tmp_path / "home")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))  # the event log's base_dir
+    # An interpreter that exits at once: the warm process never says it is ready.
+    origin = JobPythonOrigin(
+        "probe_job", RepositoryPythonOrigin("/bin/false", ModuleCodePointer("warm_probe", "defs", str(tmp_path)))
+    )
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        run = instance.add_run(
+            dg.DagsterRun(
+                job_name="probe_job",
+                run_id=make_new_run_id(),
+                job_code_origin=origin,
+                status=dg.DagsterRunStatus.STARTING,
+            )
+        )
+        for _ in range(2):
+            # then the code server's start, which needs the daemon's workspace: none here
+            with pytest.raises(DagsterInvariantViolationError, match="requires a workspace"):
+                instance.run_launcher.launch_run(LaunchRunContext(dagster_run=run, workspace=None))
+        messages = [
+            r.event_log_entry.message
+            for r in instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT).records
+        ]
+        assert len(messages) == 2, messages
+        assert "could not start the run worker" in messages[0] and "exited (code 1)" in messages[0]
+        assert "failed earlier with this code" in messages[1], "a failing warm process was started again"
+
+        source = PROJECT_ROOT / "orchestration" / "warm_worker.py"
+        stat = source.stat()
+        try:
+            os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+            with pytest.raises(DagsterInvariantViolationError, match="requires a workspace"):
+                instance.run_launcher.launch_run(LaunchRunContext(dagster_run=run, workspace=None))
+        finally:
+            os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        last = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT).records[-1]
+        assert "could not start the run worker" in last.event_log_entry.message, "changed code was not tried warm"
