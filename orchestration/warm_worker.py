@@ -101,24 +101,16 @@ def _reap(_signum: int, _frame: object) -> None:
 
 
 def run_worker(args: Sequence[str]) -> NoReturn:
-    """In the forked child: ``dagster <args>`` in this process, then exit with its code."""
+    """In the forked child: ``dagster <args>`` in this process. It ends as that command's
+    interpreter would: click's SystemExit (or an uncaught error) leaves through the
+    interpreter's own shutdown, which runs the atexit handlers, waits for non-daemon
+    threads and flushes the streams."""
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # subprocess.wait() of dbt needs its exit status
     sys.argv = ["dagster", *args]
-    code = 0
-    try:
-        from dagster._cli import cli
+    from dagster._cli import cli
 
-        cli.main(args=list(args), prog_name="dagster", auto_envvar_prefix="DAGSTER_CLI")
-    except SystemExit as done:
-        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
-    except BaseException:  # noqa: BLE001 - reported like an uncaught error of an interpreter
-        import traceback
-
-        traceback.print_exc()
-        code = 1
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    cli.main(args=list(args), prog_name="dagster", auto_envvar_prefix="DAGSTER_CLI")
+    sys.exit(0)  # click exits by itself; this line is for a command that returns
 
 
 def serve(requests: IO[str], replies: IO[str]) -> None:
