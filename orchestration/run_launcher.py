@@ -5,7 +5,7 @@ the run worker so that run monitoring notices a run whose process is gone.
 DefaultRunLauncher), each run's worker is a fork of a process that has imported
 Dagster, the code location, Great Expectations, pandas and statsmodels once
 (orchestration/warm_worker.py); it runs ``dagster api execute_run``, the command
-Dagster's container run launchers run. That saves each run ~6 s of imports (~20 % of
+Dagster's container run launchers run. That saves each run ~5 s of imports (~20-25 % of
 a daily run). The warm process is the daemon's child; it is replaced when a file of
 the project's code (restock/, orchestration/) or the dbt manifest changed since it
 started, so a run always runs the code on disk, as a new interpreter would.

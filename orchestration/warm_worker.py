@@ -1,7 +1,7 @@
 """A warm process that starts run workers by forking itself.
 
 A run worker started as a new interpreter (what Dagster's code server does) spends
-~6 s of a ~30 s daily run importing before it does any work: Dagster and the code
+~5 s of a ~20 s daily run importing before it does any work: Dagster and the code
 location (~1.7 s), Great Expectations at the first gate (~3.5-4 s), pandas, pyarrow and
 DuckDB, and on a forecast day statsmodels and SciPy. This process imports them once;
 each run worker is a fork of it that runs ``dagster api execute_run`` (what Dagster's
