@@ -114,6 +114,18 @@ def daemon(env: dict[str, str], log: Path, workspace: Path = WORKSPACE) -> Itera
         yield proc
 
 
+def wait_finished(instance: dg.DagsterInstance, run_id: str, within: float) -> dg.DagsterRun:
+    """The run ``run_id`` once it has finished (success, failure or cancel), waiting up to ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        run = instance.get_run_by_id(run_id)
+        assert run is not None, f"no run {run_id}"
+        if run.is_finished:
+            return run
+        assert time.monotonic() < deadline, f"run {run_id} still {run.status} after {within:.0f} s"
+        time.sleep(0.25)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -49,7 +49,15 @@ import dagster as dg
 import duckdb
 import pytest
 import yaml
-from dagster_processes import daemon, differences, instance_home, open_instance, pipeline_env, snapshot
+from dagster_processes import (
+    daemon,
+    differences,
+    instance_home,
+    open_instance,
+    pipeline_env,
+    snapshot,
+    wait_finished,
+)
 
 from orchestration.run_launcher import process_problem, worker_pid
 from restock.settings import PROJECT_ROOT
@@ -203,14 +211,7 @@ class Harness:
         return launched["run"]["runId"]
 
     def wait_finished(self, instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRun:
-        deadline = time.monotonic() + RUN_TIMEOUT
-        while True:
-            run = instance.get_run_by_id(run_id)
-            assert run is not None
-            if run.is_finished:
-                return run
-            assert time.monotonic() < deadline, f"run {run_id} still {run.status} after {RUN_TIMEOUT} s"
-            time.sleep(0.5)
+        return wait_finished(instance, run_id, RUN_TIMEOUT)
 
 
 def _step_times(instance: dg.DagsterInstance, run_id: str) -> dict[str, dict[str, float]]:

@@ -22,12 +22,13 @@ import dagster as dg
 import pytest
 import yaml
 from dagster._core.storage.tags import GRPC_INFO_TAG
-from dagster_processes import BIN, daemon, instance_home, open_instance
+from dagster_processes import BIN, daemon, instance_home, open_instance, wait_finished
 
 from orchestration.run_launcher import PROJECT_ROOT, WarmProcess, WarmWorkerError, code_stamp, worker_pid
 
 PROBE = Path(__file__).with_name("warm_probe.py")
 WARM_EVENT = re.compile(r"from the warm process \(pid (\d+)\)")
+RUN_WITHIN = 120.0  # a one-op run, started warm or by the code server
 
 
 def test_the_code_stamp_follows_the_projects_files(tmp_path):
@@ -97,17 +98,6 @@ def _launch(env: dict[str, str], workspace: Path, instance: dg.DagsterInstance) 
     return run_id
 
 
-def _finished(instance: dg.DagsterInstance, run_id: str, within: float = 120.0) -> dg.DagsterRun:
-    deadline = time.monotonic() + within
-    while True:
-        run = instance.get_run_by_id(run_id)
-        assert run is not None
-        if run.is_finished:
-            return run
-        assert time.monotonic() < deadline, f"run {run_id} still {run.status} after {within:.0f} s"
-        time.sleep(0.25)
-
-
 def _probe(env: dict[str, str], run_id: str, within: float = 60.0) -> dict:
     deadline = time.monotonic() + within
     while True:
@@ -139,7 +129,7 @@ def test_runs_start_as_forks_of_one_warm_process_replaced_when_the_code_changes(
     source = PROJECT_ROOT / "orchestration" / "warm_worker.py"
     with daemon(env, tmp_path / "daemon.log", workspace), open_instance(home) as instance:
         first = _launch(env, workspace, instance)
-        assert _finished(instance, first).status == dg.DagsterRunStatus.SUCCESS
+        assert wait_finished(instance, first, RUN_WITHIN).status == dg.DagsterRunStatus.SUCCESS
         probe, warm = _probe(env, first), _warm_pid(instance, first)
         assert warm is not None, "no run worker started from the warm process"
         assert probe["ppid"] == warm, "the run worker is not a fork of the warm process"
@@ -148,14 +138,14 @@ def test_runs_start_as_forks_of_one_warm_process_replaced_when_the_code_changes(
         assert GRPC_INFO_TAG not in instance.get_run_by_id(first).tags
 
         second = _launch(env, workspace, instance)
-        assert _finished(instance, second).status == dg.DagsterRunStatus.SUCCESS
+        assert wait_finished(instance, second, RUN_WITHIN).status == dg.DagsterRunStatus.SUCCESS
         assert _warm_pid(instance, second) == warm == _probe(env, second)["ppid"], "the warm process was not reused"
 
         stat = source.stat()
         try:
             os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
             third = _launch(env, workspace, instance)
-            assert _finished(instance, third).status == dg.DagsterRunStatus.SUCCESS
+            assert wait_finished(instance, third, RUN_WITHIN).status == dg.DagsterRunStatus.SUCCESS
         finally:
             os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
         replaced = _warm_pid(instance, third)
@@ -173,7 +163,7 @@ def test_cancelling_a_run_interrupts_its_warm_worker(probe_instance, tmp_path):
             run_id = _launch(env, workspace, instance)
             worker = _probe(env, run_id)["pid"]  # the op is running, waiting on the hold file
             assert instance.run_coordinator.cancel_run(run_id)
-            assert _finished(instance, run_id, within=60).status == dg.DagsterRunStatus.CANCELED
+            assert wait_finished(instance, run_id, 60).status == dg.DagsterRunStatus.CANCELED
             deadline = time.monotonic() + 30
             while Path(f"/proc/{worker}").exists() and time.monotonic() < deadline:
                 time.sleep(0.1)
@@ -189,7 +179,7 @@ def test_without_the_warm_worker_the_code_server_starts_the_run(probe_instance, 
     (home / "dagster.yaml").write_text(yaml.safe_dump(config))
     with daemon(env, tmp_path / "daemon.log", workspace), open_instance(home) as instance:
         run_id = _launch(env, workspace, instance)
-        assert _finished(instance, run_id).status == dg.DagsterRunStatus.SUCCESS
+        assert wait_finished(instance, run_id, RUN_WITHIN).status == dg.DagsterRunStatus.SUCCESS
         assert _warm_pid(instance, run_id) is None
         assert GRPC_INFO_TAG in instance.get_run_by_id(run_id).tags
         probe = _probe(env, run_id)
