@@ -52,11 +52,13 @@ def location(landing_dir, tmp_path_factory):
 def _tick(defs, sensor_name, instance, cursor):
     """One evaluation of a sensor as the daemon runs it: (result, cursor after)."""
     sensor = defs.resolve_sensor_def(sensor_name)
-    context = dg.build_sensor_context(
+    # Closed after the tick, as the daemon does: an open context would keep Dagster's
+    # current state storage pointing at an instance that is gone when it is collected.
+    with dg.build_sensor_context(
         instance=instance, cursor=cursor, resources={"restock": defs.resources["restock"]}
-    )
-    result = sensor.evaluate_tick(context)
-    return result, result.cursor if result.cursor is not None else context.cursor
+    ) as context:
+        result = sensor.evaluate_tick(context)
+        return result, result.cursor if result.cursor is not None else context.cursor
 
 
 def _break_orders(path):

@@ -139,13 +139,14 @@ def test_a_chart_failure_is_a_warning_not_a_failed_asset(capfd):
     def fine(con: Any, day: Any, config: Any, warn: Any) -> dict[str, str]:
         return {"chart_x": "**x**"}
 
-    context = dg.build_asset_context()
     day = date(2024, 1, 14)
-    assert chart_metadata(context, broken, None, day, None) == {}  # type: ignore[arg-type]
-    assert (
-        "WARNING" in (err := capfd.readouterr().err) and "charts of 2024-01-14 left out: RuntimeError: no font" in err
-    )
-    assert chart_metadata(context, fine, None, day, None) == {"chart_x": dg.MetadataValue.md("**x**")}  # type: ignore[arg-type]
+    with dg.build_asset_context() as context:
+        assert chart_metadata(context, broken, None, day, None) == {}  # type: ignore[arg-type]
+        assert (
+            "WARNING" in (err := capfd.readouterr().err)
+            and "charts of 2024-01-14 left out: RuntimeError: no font" in err
+        )
+        assert chart_metadata(context, fine, None, day, None) == {"chart_x": dg.MetadataValue.md("**x**")}  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------ the real UI

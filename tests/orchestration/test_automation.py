@@ -25,6 +25,19 @@ def clock(pipeline, monkeypatch):
     return now
 
 
+def _sensor_tick(sensor, instance, defs, cursor=None):
+    """One tick, its context closed after it as the daemon does.
+
+    An open context is closed later by the garbage collector, and closing it resets
+    Dagster's current definitions-state storage to one whose instance is gone: a later
+    test then fails to resolve its definitions.
+    """
+    with dg.build_sensor_context(
+        instance=instance, cursor=cursor, definitions=defs, resources=defs.resources
+    ) as context:
+        return sensor.evaluate_tick(context)
+
+
 def test_schedule_runs_the_previous_day_in_shanghai_time(pipeline, clock):
     from orchestration.automation import daily_schedule
 
@@ -35,13 +48,15 @@ def test_schedule_runs_the_previous_day_in_shanghai_time(pipeline, clock):
     assert daily_schedule.execution_timezone == "Asia/Shanghai"
     assert daily_schedule.cron_schedule == "0 6 * * *"
     # 06:00 on 5 Jan in Shanghai is still 4 Jan in UTC: the partition must be 4 Jan.
-    with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(
+    with (
+        dg.instance_for_test() as instance,
+        dg.build_schedule_context(
             instance=instance,
             scheduled_execution_time=datetime(2024, 1, 5, 6, 0, tzinfo=ZoneInfo("Asia/Shanghai")),
             resources=defs.resources,
             repository_def=repository,
-        )
+        ) as context,
+    ):
         requests = list(daily_schedule.evaluate_tick(context).run_requests)
     assert [r.partition_key for r in requests] == ["2024-01-04"]
 
@@ -63,24 +78,16 @@ def test_schedule_waits_for_a_file_still_being_written(pipeline, clock, tmp_path
     repository = defs.get_repository_def()  # outside the test instance, see above
     when = datetime(2024, 1, 5, 6, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
     with dg.instance_for_test() as instance:
-        tick = daily_schedule.evaluate_tick(
-            dg.build_schedule_context(
-                instance=instance,
-                scheduled_execution_time=when,
-                resources=defs.resources,
-                repository_def=repository,
-            )
-        )
+        with dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=when, resources=defs.resources, repository_def=repository
+        ) as context:
+            tick = daily_schedule.evaluate_tick(context)
         assert not tick.run_requests and "orders/2024-01-04.csv" in tick.skip_message
         clock["t"] += 3600  # settled: the same tick evaluated later launches the day
-        tick = daily_schedule.evaluate_tick(
-            dg.build_schedule_context(
-                instance=instance,
-                scheduled_execution_time=when,
-                resources=defs.resources,
-                repository_def=repository,
-            )
-        )
+        with dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=when, resources=defs.resources, repository_def=repository
+        ) as context:
+            tick = daily_schedule.evaluate_tick(context)
         assert [r.partition_key for r in tick.run_requests] == ["2024-01-04"]
 
 
@@ -92,17 +99,13 @@ def test_sensor_launches_complete_days_in_order_then_redeliveries(pipeline, land
     rules = load_config(settings.config_path).landing
 
     with dg.instance_for_test() as instance:
-        first = landing_sensor.evaluate_tick(
-            dg.build_sensor_context(instance=instance, definitions=defs, resources=defs.resources)
-        )
+        first = _sensor_tick(landing_sensor, instance, defs)
         keys = [r.partition_key for r in first.run_requests]
         assert keys[0] == "2024-01-01" and len(keys) == min(21, MAX_RUNS_PER_TICK)
         assert keys == sorted(keys)
 
         # Nothing new: the cursor remembers what was launched.
-        again = landing_sensor.evaluate_tick(
-            dg.build_sensor_context(instance=instance, cursor=first.cursor, definitions=defs, resources=defs.resources)
-        )
+        again = _sensor_tick(landing_sensor, instance, defs, first.cursor)
         assert not again.run_requests and again.skip_message
 
         # A re-delivered inventory file for 2024-01-03, after later days were launched,
@@ -111,11 +114,7 @@ def test_sensor_launches_complete_days_in_order_then_redeliveries(pipeline, land
         stat = path.stat()
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
         try:
-            redelivered = landing_sensor.evaluate_tick(
-                dg.build_sensor_context(
-                    instance=instance, cursor=first.cursor, definitions=defs, resources=defs.resources
-                )
-            )
+            redelivered = _sensor_tick(landing_sensor, instance, defs, first.cursor)
         finally:
             os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # the landing folder is shared
         (request,) = redelivered.run_requests
@@ -159,9 +158,7 @@ def test_sensor_waits_for_files_still_being_written(pipeline, clock, tmp_path):
     with dg.instance_for_test() as instance:
 
         def tick(cursor=None):
-            return automation.landing_sensor.evaluate_tick(
-                dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs, resources=defs.resources)
-            )
+            return _sensor_tick(automation.landing_sensor, instance, defs, cursor)
 
         waiting = tick()
         assert not waiting.run_requests

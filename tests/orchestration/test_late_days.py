@@ -29,11 +29,11 @@ def _range(first: str, last: str) -> dict[str, str]:
 
 
 def _tick(sensor, instance, defs, cursor):
-    context = dg.build_sensor_context(
+    with dg.build_sensor_context(
         instance=instance, cursor=cursor, resources={"restock": defs.resources["restock"]}
-    )
-    result = sensor.evaluate_tick(context)
-    return result, result.cursor if result.cursor is not None else context.cursor
+    ) as context:
+        result = sensor.evaluate_tick(context)
+        return result, result.cursor if result.cursor is not None else context.cursor
 
 
 def _range_of(request: dg.RunRequest) -> dict[str, str]:
@@ -92,10 +92,10 @@ def test_a_late_then_corrected_day_rebuilds_every_later_day_like_a_clean_backfil
         job = defs.resolve_job_def("restock_daily")
 
         def tick(cursor: str | None):
-            context = dg.build_sensor_context(
+            with dg.build_sensor_context(
                 instance=instance, cursor=cursor, definitions=defs, resources=defs.resources
-            )
-            return landing_sensor.evaluate_tick(context)
+            ) as context:
+                return landing_sensor.evaluate_tick(context)
 
         # The sensor launches every complete day; LATE is not complete (no orders file).
         first = tick(None)

@@ -41,24 +41,21 @@ def _requests(landing: Path, data: Path) -> dict[str, dg.RunRequest]:
     with dg.instance_for_test() as instance:
         # resolved inside a live instance: Dagster's load context may hold an earlier test's
         repository = defs.get_repository_def()
-        (scheduled,) = daily_schedule.evaluate_tick(
-            dg.build_schedule_context(
-                instance=instance,
-                scheduled_execution_time=datetime(2024, 1, 4, 6, 0, tzinfo=ZoneInfo("Asia/Shanghai")),
-                resources=defs.resources,
-                repository_def=repository,
-            )
-        ).run_requests
-        first = landing_sensor.evaluate_tick(
-            dg.build_sensor_context(instance=instance, definitions=defs, resources=defs.resources)
-        )
+        with dg.build_schedule_context(
+            instance=instance,
+            scheduled_execution_time=datetime(2024, 1, 4, 6, 0, tzinfo=ZoneInfo("Asia/Shanghai")),
+            resources=defs.resources,
+            repository_def=repository,
+        ) as context:
+            (scheduled,) = daily_schedule.evaluate_tick(context).run_requests
+        with dg.build_sensor_context(instance=instance, definitions=defs, resources=defs.resources) as context:
+            first = landing_sensor.evaluate_tick(context)
         launched = json.loads(first.cursor)
         del launched["2024-01-03"]
-        (sensed,) = landing_sensor.evaluate_tick(
-            dg.build_sensor_context(
-                instance=instance, cursor=json.dumps(launched), definitions=defs, resources=defs.resources
-            )
-        ).run_requests
+        with dg.build_sensor_context(
+            instance=instance, cursor=json.dumps(launched), definitions=defs, resources=defs.resources
+        ) as context:
+            (sensed,) = landing_sensor.evaluate_tick(context).run_requests
     return {"restock_daily_schedule": scheduled, "landing_sensor": sensed}
 
 
