@@ -194,7 +194,10 @@ def gate_frame(
 ) -> pd.DataFrame:
     """The pandas frame a published suite validates: the table's rows plus the
     columns a suite needs that the table itself does not carry."""
-    frame = data.to_pandas()
+    # demand_forecasts holds ~450,000 rows a demo day (~2.6 M a city day) of few distinct
+    # keys: as categoricals its string columns convert, null-check and deduplicate in
+    # ~0.5 s less a demo day than as Python strings (the values, and so the gate, are the same).
+    frame = data.to_pandas(strings_to_categorical=table == "demand_forecasts")
     frame.insert(0, "_source_file", f"{table} as_of_date={day}")
     frame.insert(1, "_source_row", range(1, len(frame) + 1))
     if table == "customer_order_suggestions":

@@ -60,7 +60,12 @@ def test_a_coherent_day_passes_and_the_gaps_are_computed_by_hand():
     assert checked["_level_columns_ok"].all()
     gaps = dict(
         zip(
-            zip(checked["level"], checked["sku"].fillna("-"), checked["segment_id"].fillna("-"), strict=True),
+            zip(
+                checked["level"],
+                checked["sku"].astype(object).fillna("-"),  # categoricals: "-" is no category
+                checked["segment_id"].astype(object).fillna("-"),
+                strict=True,
+            ),
             checked["_children_gap"],
             strict=True,
         )
@@ -180,3 +185,15 @@ def test_level_checks_on_codes_equal_the_string_version(seed):
     assert np.array_equal(got["_level_columns_ok"].to_numpy(), expected["_level_columns_ok"].to_numpy())
     assert np.array_equal(got["_children_gap"].to_numpy(), expected["_children_gap"].to_numpy(), equal_nan=True)
     assert np.isfinite(got["_children_gap"]).sum() > 50 and got["_level_columns_ok"].sum() > 50
+
+
+def test_a_duplicated_key_or_an_unknown_level_fails_on_the_categorical_frame():
+    """The gate frame holds the string columns as categoricals (issue 13, speed): a
+    duplicated row and a level outside the set are still caught, and reported by value."""
+    frame = _rows()
+    checked, result = _validate(pd.concat([frame, frame.iloc[[6]]], ignore_index=True))
+    assert isinstance(checked["customer_id"].dtype, pd.CategoricalDtype)
+    assert not result.passed and "expect_compound_columns_to_be_unique" in result.message()
+    frame.loc[6, "level"] = "region"
+    _, result = _validate(frame)
+    assert not result.passed and "region" in result.message()
