@@ -383,6 +383,8 @@ class ReplenishmentConfig(Section):
     min_error_weeks: NonNegativeInt = 4  # fewer weeks of past errors: std from the forecast interval
     order_inactive_products: Flag = False  # delisted / not launched SKUs get purchase orders
     suggestion_rounding: Literal["nearest", "up", "down"] = "nearest"
+    workers: PositiveInt = 2  # processes building the days of a long run (a backfill) in parallel
+    worker_block_days: PositiveInt = 14  # days a worker builds at once (held in memory until written)
     allocation: AllocationConfig = AllocationConfig()
     alerts: AlertsConfig = AlertsConfig()
 

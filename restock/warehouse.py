@@ -60,7 +60,17 @@ def replace_day(con, table: str, day_column: str, day: date, frame: pd.DataFrame
 
 def replace_rows(con, table: str, day_column: str, day: date, frame: pd.DataFrame, columns: Sequence[str]) -> int:
     """:func:`replace_day` inside a transaction the caller holds (several tables at once)."""
-    con.execute(f"delete from {table} where {day_column} = ?", [day])
+    return replace_rows_of_days(con, table, day_column, [day], frame, columns)
+
+
+def replace_rows_of_days(
+    con, table: str, day_column: str, days: Sequence[date], frame: pd.DataFrame, columns: Sequence[str]
+) -> int:
+    """:func:`replace_rows` for several days at once: delete ``days``, insert ``frame``
+    (whose rows belong to them; the caller checks)."""
+    if not days:
+        return 0
+    con.execute(f"delete from {table} where {day_column} in ({', '.join('?' * len(days))})", list(days))
     if len(frame):
         con.register("_replace_day_rows", frame[list(columns)])
         con.execute(f"insert into {table} ({', '.join(columns)}) select {', '.join(columns)} from _replace_day_rows")

@@ -4,6 +4,7 @@ around restock.replenishment.tables (tables in schema analytics, one set per day
 import time
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 
@@ -55,7 +56,7 @@ def replenishment(
 ) -> Iterator[dg.MaterializeResult]:
     from restock.asset_charts import replenishment_charts
     from restock.progress import Progress
-    from restock.replenishment.tables import run_days
+    from restock.replenishment.tables import run_days_in_workers
 
     days = window_days(context)
     started = time.monotonic()
@@ -64,9 +65,12 @@ def replenishment(
     def progress(i: int, day: date, totals: dict[str, int], skipped: int) -> None:
         tracker.advance(through=day, done=i, detail=f"rows {totals}, {skipped} days without forecasts")
 
+    # The workers read the warehouse while this process holds no connection to it.
+    totals, skipped = run_days_in_workers(
+        warehouse.connect, Path(warehouse.path), days, restock.config, progress, memory_limit=warehouse.memory_limit
+    )
+    seconds = round(time.monotonic() - started, 2)
     with warehouse.connect() as con:
-        totals, skipped = run_days(con, days, restock.config, progress)
-        seconds = round(time.monotonic() - started, 2)
         charts = chart_metadata(context, replenishment_charts, con, days[-1], restock.config)
     if skipped:
         context.log.warning(

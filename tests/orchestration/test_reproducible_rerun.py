@@ -15,6 +15,10 @@ Sunday: a forecast origin with an accuracy review of the forecasts made on 01-07
 accuracy, plan, suggestions, alerts). Three weeks, not two: with two, every customer
 has at most two order days in its RFM window and a sum of two terms does not depend
 on their order, so the code this test guards against passed it.
+
+The backfill builds the replenishment days in two worker processes (blocks of 3 days,
+``replenishment.worker_block_days``), the re-run builds its one day in the run's own
+process: the comparison also shows that the workers give the same values.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import yaml
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from restock import table_registry
@@ -99,10 +104,14 @@ def _shuffle_every_table(path) -> int:
 def reruns(landing_dir, tmp_path_factory):
     from orchestration.definitions import build_definitions
 
+    raw = yaml.safe_load((PROJECT_ROOT / "restock.yaml").read_text(encoding="utf-8"))
+    raw["replenishment"].update(workers=2, worker_block_days=3)
+    config_path = tmp_path_factory.mktemp("rerun_config") / "restock.yaml"
+    config_path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     settings = Settings(
         landing_dir=landing_dir,
         data_dir=tmp_path_factory.mktemp("rerun_data"),
-        config_path=PROJECT_ROOT / "restock.yaml",
+        config_path=config_path,
         partition_start=TINY.start,
     )
     defs = build_definitions(settings)

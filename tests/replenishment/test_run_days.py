@@ -12,6 +12,9 @@ D+9), and a horizon-1 forecast of that window made on D+8 (seen from D+8 only).
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,7 +24,7 @@ import pytest
 
 from restock.replenishment import inputs
 from restock.replenishment.inputs import DayCache
-from restock.replenishment.tables import TABLES, run_day, run_days
+from restock.replenishment.tables import TABLES, run_day, run_days, run_days_in_workers, write_days
 from tests.replenishment.test_assemble import DAY_TABLES, D, _insert, _warehouse
 
 DAYS = [D + timedelta(days=i) for i in range(11)]
@@ -200,3 +203,82 @@ def test_a_failing_day_leaves_the_days_before_it_written(tmp_path, config, day_b
         before = day_by_day[table][day_by_day[table]["as_of_date"].dt.date < bad].reset_index(drop=True)
         pd.testing.assert_frame_equal(written[table], before, check_exact=True, obj=table)
     assert con.execute("select count(*) from duckdb_tables() where temporary").fetchall() == [(0,)]
+
+
+def _writer(path: Path, opened: list | None = None):
+    @contextmanager
+    def open_writer() -> Iterator[duckdb.DuckDBPyConnection]:
+        if opened is not None:
+            opened.append(path)
+        con = duckdb.connect(str(path))
+        try:
+            yield con
+        finally:
+            con.close()
+
+    return open_writer
+
+
+def _blocks_of(config, days: int):
+    return config.override({"replenishment.workers": 2, "replenishment.worker_block_days": days})
+
+
+def test_run_days_in_workers_writes_the_rows_of_each_day_alone(tmp_path, config, day_by_day, caplog):
+    """Two worker processes, blocks of 3 days (4 blocks, 2 rounds): the same rows as day
+    by day, every day reported once and in order, and the workers' warnings (customer
+    c4's region has no warehouse, every day) logged here."""
+    path = tmp_path / "w.duckdb"
+    _days_warehouse(path).close()
+    seen: list = []
+    opened: list = []
+    with caplog.at_level(logging.WARNING, logger="restock"):
+        totals, skipped = run_days_in_workers(
+            _writer(path, opened), path, DAYS, _blocks_of(config, 3), lambda i, day, *_: seen.append((i, day))
+        )
+    assert len(opened) == 3, "one connection to prepare the tables, one to write each round"
+    assert skipped == []
+    assert seen == list(enumerate(DAYS, 1))
+    assert totals == {table: len(day_by_day[table]) for table in TABLES}
+    con = duckdb.connect(str(path))
+    _assert_same(_tables(con), day_by_day)
+    unmapped = [r for r in caplog.records if "regions without a warehouse" in r.getMessage()]
+    assert [r.getMessage().split(":")[0] for r in unmapped] == [str(day) for day in DAYS]
+    assert {r.name for r in unmapped} == {"restock.replenishment.inputs"}
+
+
+@pytest.mark.parametrize("bad_index", [1, 5])
+def test_a_failing_day_in_a_worker_leaves_the_days_before_it_written(tmp_path, config, day_by_day, bad_index):
+    """Day 1 fails in the first block of the first round (the second block, days 3-5,
+    is built but not written); day 5 in its second block (days 0-4 written)."""
+    path = tmp_path / "w.duckdb"
+    con = _days_warehouse(path)
+    bad = DAYS[bad_index]
+    con.execute("delete from marts.products where as_of_date = ?", [bad])
+    con.close()
+    with pytest.raises(ValueError, match=f"marts.products has no row with as_of_date = {bad}") as raised:
+        run_days_in_workers(_writer(path), path, DAYS, _blocks_of(config, 3))
+    assert any("replenishment worker process" in note for note in raised.value.__notes__)
+    written = _tables(duckdb.connect(str(path)))
+    for table in TABLES:
+        before = day_by_day[table][day_by_day[table]["as_of_date"].dt.date < bad].reset_index(drop=True)
+        pd.testing.assert_frame_equal(written[table], before, check_exact=True, obj=table)
+
+
+@pytest.mark.parametrize("workers, block_days", [(1, 3), (2, 6)])
+def test_one_worker_or_a_run_shorter_than_two_blocks_is_run_days(tmp_path, config, day_by_day, workers, block_days):
+    path = tmp_path / "w.duckdb"
+    _days_warehouse(path).close()
+    settings = _blocks_of(config, block_days).override({"replenishment.workers": workers})
+    opened: list = []
+    totals, skipped = run_days_in_workers(_writer(path, opened), path, DAYS, settings)
+    assert len(opened) == 1, "one connection, held for the whole run (no rounds)"
+    assert (totals, skipped) == ({table: len(day_by_day[table]) for table in TABLES}, [])
+    _assert_same(_tables(duckdb.connect(str(path))), day_by_day)
+
+
+def test_writing_no_day_writes_nothing(tmp_path, config, day_by_day):
+    """A round whose days all lack a forecast (the first weeks of a backfill)."""
+    con = _days_warehouse(tmp_path / "w.duckdb")
+    run_days(con, DAYS, config)
+    assert write_days(con, []) == dict.fromkeys(TABLES, 0)
+    _assert_same(_tables(con), day_by_day)
