@@ -383,8 +383,6 @@ class ReplenishmentConfig(Section):
     min_error_weeks: NonNegativeInt = 4  # fewer weeks of past errors: std from the forecast interval
     order_inactive_products: Flag = False  # delisted / not launched SKUs get purchase orders
     suggestion_rounding: Literal["nearest", "up", "down"] = "nearest"
-    workers: PositiveInt = 2  # processes building the days of a long run (a backfill) in parallel
-    worker_block_days: PositiveInt = 14  # days a worker builds at once (held in memory until written)
     allocation: AllocationConfig = AllocationConfig()
     alerts: AlertsConfig = AlertsConfig()
 
@@ -414,6 +412,17 @@ class PublishingConfig(Section):
     retain_days: PositiveInt = 28  # days served, ending with the newest published day
     max_row_drop_share: Fraction = 0.5  # bigger drop blocks
     max_quantity: PositiveNumber = 1e9  # any published quantity above this is an error (and inf)
+
+
+# --------------------------------------------------------------------------- long runs
+
+
+class BackfillConfig(Section):
+    """Long runs: the daily tables built in Python (customer_segments and the
+    replenishment tables) built in worker processes (restock/day_workers.py)."""
+
+    workers: PositiveInt = 2  # processes building the days of a run of two blocks or more; 1: none
+    block_days: PositiveInt = 14  # days a worker builds at once and holds in memory until written
 
 
 # --------------------------------------------------------------------------- daily report
@@ -484,6 +493,7 @@ class RestockConfig(Section):
     replenishment: ReplenishmentConfig = ReplenishmentConfig()
     kpis: KpisConfig = KpisConfig()
     publishing: PublishingConfig = PublishingConfig()
+    backfill: BackfillConfig = BackfillConfig()
     report: ReportConfig = ReportConfig()
     alerting: AlertingConfig = AlertingConfig()
 

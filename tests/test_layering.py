@@ -1,7 +1,8 @@
 """The packages of restock/ import only downward, and none of them knows Dagster.
 
 Ground floor: the input contract, settings, configuration, calendar, table registry
-and warehouse helpers, progress lines. Above it the generic gate runner (quality), then ingest and
+and warehouse helpers, progress lines, the process pool and the days of a long run
+built in it. Above it the generic gate runner (quality), then ingest and
 segmentation, forecasting, replenishment, publishing. A lower package importing a
 higher one (quality -> ingest, segmentation -> forecasting, config -> ingest) is
 the kind of tangle this test keeps out.
@@ -16,7 +17,17 @@ import pytest
 
 from restock.settings import PROJECT_ROOT
 
-GROUND = {"contract", "settings", "config", "calendar", "table_registry", "warehouse", "progress"}
+GROUND = {
+    "contract",
+    "settings",
+    "config",
+    "calendar",
+    "table_registry",
+    "warehouse",
+    "progress",
+    "worker_pool",
+    "day_workers",
+}
 ALLOWED: dict[str, set[str]] = {
     "contract": set(),
     "settings": set(),
@@ -25,6 +36,8 @@ ALLOWED: dict[str, set[str]] = {
     "table_registry": set(),
     "warehouse": set(),
     "progress": set(),
+    "worker_pool": set(),
+    "day_workers": {"config", "warehouse", "worker_pool"},
     "quality": GROUND,
     "ingest": GROUND | {"quality"},
     "segmentation": GROUND,

@@ -6,6 +6,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
@@ -17,6 +18,8 @@ from orchestration.resources import RestockResource, WarehouseResource
 if TYPE_CHECKING:  # pandas and duckdb load with the first run, not with the code location
     import pandas as pd
     from duckdb import DuckDBPyConnection
+
+    from restock.config import RestockConfig
 
 MARTS = {
     name: dg.AssetKey(["marts", name])
@@ -50,6 +53,30 @@ def _daily_table(
         return {"rows": rows, "days": len(days), "seconds": round(time.monotonic() - started, 2)}
 
 
+def _daily_table_in_workers(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    table: str,
+    run: Callable[..., int],
+    config: "RestockConfig",
+) -> dict[str, Any]:
+    """:func:`_daily_table` for a long run, its days built in worker processes
+    (restock.day_workers): ``run(open_writer, path, days, config, progress, memory_limit)``
+    returns the rows written."""
+    from restock.progress import Progress
+
+    days = window_days(context)
+    started = time.monotonic()
+    tracker = Progress(f"analytics.{table}", len(days), context.log.info)
+
+    def progress(i: int, day: date, totals: dict[str, int], skipped: int) -> None:
+        tracker.advance(through=day, done=i, detail=f"{sum(totals.values()):,} rows")
+
+    # The workers read the warehouse while this process holds no connection to it.
+    rows = run(warehouse.connect, Path(warehouse.path), days, config, progress, warehouse.memory_limit)
+    return {"rows": rows, "days": len(days), "seconds": round(time.monotonic() - started, 2)}
+
+
 @dg.asset(
     key=CUSTOMER_SEGMENTS,
     group_name="segmentation",
@@ -66,10 +93,20 @@ def _daily_table(
 def customer_segments(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, restock: RestockResource
 ) -> dg.MaterializeResult:
-    from restock.segmentation.tables import SEGMENT_COLUMNS, customer_segments_builder, segments_summary
+    from restock.day_workers import uses_workers
+    from restock.segmentation.tables import (
+        SEGMENT_COLUMNS,
+        customer_segments_builder,
+        customer_segments_in_workers,
+        segments_summary,
+    )
 
-    build = customer_segments_builder(window_days(context), restock.config.segmentation)
-    stats = _daily_table(context, warehouse, "customer_segments", build, SEGMENT_COLUMNS)
+    days, config = window_days(context), restock.config
+    if uses_workers(config.backfill, len(days)):
+        stats = _daily_table_in_workers(context, warehouse, "customer_segments", customer_segments_in_workers, config)
+    else:
+        build = customer_segments_builder(days, config.segmentation)
+        stats = _daily_table(context, warehouse, "customer_segments", build, SEGMENT_COLUMNS)
     with warehouse.connect() as con:
         summary = segments_summary(con, window_days(context)[-1])
     return dg.MaterializeResult(

@@ -50,11 +50,8 @@ from __future__ import annotations
 import functools
 import json
 import math
-import os
-import threading
-import time
 from collections.abc import Iterable
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
@@ -63,6 +60,7 @@ import pandas as pd
 
 from restock.calendar import last_complete_week_start
 from restock.config import ForecastingConfig
+from restock.worker_pool import make_pool  # noqa: F401 - the pool of forecast_panel, imported from here by callers
 
 if TYPE_CHECKING:
     from restock.forecasting.selection import SelectionResult
@@ -181,41 +179,6 @@ def forecast_panel(
         picks, columns=["key", "model", "params_json", "scores_json", "demand_class", "fallback_reason"]
     )
     return forecasts, selected
-
-
-def make_pool(workers: int) -> ProcessPoolExecutor | None:
-    """A process pool for :func:`forecast_panel` (None for one worker). Spawned, not
-    forked: the parent holds a DuckDB connection and Dagster threads."""
-    import multiprocessing
-
-    if workers <= 1:
-        return None
-    # One BLAS thread per worker: the pool already uses every core. Set here, in the
-    # parent, because a spawned child inherits the environment and loads numpy (and
-    # its BLAS threads) before any initializer runs. The parent has loaded numpy
-    # (pandas) before it forecasts, so its own BLAS keeps its threads. A value the
-    # user set is kept.
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
-    return ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_watch_parent,
-        initargs=(os.getpid(),),
-    )
-
-
-def _watch_parent(parent: int) -> None:
-    # A worker holds both ends of its job queue, so it never sees a killed parent (a
-    # SIGKILLed run): it would idle for ever. It leaves once its parent is gone (the
-    # parent's pid is passed in: it may die before this runs).
-    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
-
-
-def _exit_with_parent(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(1)
-    os._exit(1)
 
 
 def _forecast_chunk(jobs: list[dict], origin: date, settings: ForecastingConfig) -> tuple[list[tuple], list[tuple]]:

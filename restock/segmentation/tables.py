@@ -12,8 +12,10 @@ this module only reads, assembles and writes.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +24,7 @@ from duckdb import DuckDBPyConnection
 
 from restock import table_registry
 from restock.calendar import last_complete_week_start
-from restock.config import ProductClassesConfig, SegmentationConfig
+from restock.config import ProductClassesConfig, RestockConfig, SegmentationConfig
 from restock.segmentation.customers import OWN_INTERVAL, lifecycle_states, rfm_scores, segment_ids, usual_intervals
 from restock.segmentation.product_classes import (
     abc_classes,
@@ -39,6 +41,7 @@ PRODUCT_COLUMNS = table_registry.columns("product_classes")
 # Amounts are DECIMAL in the marts and in these tables (warehouse_tables.yml): sums
 # taken in floating point are rounded to the tables' scale (cents), which gives the
 # exact decimal sum back, the same on every run whatever the order of the terms.
+SEGMENTS_TABLE = "analytics.customer_segments"
 MONETARY_DECIMALS = table_registry.decimal_scale("customer_segments", "monetary")
 VALUE_DECIMALS = table_registry.decimal_scale("product_classes", "total_value")
 
@@ -247,6 +250,51 @@ def customer_segments_builder(
         return customer_segments_for_day(con, day, rules, orders)
 
     return build
+
+
+def customer_segments_in_workers(
+    open_writer: Callable[[], AbstractContextManager[DuckDBPyConnection]],
+    path: Path,
+    days: Sequence[date],
+    config: RestockConfig,
+    progress: Callable[[int, date, dict[str, int], int], None] | None = None,
+    memory_limit: str | None = None,
+) -> int:
+    """Build and write the customer_segments rows of ``days`` (a long run: see
+    :func:`restock.day_workers.uses_workers`) in ``backfill.workers`` processes, each
+    block of days with its own :class:`OrderDays`: the rows of a loop of
+    :func:`customer_segments_for_day`. Returns the rows written."""
+    from restock.day_workers import run_in_workers
+
+    with open_writer() as con:
+        ensure_tables(con)
+    totals, _ = run_in_workers(
+        open_writer,
+        path,
+        days,
+        _segments_block,
+        config.segmentation,
+        _write_segment_days,
+        config.backfill.workers,
+        config.backfill.block_days,
+        memory_limit,
+        progress,
+    )
+    return totals.get(SEGMENTS_TABLE, 0)
+
+
+def _segments_block(
+    con: DuckDBPyConnection, days: list[date], rules: SegmentationConfig
+) -> Iterator[tuple[date, dict[str, pd.DataFrame]]]:
+    build = customer_segments_builder(days, rules)
+    for day in days:
+        yield day, {SEGMENTS_TABLE: build(con, day)}
+
+
+def _write_segment_days(con: DuckDBPyConnection, days: list[tuple[date, dict[str, pd.DataFrame]]]) -> dict[str, int]:
+    from restock.day_workers import replace_days
+
+    return replace_days(con, {SEGMENTS_TABLE: SEGMENT_COLUMNS}, "as_of_date", days)
 
 
 # --------------------------------------------------------------------------- products

@@ -220,7 +220,7 @@ def _writer(path: Path, opened: list | None = None):
 
 
 def _blocks_of(config, days: int):
-    return config.override({"replenishment.workers": 2, "replenishment.worker_block_days": days})
+    return config.override({"backfill.workers": 2, "backfill.block_days": days})
 
 
 def test_run_days_in_workers_writes_the_rows_of_each_day_alone(tmp_path, config, day_by_day, caplog):
@@ -257,7 +257,7 @@ def test_a_failing_day_in_a_worker_leaves_the_days_before_it_written(tmp_path, c
     con.close()
     with pytest.raises(ValueError, match=f"marts.products has no row with as_of_date = {bad}") as raised:
         run_days_in_workers(_writer(path), path, DAYS, _blocks_of(config, 3))
-    assert any("replenishment worker process" in note for note in raised.value.__notes__)
+    assert any("raised in a worker process" in note for note in raised.value.__notes__)
     written = _tables(duckdb.connect(str(path)))
     for table in TABLES:
         before = day_by_day[table][day_by_day[table]["as_of_date"].dt.date < bad].reset_index(drop=True)
@@ -268,7 +268,7 @@ def test_a_failing_day_in_a_worker_leaves_the_days_before_it_written(tmp_path, c
 def test_one_worker_or_a_run_shorter_than_two_blocks_is_run_days(tmp_path, config, day_by_day, workers, block_days):
     path = tmp_path / "w.duckdb"
     _days_warehouse(path).close()
-    settings = _blocks_of(config, block_days).override({"replenishment.workers": workers})
+    settings = _blocks_of(config, block_days).override({"backfill.workers": workers})
     opened: list = []
     totals, skipped = run_days_in_workers(_writer(path, opened), path, DAYS, settings)
     assert len(opened) == 1, "one connection, held for the whole run (no rounds)"

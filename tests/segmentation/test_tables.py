@@ -214,3 +214,52 @@ def test_the_days_of_a_week_share_their_product_classes_but_for_the_date(tmp_pat
         assert len(own) == (8 if day < AS_OF - timedelta(days=3) else 9)
         pd.testing.assert_frame_equal(own, shared, check_exact=True)
     con.close()
+
+
+def test_a_long_run_in_worker_processes_writes_the_rows_of_a_loop_of_days(tmp_path):
+    """customer_segments_in_workers (two workers, blocks of 3 days: 4 rounds over 12
+    days): every day's rows as customer_segments_for_day gives them alone."""
+    from contextlib import contextmanager
+
+    import duckdb
+
+    from restock.segmentation.tables import SEGMENT_COLUMNS, customer_segments_for_day, customer_segments_in_workers
+
+    rng = np.random.default_rng(8)
+    days = [AS_OF - timedelta(days=d) for d in range(11, -1, -1)]
+    lines = [(f"C{k:02d}", AS_OF - timedelta(days=int(d))) for k in range(30) for d in rng.integers(0, 120, 6)]
+    path = tmp_path / "w.duckdb"
+    con = _segments_warehouse(path, lines)
+    con.execute(
+        "insert into marts.customers select unnest(?::date[]), customer_id, tier, tier_source, channel, "
+        "region, customer_status, opened_on, closed_on from marts.customers where as_of_date = ?",
+        [days[:-1], AS_OF],
+    )
+    config = load_config(PROJECT_ROOT / "restock.yaml").override({"backfill.workers": 2, "backfill.block_days": 3})
+    expected = pd.concat([customer_segments_for_day(con, day, config.segmentation) for day in days], ignore_index=True)
+    con.close()
+
+    opened: list = []
+
+    @contextmanager
+    def open_writer():
+        opened.append(path)
+        writer = duckdb.connect(str(path))
+        try:
+            yield writer
+        finally:
+            writer.close()
+
+    seen: list = []
+    rows = customer_segments_in_workers(open_writer, path, days, config, lambda i, day, *_: seen.append((i, day)))
+    assert rows == len(expected) == 30 * len(days)
+    assert seen == list(enumerate(days, 1)) and len(opened) == 1 + 2
+    con = duckdb.connect(str(path))
+    got = con.execute(f"select {', '.join(SEGMENT_COLUMNS)} from analytics.customer_segments").df()
+    sort = ["as_of_date", "customer_id"]
+    expected["as_of_date"] = pd.to_datetime(expected["as_of_date"])
+    pd.testing.assert_frame_equal(
+        got.sort_values(sort, ignore_index=True),
+        expected[SEGMENT_COLUMNS].astype(got.dtypes.to_dict()).sort_values(sort, ignore_index=True),
+        check_exact=True,
+    )
