@@ -228,6 +228,8 @@ def _build(
         con = connect(path, read_only=True, memory_limit=memory_limit)
         try:
             con.execute(f"set threads = {threads}")
+            # A worker's stdout is the run's: no bar drawn by a query of a few seconds.
+            con.execute("set enable_progress_bar = false")
             for day, frames in build_block(con, days, argument):
                 packed = None if frames is None else {name: _Packed.of(frame) for name, frame in frames.items()}
                 block.built.append((day, packed))

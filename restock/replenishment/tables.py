@@ -7,7 +7,7 @@ A re-run of a day replaces that day of the three tables in one transaction.
 days before it written) and reads the inputs the days share once
 (:class:`~restock.replenishment.inputs.DayCache`: the same rows as day by day).
 :func:`run_days_in_workers` does the same for a long run with several processes
-(``backfill.workers``): the same rows, about 1.6× faster on two cores.
+(``backfill.workers``): the same rows, ~1.45× faster on two cores (the demo).
 
 ``customer_order_suggestions`` keeps only rows with ``suggested_qty > 0`` (decision 5
 of :mod:`restock.replenishment.assemble`). A warehouse written before that rule still
@@ -138,9 +138,10 @@ def run_days_in_workers(
     memory_limit: str | None = None,
 ) -> tuple[dict[str, int], list[date]]:
     """:func:`run_days` over the warehouse file ``path`` with the days built by
-    ``backfill.workers`` processes, ``backfill.block_days`` days each at a time (:func:`restock.day_workers.run_in_workers`): the same rows. Longer
-    blocks reuse more (the cache starts cold in each) and hold more rows in memory; 14
-    days measured as fast as 28 on the demo. A run shorter than two blocks, or
+    ``backfill.workers`` processes, ``backfill.block_days`` days each at a time
+    (:func:`restock.day_workers.run_in_workers`): the same rows. Longer blocks reuse
+    more (the cache starts cold in each) and hold more rows in memory; 14 days
+    measured as fast as 28 on the demo. A run shorter than two blocks, or
     ``workers: 1``, is :func:`run_days` on one ``open_writer()`` connection."""
     if not uses_workers(config.backfill, len(days)):
         with open_writer() as con:
