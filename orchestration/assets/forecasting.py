@@ -249,7 +249,7 @@ def forecast_accuracy(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, restock: RestockResource
 ) -> dg.MaterializeResult:
     from restock.asset_charts import forecast_accuracy_charts
-    from restock.forecasting.accuracy_review import accuracy_summary, run_accuracy
+    from restock.forecasting.accuracy_review import accuracy_summary, run_accuracy_in_workers
     from restock.forecasting.panel import forecast_origin
     from restock.forecasting.tables import ensure_tables
     from restock.progress import Progress
@@ -267,9 +267,14 @@ def forecast_accuracy(
 
     with warehouse.connect() as con:
         ensure_tables(con)
-        reviews = run_accuracy(con, days, restock.config, progress)
+    # A long run's reviews are computed in worker processes, which read the warehouse
+    # while this process holds no connection to it.
+    reviews = run_accuracy_in_workers(
+        warehouse.connect, Path(warehouse.path), days, restock.config, progress, warehouse.memory_limit
+    )
+    seconds = round(time.monotonic() - started, 2)
+    with warehouse.connect() as con:
         latest, flagged = accuracy_summary(con, days[-1])
-        seconds = round(time.monotonic() - started, 2)
         charts = chart_metadata(context, forecast_accuracy_charts, con, days[-1], restock.config)
     table = "| horizon | WAPE | bias | weeks |\n|---|---|---|---|\n" + "\n".join(
         f"| {h} | {w} | {b} | {n} |" for h, w, b, n in latest

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date, timedelta
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 # per week once (_sum_weeks). 16 a batch was ~15 % faster on the demo but held 0.4 GB
 # more, which a city's ten times as many customers cannot afford.
 REVIEWS_PER_BATCH = 8
+REVIEWS_TABLE = "analytics.accuracy_reviews"
 # Exact sums in DuckDB (the same to the last digit whatever order its threads add in).
 EXACT = "decimal(38, 12)"
 # Levels whose WAPE is that of their own weekly series, as published in
@@ -78,10 +80,20 @@ def run_accuracy(
     """The accuracy review of each origin of ``days`` (computed when the origin is in
     ``days`` or has no review yet). Returns (review_date, rows) per computed review.
     ``progress(origin, rows)`` after each origin (rows None: its review was kept)."""
+    return _review_origins(con, reviews_wanted(con, days, config, progress), config, progress)
+
+
+def reviews_wanted(
+    con: DuckDBPyConnection,
+    days: Iterable[date],
+    config: RestockConfig,
+    progress: Callable[[date, int | None], None] | None = None,
+) -> list[date]:
+    """The origins of ``days`` whose review :func:`run_accuracy` computes, in order;
+    ``progress(origin, None)`` for each one whose review is kept."""
     settings = config.forecasting
     days = sorted(days)
     in_run = set(days)
-    window = config.accuracy.window_weeks
     origins = sorted({forecast_origin(d, settings.cutoff_weekday) for d in days})
     wanted = []
     for origin in origins:
@@ -93,20 +105,87 @@ def run_accuracy(
     if progress:
         for origin in sorted(set(origins) - set(wanted)):
             progress(origin, None)  # its review was kept
+    return wanted
+
+
+def _review_origins(
+    con: DuckDBPyConnection,
+    wanted: list[date],
+    config: RestockConfig,
+    progress: Callable[[date, int | None], None] | None = None,
+) -> list[tuple[date, int]]:
     done = []
-    # Consecutive reviews in batches (review_batch): their inputs are built once.
-    batches = [wanted[i : i + REVIEWS_PER_BATCH] for i in range(0, len(wanted), REVIEWS_PER_BATCH)]
-    for batch in batches:
-        with review_batch(con, batch, window, settings.quantity):
-            for origin in batch:
-                frame = accuracy_review(
-                    con, origin, window, config.accuracy.tracking_signal_limit, quantity=settings.quantity
-                )
-                replace_day(con, "analytics.accuracy_reviews", "review_date", origin, frame, list(frame.columns))
-                done.append((origin, len(frame)))
-                if progress:
-                    progress(origin, len(frame))
+    for origin, frame in _reviews(con, wanted, config):
+        replace_day(con, REVIEWS_TABLE, "review_date", origin, frame, list(frame.columns))
+        done.append((origin, len(frame)))
+        if progress:
+            progress(origin, len(frame))
     return done
+
+
+def _reviews(
+    con: DuckDBPyConnection, origins: list[date], config: RestockConfig
+) -> Iterator[tuple[date, pd.DataFrame]]:
+    """The review of each origin, in order. Consecutive reviews in batches
+    (:func:`review_batch`): their inputs are built once."""
+    window, quantity = config.accuracy.window_weeks, config.forecasting.quantity
+    for i in range(0, len(origins), REVIEWS_PER_BATCH):
+        batch = origins[i : i + REVIEWS_PER_BATCH]
+        with review_batch(con, batch, window, quantity):
+            for origin in batch:
+                yield origin, accuracy_review(con, origin, window, config.accuracy.tracking_signal_limit, quantity)
+
+
+def run_accuracy_in_workers(
+    open_writer: Callable[[], AbstractContextManager[DuckDBPyConnection]],
+    path: Path,
+    days: Iterable[date],
+    config: RestockConfig,
+    progress: Callable[[date, int | None], None] | None = None,
+    memory_limit: str | None = None,
+) -> list[tuple[date, int]]:
+    """:func:`run_accuracy` over the warehouse file ``path``; when the reviews to
+    compute make a long run (:func:`restock.day_workers.uses_workers`, an origin
+    counting as a day) they are computed by ``backfill.workers`` processes, in blocks of
+    ``backfill.block_days`` origins: the same reviews (demo, 28 origins: −20 %; DuckDB
+    already uses both cores for a review)."""
+    from restock.day_workers import replace_days, run_in_workers, uses_workers
+
+    with open_writer() as con:
+        wanted = reviews_wanted(con, days, config, progress)
+        if not uses_workers(config.backfill, len(wanted)):
+            return _review_origins(con, wanted, config, progress)
+    rows: dict[date, int] = {}
+
+    def write(con: DuckDBPyConnection, reviews: list[tuple[date, dict[str, pd.DataFrame]]]) -> dict[str, int]:
+        columns = list(reviews[0][1][REVIEWS_TABLE].columns)
+        rows.update((origin, len(frames[REVIEWS_TABLE])) for origin, frames in reviews)
+        return replace_days(con, {REVIEWS_TABLE: columns}, "review_date", reviews)
+
+    def advance(done: int, origin: date, totals: dict[str, int], skipped: int) -> None:
+        if progress:
+            progress(origin, rows[origin])
+
+    run_in_workers(
+        open_writer,
+        path,
+        wanted,
+        _review_block,
+        config,
+        write,
+        config.backfill.workers,
+        config.backfill.block_days,
+        memory_limit,
+        advance,
+    )
+    return [(origin, rows[origin]) for origin in wanted]
+
+
+def _review_block(
+    con: DuckDBPyConnection, origins: list[date], config: RestockConfig
+) -> Iterator[tuple[date, dict[str, pd.DataFrame]]]:
+    for origin, frame in _reviews(con, origins, config):
+        yield origin, {REVIEWS_TABLE: frame}
 
 
 def accuracy_review(

@@ -512,6 +512,58 @@ def test_reviews_in_a_batch_are_the_reviews_alone_to_the_last_bit(tmp_path):
     assert not con.execute("select count(*) from duckdb_views() where temporary and not internal").fetchone()[0]
 
 
+def test_reviews_in_worker_processes_are_the_reviews_of_one_process(tmp_path):
+    """run_accuracy_in_workers with two workers and blocks of one origin (a round of two
+    blocks): the rows and the result of run_accuracy; a run too short for the workers
+    is run_accuracy on one connection."""
+    import shutil
+    from contextlib import contextmanager
+
+    _tiny(tmp_path / "one.duckdb").close()
+    shutil.copy(tmp_path / "one.duckdb", tmp_path / "two.duckdb")
+    days = [REVIEW - timedelta(weeks=1), REVIEW]
+    config = load_config(PROJECT_ROOT / "restock.yaml").override(
+        {"accuracy.window_weeks": 2, "backfill.workers": 2, "backfill.block_days": 1}
+    )
+    opened: list = []
+
+    def writer(path):
+        @contextmanager
+        def open_writer():
+            opened.append(path)
+            con = duckdb.connect(str(path))
+            try:
+                yield con
+            finally:
+                con.close()
+
+        return open_writer
+
+    con = duckdb.connect(str(tmp_path / "one.duckdb"))
+    alone = accuracy_review.run_accuracy(con, days, config)
+    expected = con.execute("select * from analytics.accuracy_reviews order by all").df()
+    con.close()
+    seen: list = []
+    got = accuracy_review.run_accuracy_in_workers(
+        writer(tmp_path / "two.duckdb"), tmp_path / "two.duckdb", days, config, lambda *a: seen.append(a)
+    )
+    assert got == alone and len(alone) == 2 and all(rows for _, rows in alone)
+    assert seen == alone
+    assert len(opened) == 2, "one connection to choose the reviews, one to write the round"
+    con = duckdb.connect(str(tmp_path / "two.duckdb"))
+    pd.testing.assert_frame_equal(
+        con.execute("select * from analytics.accuracy_reviews order by all").df(), expected, check_exact=True
+    )
+    con.close()
+    opened.clear()
+    short = config.override({"backfill.block_days": 2})
+    assert (
+        accuracy_review.run_accuracy_in_workers(writer(tmp_path / "two.duckdb"), tmp_path / "two.duckdb", days, short)
+        == alone
+    )
+    assert len(opened) == 1
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_dense_unique_and_joined_keys_are_numpy_unique_and_string_concatenation(seed):
     """The review's group codes (_dense_unique) and series keys (_joined) are built

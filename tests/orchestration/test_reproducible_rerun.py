@@ -16,10 +16,10 @@ accuracy, plan, suggestions, alerts). Three weeks, not two: with two, every cust
 has at most two order days in its RFM window and a sum of two terms does not depend
 on their order, so the code this test guards against passed it.
 
-The backfill builds the customer_segments and replenishment days in two worker
-processes (blocks of 3 days, restock.yaml ``backfill``), the re-run builds its one day
-in the run's own process: the comparison also shows that the workers give the same
-values.
+The backfill builds the customer_segments and replenishment days and the accuracy
+reviews in two worker processes (blocks of one day or origin, restock.yaml
+``backfill``), the re-run builds its one day in the run's own process: the comparison
+also shows that the workers give the same values.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def reruns(landing_dir, tmp_path_factory):
     from orchestration.definitions import build_definitions
 
     raw = yaml.safe_load((PROJECT_ROOT / "restock.yaml").read_text(encoding="utf-8"))
-    raw["backfill"].update(workers=2, block_days=3)
+    raw["backfill"].update(workers=2, block_days=1)
     config_path = tmp_path_factory.mktemp("rerun_config") / "restock.yaml"
     config_path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
     settings = Settings(
