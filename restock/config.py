@@ -418,8 +418,9 @@ class PublishingConfig(Section):
 
 
 class BackfillConfig(Section):
-    """Long runs: the daily tables built in Python (customer_segments and the
-    replenishment tables) built in worker processes (restock/day_workers.py)."""
+    """Long runs: the daily tables built in Python (customer_segments, the accuracy
+    reviews and the replenishment tables) built in worker processes
+    (restock/day_workers.py)."""
 
     workers: PositiveInt = 2  # processes building the days of a run of two blocks or more; 1: none
     block_days: PositiveInt = 14  # days a worker builds at once and holds in memory until written

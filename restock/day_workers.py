@@ -1,8 +1,9 @@
 """Building the days of a long run (a backfill) in worker processes, writing them here.
 
-The daily tables built in Python (``customer_segments``, the replenishment tables) are
-one independent computation per as-of day: a day reads the marts and the forecasts on
-or before it, never the table's own other days. :func:`run_in_workers` builds blocks
+The daily tables built in Python (``customer_segments``, the accuracy reviews, the
+replenishment tables) are one independent computation per as-of day (or review
+origin): a day reads the marts and the forecasts on or before it, never the table's own
+other days. :func:`run_in_workers` builds blocks
 of consecutive days in a process pool and writes them from the calling process.
 
 DuckDB lets one process write a file, or several processes read it, never both: the
