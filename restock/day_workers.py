@@ -62,21 +62,21 @@ def run_in_workers(
     build_block: BuildBlock,
     argument: object,
     write_days: WriteDays,
-    workers: int,
-    block_days: int,
+    settings: BackfillConfig,
     memory_limit: str | None = None,
     progress: Progress | None = None,
 ) -> tuple[dict[str, int], list[date]]:
     """Build ``days`` with ``build_block`` (a module-level function, run in the workers
     on a read-only connection to the warehouse file ``path`` with ``argument``) in
-    blocks of ``block_days``, ``workers`` blocks a round, and write each round with
-    ``write_days`` on ``open_writer()`` (a context manager giving the read-write
-    connection, e.g. the Dagster resource's). Returns rows written per table and the
+    blocks of ``settings.block_days``, ``settings.workers`` blocks a round, and write
+    each round with ``write_days`` on ``open_writer()`` (a context manager giving the
+    read-write connection, e.g. the Dagster resource's). Returns rows written per table and the
     days built as None. ``progress(days done, day, rows so far, days skipped)`` after
-    each day, once its round is written. ``workers`` ≥ 2 (the caller runs a loop of
-    days otherwise)."""
+    each day, once its round is written. ``settings.workers`` ≥ 2 (the caller runs a
+    loop of days otherwise, see :func:`uses_workers`)."""
     from restock.worker_pool import make_pool
 
+    workers, block_days = settings.workers, settings.block_days
     if workers < 2:
         raise ValueError(f"run_in_workers needs at least 2 workers, got {workers}")
     totals: dict[str, int] = {}

@@ -173,8 +173,7 @@ def run_accuracy_in_workers(
         _review_block,
         config,
         write,
-        config.backfill.workers,
-        config.backfill.block_days,
+        config.backfill,
         memory_limit,
         advance,
     )

@@ -156,8 +156,7 @@ def run_days_in_workers(
         _build_block,
         config,
         _write_days,
-        config.backfill.workers,
-        config.backfill.block_days,
+        config.backfill,
         memory_limit,
         progress,
     )

@@ -275,8 +275,7 @@ def customer_segments_in_workers(
         _segments_block,
         config.segmentation,
         _write_segment_days,
-        config.backfill.workers,
-        config.backfill.block_days,
+        config.backfill,
         memory_limit,
         progress,
     )

@@ -516,8 +516,10 @@ def test_reviews_in_worker_processes_are_the_reviews_of_one_process(tmp_path):
     """run_accuracy_in_workers with two workers and blocks of one origin (a round of two
     blocks): the rows and the result of run_accuracy; a run too short for the workers
     is run_accuracy on one connection."""
+    import functools
     import shutil
-    from contextlib import contextmanager
+
+    from tests.warehouse_writer import counting_writer
 
     _tiny(tmp_path / "one.duckdb").close()
     shutil.copy(tmp_path / "one.duckdb", tmp_path / "two.duckdb")
@@ -526,19 +528,7 @@ def test_reviews_in_worker_processes_are_the_reviews_of_one_process(tmp_path):
         {"accuracy.window_weeks": 2, "backfill.workers": 2, "backfill.block_days": 1}
     )
     opened: list = []
-
-    def writer(path):
-        @contextmanager
-        def open_writer():
-            opened.append(path)
-            con = duckdb.connect(str(path))
-            try:
-                yield con
-            finally:
-                con.close()
-
-        return open_writer
-
+    writer = functools.partial(counting_writer, opened=opened)
     con = duckdb.connect(str(tmp_path / "one.duckdb"))
     alone = accuracy_review.run_accuracy(con, days, config)
     expected = con.execute("select * from analytics.accuracy_reviews order by all").df()

@@ -13,8 +13,6 @@ D+9), and a horizon-1 forecast of that window made on D+8 (seen from D+8 only).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from restock.replenishment import inputs
 from restock.replenishment.inputs import DayCache
 from restock.replenishment.tables import TABLES, run_day, run_days, run_days_in_workers, write_days
 from tests.replenishment.test_assemble import DAY_TABLES, D, _insert, _warehouse
+from tests.warehouse_writer import counting_writer
 
 DAYS = [D + timedelta(days=i) for i in range(11)]
 D7 = D + timedelta(days=7)  # the next origin (Sunday)
@@ -205,20 +204,6 @@ def test_a_failing_day_leaves_the_days_before_it_written(tmp_path, config, day_b
     assert con.execute("select count(*) from duckdb_tables() where temporary").fetchall() == [(0,)]
 
 
-def _writer(path: Path, opened: list | None = None):
-    @contextmanager
-    def open_writer() -> Iterator[duckdb.DuckDBPyConnection]:
-        if opened is not None:
-            opened.append(path)
-        con = duckdb.connect(str(path))
-        try:
-            yield con
-        finally:
-            con.close()
-
-    return open_writer
-
-
 def _blocks_of(config, days: int):
     return config.override({"backfill.workers": 2, "backfill.block_days": days})
 
@@ -233,7 +218,7 @@ def test_run_days_in_workers_writes_the_rows_of_each_day_alone(tmp_path, config,
     opened: list = []
     with caplog.at_level(logging.WARNING, logger="restock"):
         totals, skipped = run_days_in_workers(
-            _writer(path, opened), path, DAYS, _blocks_of(config, 3), lambda i, day, *_: seen.append((i, day))
+            counting_writer(path, opened), path, DAYS, _blocks_of(config, 3), lambda i, day, *_: seen.append((i, day))
         )
     assert len(opened) == 3, "one connection to prepare the tables, one to write each round"
     assert skipped == []
@@ -256,7 +241,7 @@ def test_a_failing_day_in_a_worker_leaves_the_days_before_it_written(tmp_path, c
     con.execute("delete from marts.products where as_of_date = ?", [bad])
     con.close()
     with pytest.raises(ValueError, match=f"marts.products has no row with as_of_date = {bad}") as raised:
-        run_days_in_workers(_writer(path), path, DAYS, _blocks_of(config, 3))
+        run_days_in_workers(counting_writer(path), path, DAYS, _blocks_of(config, 3))
     assert any("raised in a worker process" in note for note in raised.value.__notes__)
     written = _tables(duckdb.connect(str(path)))
     for table in TABLES:
@@ -270,7 +255,7 @@ def test_one_worker_or_a_run_shorter_than_two_blocks_is_run_days(tmp_path, confi
     _days_warehouse(path).close()
     settings = _blocks_of(config, block_days).override({"backfill.workers": workers})
     opened: list = []
-    totals, skipped = run_days_in_workers(_writer(path, opened), path, DAYS, settings)
+    totals, skipped = run_days_in_workers(counting_writer(path, opened), path, DAYS, settings)
     assert len(opened) == 1, "one connection, held for the whole run (no rounds)"
     assert (totals, skipped) == ({table: len(day_by_day[table]) for table in TABLES}, [])
     _assert_same(_tables(duckdb.connect(str(path))), day_by_day)

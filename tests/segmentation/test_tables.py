@@ -219,11 +219,10 @@ def test_the_days_of_a_week_share_their_product_classes_but_for_the_date(tmp_pat
 def test_a_long_run_in_worker_processes_writes_the_rows_of_a_loop_of_days(tmp_path):
     """customer_segments_in_workers (two workers, blocks of 3 days: 4 rounds over 12
     days): every day's rows as customer_segments_for_day gives them alone."""
-    from contextlib import contextmanager
-
     import duckdb
 
     from restock.segmentation.tables import SEGMENT_COLUMNS, customer_segments_for_day, customer_segments_in_workers
+    from tests.warehouse_writer import counting_writer
 
     rng = np.random.default_rng(8)
     days = [AS_OF - timedelta(days=d) for d in range(11, -1, -1)]
@@ -240,18 +239,10 @@ def test_a_long_run_in_worker_processes_writes_the_rows_of_a_loop_of_days(tmp_pa
     con.close()
 
     opened: list = []
-
-    @contextmanager
-    def open_writer():
-        opened.append(path)
-        writer = duckdb.connect(str(path))
-        try:
-            yield writer
-        finally:
-            writer.close()
-
     seen: list = []
-    rows = customer_segments_in_workers(open_writer, path, days, config, lambda i, day, *_: seen.append((i, day)))
+    rows = customer_segments_in_workers(
+        counting_writer(path, opened), path, days, config, lambda i, day, *_: seen.append((i, day))
+    )
     assert rows == len(expected) == 30 * len(days)
     assert seen == list(enumerate(days, 1)) and len(opened) == 1 + 2
     con = duckdb.connect(str(path))
